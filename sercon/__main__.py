@@ -1,0 +1,3 @@
+from sercon.cli import run
+
+run()

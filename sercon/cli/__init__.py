@@ -1,0 +1,84 @@
+"""The command line: parse, call one lower-layer function, render. Errors become exit codes here only.
+
+Importing this package imports click and nothing heavy, so `sercon --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from sercon import __version__
+from sercon.cli.env import Env
+from sercon.errors import ExitStatus, Interrupted, SerconError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="sercon")
+@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """sercon: serial consoles of Azure VMs and local serial devices.
+
+    \b
+    Targets: /dev/ttyUSB0, COM3, a pyserial URL (socket://, rfc2217://, loop://, spy://),
+    a profile from the config file, or an Azure VM.
+    Exit codes: 0 ok, 1 error, 2 usage, 3 timeout, 4 not found, 5 permission,
+    6 prerequisite, 7 connection lost, 8 taken over, 9 device busy, 130 interrupted.
+    """
+    ctx.obj.debug = debug
+
+
+def _register() -> None:
+    from sercon.cli import info, session_commands
+
+    for module in (session_commands, info):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None, env: Env | None = None) -> int:
+    """Run sercon and return its exit status; the one place errors are turned into messages."""
+    env = env or Env.from_process()
+    try:
+        result = cli.main(args=argv, prog_name="sercon", standalone_mode=False, obj=env)
+        return int(result or 0)
+    except Interrupted as exc:
+        return exc.exit_code
+    except SerconError as exc:
+        env.error(exc.message, exc.hint)
+        if env.debug:
+            traceback.print_exc(file=env.stderr)
+        return int(exc.exit_status)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show(file=env.stderr)
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        env.stderr.write("\nsercon: interrupted\n")
+        return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        _silence_stdout()
+        return int(ExitStatus.SUCCESS)
+    except Exception as exc:  # a bug: say so plainly, with the way to see more
+        env.error(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
+        if env.debug:
+            traceback.print_exc(file=env.stderr)
+        return int(ExitStatus.ERROR)
+
+
+def _silence_stdout() -> None:
+    """The reader of our stdout went away (`| head`); don't let the interpreter complain at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def run() -> None:
+    sys.exit(main())

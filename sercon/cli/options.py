@@ -1,0 +1,64 @@
+"""Option definitions shared by the commands, apart from what the commands do with them.
+
+Every option defaults to None so that a profile's value shows through unless the user gave one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from sercon.targets import FLOWS, PARITIES
+
+F = Callable[..., Any]
+
+
+def _apply(*decorators: F) -> Callable[[F], F]:
+    def wrap(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return wrap
+
+
+target_argument = click.argument("target", required=False, metavar="[TARGET]")
+
+target_options = _apply(
+    click.option("-g", "--resource-group", help="Azure resource group of the VM."),
+    click.option("-n", "--name", help="Azure VM or scale-set name (same as a positional TARGET)."),
+    click.option("--subscription", help="Azure subscription id."),
+    click.option("--instance-id", help="Scale-set instance id."),
+    click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
+                 help="Azure cloud."),
+    click.option("-b", "--baud", type=click.IntRange(min=1), help="Line speed (default 115200)."),
+    click.option("--databits", type=click.Choice(["5", "6", "7", "8"]), help="Data bits (default 8)."),
+    click.option("--parity", type=click.Choice(list(PARITIES)), help="Parity (default none)."),
+    click.option("--stopbits", type=click.Choice(["1", "1.5", "2"]), help="Stop bits (default 1)."),
+    click.option("--flow", type=click.Choice(FLOWS), help="Flow control (default none)."),
+)
+
+paste_option = click.option(
+    "--paste-chunk", type=click.IntRange(min=16), help="Largest write of pasted input, in bytes (default 2048)."
+)
+
+session_options = _apply(
+    click.option("--escape", metavar="KEY", help="Menu key: ctrl-] (default), ^T, ..., or none."),
+    click.option("--reconnect/--no-reconnect", default=None,
+                 help="Wait for a vanished device to come back (default), or exit 7."),
+    paste_option,
+    click.option("--log", type=click.Path(dir_okay=False), help="Append what the console prints to this file."),
+    click.option("--log-format", type=click.Choice(["text", "jsonl"]),
+                 help="text (default), or one JSON record per chunk both ways."),
+    click.option("--timestamps/--no-timestamps", default=None,
+                 help="Prefix lines with ISO-8601 times, on screen and in the log."),
+)
+
+LINE_CONVERSIONS = {"databits": int, "stopbits": float}
+
+
+def target_values(options: dict[str, Any]) -> dict[str, Any]:
+    """Click's strings to the types targets.py expects (only for options the user gave)."""
+    return {k: (LINE_CONVERSIONS[k](v) if k in LINE_CONVERSIONS and v is not None else v) for k, v in options.items()}

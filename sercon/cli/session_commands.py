@@ -1,0 +1,111 @@
+"""Commands that talk to a console: connect, send, sysrq."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from sercon.cli.env import Env
+from sercon.cli.options import paste_option, session_options, target_argument, target_options, target_values
+from sercon.errors import ExitStatus
+from sercon.targets import Target, resolve_target
+
+
+def resolve(env: Env, target: str | None, options: dict[str, Any]) -> tuple[Target, dict[str, Any]]:
+    return resolve_target(target, target_values(options), env.environ, env.config)
+
+
+@click.command()
+@target_argument
+@target_options
+@session_options
+@click.pass_obj
+def connect(env: Env, target: str | None, **options: Any) -> int:
+    """Interactive console on TARGET, with an escape menu (Ctrl-] then ? for help).
+
+    Quit with Ctrl-] q, or <Enter>~. as in ssh.
+    """
+    from sercon.cli.transport import open_transport
+    from sercon.terminal.escape import parse_escape_key
+    from sercon.terminal.session import Session, SessionOptions
+
+    resolved, prefs = resolve(env, target, options)
+    session_options_ = SessionOptions(
+        escape=parse_escape_key(prefs.get("escape") or "ctrl-]"),
+        paste_chunk=prefs.get("paste_chunk") or 2048,
+        reconnect=prefs.get("reconnect", True) is not False,
+        timestamps=bool(prefs.get("timestamps")),
+        log_path=prefs.get("log"),
+        log_format=prefs.get("log_format") or "text",
+    )
+    transport = open_transport(resolved)
+    return Session(transport, env.stdin, env.stdout_fd, session_options_).run()
+
+
+@click.command()
+@target_argument
+@click.argument("text", nargs=-1)
+@target_options
+@click.option("--eol", type=click.Choice(["cr", "lf", "crlf"]), default="cr", show_default=True,
+              help="Line ending for TEXT and for each line of stdin; lf sends stdin byte for byte.")
+@click.option("--expect", metavar="REGEX", help="Print output up to and including the first match, then exit 0.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Give up after this many seconds (exit 3).")
+@click.option("--wait-idle", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Print output until the console has been quiet this long.")
+@paste_option
+@click.pass_obj
+def send(env: Env, target: str | None, text: tuple[str, ...], eol: str, expect: str | None, timeout: float,
+         wait_idle: float | None, paste_chunk: int | None, **options: Any) -> int:
+    """Send TEXT (or stdin, when no TEXT or `-` is given) and print the console's output.
+
+    \b
+    printf 'uname -a\\n' | sercon send /dev/ttyUSB0 --expect '\\$ $' | grep Linux
+    """
+    from sercon.cli.transport import open_transport
+    from sercon.terminal.scripted import SendOptions, run_send, stream_input, text_input
+
+    resolved, prefs = resolve(env, target, options)
+    source = stream_input(env.stdin.fileno(), eol) if text in ((), ("-",)) else text_input(text, eol)
+    send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048)
+    transport = open_transport(resolved)
+    try:
+        return run_send(transport, source, send_options, env.stdout_fd)
+    finally:
+        transport.close()
+
+
+@click.command()
+@click.argument("keys")
+@target_argument
+@target_options
+@click.option("--interval", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Seconds between keys when several are sent (reisub).")
+@click.pass_obj
+def sysrq(env: Env, keys: str, target: str | None, interval: float, **options: Any) -> int:
+    """Send magic SysRq KEYS: letters (h, s, b), names (help, sync, reboot) or reisub.
+
+    On a serial line this is a BREAK followed by the key. Several keys
+    (`reisub`, `sync,reboot`) go one at a time, --interval apart.
+    """
+    from sercon.cli.transport import open_transport
+    from sercon.sysrq import parse_keys
+
+    sequence = parse_keys(keys)
+    resolved, _ = resolve(env, target, options)
+    transport = open_transport(resolved)
+    try:
+        for index, key in enumerate(sequence):
+            if index:
+                time.sleep(interval)
+            transport.sysrq(key)
+            transport.drain()
+            env.info(f"sent SysRq {key} to {transport.label}")
+    finally:
+        transport.close()
+    return ExitStatus.SUCCESS
+
+
+COMMANDS = (connect, send, sysrq)

@@ -1,0 +1,97 @@
+"""The TOML config file: default target and named profiles. Pure: no I/O beyond reading the file."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sercon.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+# Keys a profile may set, with the type each must have.
+PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "device": str,
+    "url": str,
+    "baud": int,
+    "databits": int,
+    "parity": str,
+    "stopbits": (int, float),
+    "flow": str,
+    "escape": str,
+    "log": str,
+    "log_format": str,
+    "timestamps": bool,
+    "paste_chunk": int,
+    "reconnect": bool,
+    "resource_group": str,
+    "name": str,
+    "subscription": str,
+    "instance_id": str,
+    "cloud": str,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    default: str | None = None
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def config_path(environ: dict[str, str]) -> Path:
+    """$SERCON_CONFIG, else $XDG_CONFIG_HOME/sercon/config.toml, else ~/.config/sercon/config.toml."""
+    if environ.get("SERCON_CONFIG"):
+        return Path(environ["SERCON_CONFIG"]).expanduser()
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME", "~"), ".config")
+    return Path(base).expanduser() / "sercon" / "config.toml"
+
+
+def load_config(path: Path) -> Config:
+    """Read and check the config file; a missing file is an empty config."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config(path=path)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"cannot read the config file {path}: {exc}",
+            "fix the file (it is TOML: see docs/user-guide.md) or point SERCON_CONFIG elsewhere",
+        ) from exc
+    default = raw.pop("default", None)
+    profiles = raw.pop("profiles", {})
+    if raw:
+        raise UsageError(
+            f"unknown key(s) {', '.join(sorted(raw))} in {path}",
+            "the top level takes only `default` and `[profiles.NAME]` tables",
+        )
+    if default is not None and not isinstance(default, str):
+        raise UsageError(f"`default` in {path} must be a string", 'write e.g. default = "board"')
+    if not isinstance(profiles, dict):
+        raise UsageError(f"`profiles` in {path} must be a table", "write [profiles.NAME] sections")
+    for name, profile in profiles.items():
+        _check_profile(path, name, profile)
+    return Config(path=path, default=default, profiles=profiles)
+
+
+def _check_profile(path: Path, name: str, profile: object) -> None:
+    if not isinstance(profile, dict):
+        raise UsageError(f"profile {name!r} in {path} must be a table", f"write [profiles.{name}]")
+    for key, value in profile.items():
+        expected = PROFILE_KEYS.get(key)
+        if expected is None:
+            raise UsageError(
+                f"profile {name!r} in {path} has an unknown key {key!r}",
+                f"known keys: {', '.join(PROFILE_KEYS)}",
+            )
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise UsageError(
+                f"profile {name!r} in {path}: {key} = {value!r} has the wrong type",
+                f"{key} takes a {getattr(expected, '__name__', 'number')}",
+            )

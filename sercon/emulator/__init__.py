@@ -1,0 +1,1 @@
+"""Local stand-ins for consoles: machines sercon can talk to with no hardware and no Azure account."""

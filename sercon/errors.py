@@ -1,0 +1,110 @@
+"""Exit statuses and the one error hierarchy every layer raises.
+
+Lower layers raise these; only ``sercon.cli.main`` turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum, unique
+
+
+@unique
+class ExitStatus(IntEnum):
+    SUCCESS = 0
+    ERROR = 1
+    USAGE = 2
+    TIMEOUT = 3
+    NOT_FOUND = 4
+    AUTH = 5
+    PRECONDITION = 6
+    CONNECTION_LOST = 7
+    TAKEN_OVER = 8
+    DEVICE_BUSY = 9
+    INTERRUPTED = 130
+
+
+class SerconError(Exception):
+    """An error the user can act on: a message, a hint (the fix), and an exit status."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(redact(message))
+        self.message = redact(message)
+        self.hint = redact(hint) if hint else None
+
+
+class UsageError(SerconError):
+    exit_status = ExitStatus.USAGE
+
+
+class ExpectTimeout(SerconError):
+    exit_status = ExitStatus.TIMEOUT
+
+
+class TargetNotFound(SerconError):
+    exit_status = ExitStatus.NOT_FOUND
+
+
+class PermissionDenied(SerconError):
+    exit_status = ExitStatus.AUTH
+
+
+class AuthFailed(SerconError):
+    """A credential source tried and failed: stop the chain."""
+
+    exit_status = ExitStatus.AUTH
+
+
+class AuthUnavailable(SerconError):
+    """A credential source has nothing to offer: try the next one."""
+
+    exit_status = ExitStatus.AUTH
+
+
+class PreconditionFailed(SerconError):
+    exit_status = ExitStatus.PRECONDITION
+
+
+class NotSupported(PreconditionFailed):
+    """The target cannot do this action (e.g. BREAK over a transport without it)."""
+
+
+class ConnectionLost(SerconError):
+    exit_status = ExitStatus.CONNECTION_LOST
+
+
+class TakenOver(SerconError):
+    exit_status = ExitStatus.TAKEN_OVER
+
+
+class DeviceBusy(SerconError):
+    exit_status = ExitStatus.DEVICE_BUSY
+
+
+class Interrupted(SerconError):
+    """Ended by a signal; the status is 128 + the signal number (130 for Ctrl-C)."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(f"interrupted by {name}")
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_SECRET_PARAM = re.compile(
+    r"(?i)\b(authorization|access_token|refresh_token|client_secret|password|sig|token)"
+    r"(=|:\s*(?:bearer\s+)?|\"\s*:\s*\")([^&\s\"',;]+)"
+)
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+
+
+def redact(text: str) -> str:
+    """Blank out tokens, secrets and SAS signatures so that no message or log carries one."""
+    text = _JWT.sub("<redacted-token>", text)
+    text = _BEARER.sub("Bearer <redacted>", text)
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)

@@ -1,0 +1,165 @@
+"""Target resolution: the TARGET argument, SERCON_TARGET, or the config default, through profiles.
+
+Pure functions over the arguments, the environment and the config; no device or network I/O.
+Precedence for settings: built-in defaults < profile < command line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sercon.config import Config
+from sercon.errors import UsageError
+
+PARITIES = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
+FLOWS = ("none", "rtscts", "xonxoff")
+LINE_KEYS = ("baud", "databits", "parity", "stopbits", "flow")
+AZURE_KEYS = ("resource_group", "name", "subscription", "instance_id", "cloud")
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+_COM = re.compile(r"^COM\d+$", re.I)
+_RESOURCE_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/"
+    r"(?:virtualMachines/(?P<vm>[^/]+)|virtualMachineScaleSets/(?P<set>[^/]+)/virtualMachines/(?P<iid>[^/]+))$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    baud: int = 115200
+    databits: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    flow: str = "none"
+
+    def describe(self) -> str:
+        stop = int(self.stopbits) if float(self.stopbits).is_integer() else self.stopbits
+        flow = "" if self.flow == "none" else f" {self.flow}"
+        return f"{self.baud} {self.databits}{self.parity}{stop}{flow}"
+
+
+@dataclass(frozen=True)
+class SerialTarget:
+    """A local device path, COM port, or pyserial URL."""
+
+    url: str
+    line: LineSettings = field(default_factory=LineSettings)
+    profile: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
+class AzureTarget:
+    """An Azure VM or scale-set instance, as named by the user (resolved against ARM later)."""
+
+    name: str
+    resource_group: str | None = None
+    subscription: str | None = None
+    instance_id: str | None = None
+    cloud: str | None = None
+    profile: str | None = None
+
+    @property
+    def label(self) -> str:
+        suffix = f"/{self.instance_id}" if self.instance_id else ""
+        return f"{self.resource_group + '/' if self.resource_group else ''}{self.name}{suffix}"
+
+
+Target = SerialTarget | AzureTarget
+
+
+def is_local(spec: str) -> bool:
+    """A device path, a COM port or a URL (as opposed to a profile or an Azure name)."""
+    if spec.startswith("/"):
+        return not spec.lower().startswith("/subscriptions/")
+    return spec.startswith(("./", "../")) or bool(_URL.match(spec) or _COM.match(spec))
+
+
+def resolve_target(
+    spec: str | None, options: dict[str, Any], environ: dict[str, str], config: Config
+) -> tuple[Target, dict[str, Any]]:
+    """Pick the target and return it with the profile's session preferences (escape, log, ...)."""
+    source = "argument"
+    if not spec and not options.get("name"):
+        spec, source = environ.get("SERCON_TARGET") or None, "SERCON_TARGET"
+        if not spec:
+            spec, source = config.default, f"`default` in {config.path}"
+    spec = spec or options.get("name")
+    if not spec:
+        raise UsageError(
+            "no target given",
+            "name one: `sercon connect /dev/ttyUSB0` (or a URL, a profile, an Azure VM), "
+            "or set SERCON_TARGET, or `default = \"NAME\"` in the config file",
+        )
+    profile: dict[str, Any] = {}
+    profile_name = None
+    if not is_local(spec) and spec in config.profiles:
+        profile_name, profile = spec, dict(config.profiles[spec])
+        spec = profile.pop("device", None) or profile.pop("url", None)
+        if spec is None and "name" not in profile:
+            raise UsageError(
+                f"profile {profile_name!r} names no device, url or Azure VM",
+                f"add `device = \"/dev/ttyUSB0\"` or `name = \"vm\"` under [profiles.{profile_name}]",
+            )
+    elif source != "argument" and not is_local(spec) and config.profiles and spec not in config.profiles:
+        raise UsageError(f"{source} names {spec!r}, which is not a device, URL or profile")
+    merged = {**profile, **{k: v for k, v in options.items() if v is not None}}
+    prefs = {k: v for k, v in merged.items() if k not in LINE_KEYS + AZURE_KEYS}
+    if spec is not None and is_local(spec):
+        return SerialTarget(spec, _line_settings(merged), profile_name), prefs
+    return _azure_target(spec, merged, profile_name), prefs
+
+
+def _line_settings(values: dict[str, Any]) -> LineSettings:
+    parity = str(values.get("parity", "N"))
+    parity = PARITIES.get(parity.lower(), parity.upper())
+    if parity not in PARITIES.values():
+        raise UsageError(f"unknown parity {values['parity']!r}", f"use one of {', '.join(PARITIES)}")
+    flow = values.get("flow", "none")
+    if flow not in FLOWS:
+        raise UsageError(f"unknown flow control {flow!r}", f"use one of {', '.join(FLOWS)}")
+    databits = int(values.get("databits", 8))
+    if databits not in (5, 6, 7, 8):
+        raise UsageError(f"data bits must be 5, 6, 7 or 8, not {databits}")
+    stopbits = float(values.get("stopbits", 1))
+    if stopbits not in (1, 1.5, 2):
+        raise UsageError(f"stop bits must be 1, 1.5 or 2, not {values['stopbits']}")
+    baud = int(values.get("baud", 115200))
+    if baud <= 0:
+        raise UsageError(f"baud rate must be positive, not {baud}")
+    return LineSettings(baud, databits, parity, stopbits, flow)
+
+
+def _azure_target(spec: str | None, values: dict[str, Any], profile: str | None) -> AzureTarget:
+    name = spec or values.get("name")
+    if name and (match := _RESOURCE_ID.match(name)):
+        return AzureTarget(
+            name=match["vm"] or match["set"],
+            resource_group=match["rg"],
+            subscription=match["sub"],
+            instance_id=match["iid"],
+            cloud=values.get("cloud"),
+            profile=profile,
+        )
+    instance_id = values.get("instance_id")
+    if name and "/" in name:
+        name, _, instance_id = name.partition("/")
+    if not name or "/" in name or (instance_id is not None and "/" in str(instance_id)):
+        raise UsageError(
+            f"{spec!r} is not a device, URL, profile, VM name or resource ID",
+            "devices start with /dev/, URLs with SCHEME://, scale-set instances are SET/ID",
+        )
+    return AzureTarget(
+        name=name,
+        resource_group=values.get("resource_group"),
+        subscription=values.get("subscription"),
+        instance_id=str(instance_id) if instance_id is not None else None,
+        cloud=values.get("cloud"),
+        profile=profile,
+    )

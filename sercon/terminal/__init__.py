@@ -1,0 +1,1 @@
+"""The interactive session and scripted use: raw terminal, escape menu, logging, pacing."""

@@ -1,0 +1,146 @@
+"""Session logs (plain text or JSONL) and ISO-8601 line timestamps."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from sercon.errors import SerconError
+
+FLUSH_INTERVAL = 0.75  # with the session ticking every 0.25 s, no byte waits over a second
+LOG_FORMATS = ("text", "jsonl")
+
+
+def iso_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="milliseconds")
+
+
+class LineStamper:
+    """Prefixes each line with the time its first byte arrived. Keeps state across chunks."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.at_line_start = True
+
+    def stamp(self, data: bytes) -> bytes:
+        out = bytearray()
+        pos = 0
+        while pos < len(data):
+            if self.at_line_start:
+                out += f"[{iso_time(self.clock())}] ".encode()
+                self.at_line_start = False
+            newline = data.find(b"\n", pos)
+            if newline == -1:
+                out += data[pos:]
+                break
+            out += data[pos : newline + 1]
+            pos = newline + 1
+            self.at_line_start = True
+        return bytes(out)
+
+
+class LogError(SerconError):
+    """The log file cannot be written; the session goes on without it."""
+
+
+class SessionLog:
+    """What the console printed (text), or every chunk both ways with its time (jsonl).
+
+    Appends; flushed at least once a second (the session's loop calls ``flush_if_due``) and at close.
+    Thread-safe: the reader thread logs rx, the writer thread tx.
+    """
+
+    def __init__(
+        self, path: str | Path, fmt: str = "text", timestamps: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.path = Path(path)
+        self.fmt = fmt
+        self.clock = clock
+        self.timestamps = timestamps
+        self._stamper = LineStamper(clock)
+        self._lock = threading.Lock()
+        self._file = None
+        self._last_flush = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self._file is not None
+
+    def open(self) -> None:
+        try:
+            self._file = open(self.path, "ab")  # noqa: SIM115 - lives as long as the session
+        except OSError as exc:
+            raise LogError(f"cannot open log file {self.path}: {exc.strerror}", "pick another --log path") from exc
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        with self._lock:
+            file, self._file = self._file, None
+            if file is not None:
+                try:
+                    file.close()
+                except OSError as exc:
+                    raise LogError(f"cannot write log file {self.path}: {exc.strerror}") from exc
+
+    def rx(self, data: bytes) -> None:
+        if self.fmt == "jsonl":
+            self._record("rx", data)
+        else:
+            self._write(self._stamper.stamp(data) if self.timestamps else data)
+
+    def tx(self, data: bytes) -> None:
+        if self.fmt == "jsonl":
+            self._record("tx", data)
+
+    def event(self, name: str, **fields: object) -> None:
+        if self.fmt == "jsonl":
+            self._write(self._json({"t": iso_time(self.clock()), "event": name, **fields}))
+
+    def _record(self, direction: str, data: bytes) -> None:
+        record: dict[str, object] = {"t": iso_time(self.clock()), "dir": direction}
+        try:
+            record["data"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            record["b64"] = base64.b64encode(data).decode("ascii")
+        self._write(self._json(record))
+
+    @staticmethod
+    def _json(record: dict[str, object]) -> bytes:
+        return json.dumps(record, ensure_ascii=False).encode() + b"\n"
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            if self._file is None:
+                return
+            try:
+                self._file.write(data)
+                self._flush_if_due_locked()
+            except OSError as exc:
+                self._fail(exc)
+
+    def flush_if_due(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                try:
+                    self._flush_if_due_locked()
+                except OSError as exc:
+                    self._fail(exc)
+
+    def _flush_if_due_locked(self) -> None:
+        now = time.monotonic()
+        if now - self._last_flush >= FLUSH_INTERVAL:
+            self._file.flush()
+            self._last_flush = now
+
+    def _fail(self, exc: OSError) -> None:
+        file, self._file = self._file, None
+        try:
+            file.close()
+        except OSError:
+            pass
+        raise LogError(f"stopped logging to {self.path}: {exc.strerror}") from exc

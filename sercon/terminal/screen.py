@@ -1,0 +1,84 @@
+"""The local terminal's output side: console bytes pass unmodified; the menu and status lines fit around them."""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+
+SAVE, RESTORE, ERASE_EOL = b"\x1b7", b"\x1b8", b"\x1b[K"
+NOWRAP, WRAP, REVERSE, PLAIN, BOLD = b"\x1b[?7l", b"\x1b[?7h", b"\x1b[7m", b"\x1b[0m", b"\x1b[1m"
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """os.write until everything is out, waiting (not spinning) if the descriptor is non-blocking."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [])
+
+
+class Screen:
+    """Serialises writes from the reader thread (console output) and the input loop (menu, status).
+
+    The menu line is drawn over the cursor's line with autowrap off and the cursor saved, then erased
+    and the cursor restored, so the remote program's idea of the screen stays right. Console output
+    that arrives while the menu is shown waits and is written when it closes.
+    """
+
+    def __init__(self, out_fd: int, status_fd: int | None = None, is_tty: bool = True) -> None:
+        self.out_fd = out_fd
+        self.status_fd = out_fd if status_fd is None else status_fd
+        self.is_tty = is_tty
+        self.at_line_start = True
+        self._lock = threading.Lock()
+        self._menu_open = False
+        self._held = bytearray()
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        with self._lock:
+            if self._menu_open:
+                self._held += data
+            else:
+                write_all(self.out_fd, data)
+            self.at_line_start = data[-1:] == b"\n"
+
+    def status(self, message: str) -> None:
+        """One line of sercon's own, on a line of its own (it never splits a console line)."""
+        with self._lock:
+            if not self.is_tty:
+                write_all(self.status_fd, f"sercon: {message}\n".encode(errors="replace"))
+                return
+            lead = b"" if self.at_line_start else b"\r\n"
+            self._erase_menu()
+            write_all(self.out_fd, lead + BOLD + b"[sercon] " + message.encode(errors="replace") + PLAIN + b"\r\n")
+            self.at_line_start = True
+            if self._menu_open:
+                self._draw_menu(self._menu_text)
+
+    def show_menu(self, text: str | None) -> None:
+        with self._lock:
+            if not self.is_tty:
+                if text:
+                    write_all(self.status_fd, f"{text}\n".encode(errors="replace"))
+                return
+            self._erase_menu()
+            if text is None:
+                self._menu_open = False
+                held, self._held = bytes(self._held), bytearray()
+                write_all(self.out_fd, held)
+            else:
+                self._menu_open = True
+                self._menu_text = text
+                self._draw_menu(text)
+
+    def _draw_menu(self, text: str) -> None:
+        write_all(self.out_fd, SAVE + NOWRAP + REVERSE + text.encode(errors="replace") + PLAIN)
+
+    def _erase_menu(self) -> None:
+        if self._menu_open:
+            write_all(self.out_fd, RESTORE + ERASE_EOL + WRAP)

@@ -1,0 +1,129 @@
+"""`sercon send`: input in, console output out, for shell pipelines. Every wait has a deadline."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sercon.errors import ExitStatus, ExpectTimeout, UsageError
+from sercon.terminal.paste import paste_chunks
+from sercon.terminal.screen import write_all
+from sercon.transport.base import Transport
+
+EOLS = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}
+SEARCH_OVERLAP = 65536  # a match may start this far back in what was already searched
+
+
+@dataclass
+class SendOptions:
+    expect: str | None = None
+    timeout: float = 10.0
+    wait_idle: float | None = None
+    paste_chunk: int = 2048
+
+
+def compile_expect(pattern: str) -> re.Pattern[bytes]:
+    try:
+        return re.compile(pattern.encode("utf-8"))
+    except re.error as exc:
+        raise UsageError(f"--expect {pattern!r} is not a valid regular expression: {exc}") from exc
+
+
+def text_input(words: Iterable[str], eol: str) -> list[bytes]:
+    """TEXT arguments: joined by spaces and ended as Enter would end them."""
+    return [" ".join(words).encode("utf-8") + EOLS[eol]]
+
+
+def stream_input(fd: int, eol: str) -> Iterator[bytes]:
+    """stdin as it arrives; with --eol cr or crlf each line end becomes that, with lf bytes pass untouched."""
+    carry = b""
+    while data := os.read(fd, 65536):
+        if eol == "lf":
+            yield data
+            continue
+        data = carry + data
+        carry = b"\r" if data.endswith(b"\r") else b""
+        data = data[: len(data) - len(carry)]
+        yield data.replace(b"\r\n", b"\n").replace(b"\n", EOLS[eol])
+    if carry:
+        yield carry
+
+
+class _Sender(threading.Thread):
+    """Writes the input in chunks the console can take, so a slow line never blocks the reading."""
+
+    def __init__(self, transport: Transport, source: Iterable[bytes], chunk: int) -> None:
+        super().__init__(name="sercon-send", daemon=True)
+        self.transport, self.source, self.chunk = transport, source, chunk
+        self.error: BaseException | None = None
+        self.finished_at: float | None = None
+
+    def run(self) -> None:
+        try:
+            for data in self.source:
+                for piece in paste_chunks(data, self.chunk):
+                    self.transport.write(piece)
+                    self.transport.drain()
+        except BaseException as exc:  # reported by the reading side
+            self.error = exc
+        self.finished_at = time.monotonic()
+
+
+def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions, out_fd: int) -> ExitStatus:
+    pattern = compile_expect(options.expect) if options.expect else None
+    transport.discard_input()
+    size = min(options.paste_chunk, transport.max_write or options.paste_chunk)
+    sender = _Sender(transport, source, size)
+    start = time.monotonic()
+    deadline = start + options.timeout
+    sender.start()
+    received = bytearray()
+    printed = searched = 0
+    last_rx = start
+    while True:
+        if sender.error is not None:
+            raise sender.error
+        now = time.monotonic()
+        if sender.finished_at is not None and pattern is None:
+            quiet_since = max(last_rx, sender.finished_at)
+            if options.wait_idle is None or now - quiet_since >= options.wait_idle:
+                return ExitStatus.SUCCESS
+        if now >= deadline:
+            raise _timeout(options, pattern, sender)
+        wait = deadline - now
+        if options.wait_idle is not None:
+            wait = min(wait, max(0.01, options.wait_idle - (now - last_rx)))
+        data = transport.read(min(wait, 0.2))
+        if not data:
+            continue
+        last_rx = time.monotonic()
+        received += data
+        if pattern is not None:
+            match = pattern.search(received, max(0, searched - SEARCH_OVERLAP))
+            searched = len(received)
+            if match:
+                write_all(out_fd, bytes(received[printed : max(printed, match.end())]))
+                return ExitStatus.SUCCESS
+        write_all(out_fd, bytes(received[printed:]))
+        printed = len(received)
+
+
+def _timeout(options: SendOptions, pattern: re.Pattern[bytes] | None, sender: _Sender) -> ExpectTimeout:
+    if sender.finished_at is None:
+        return ExpectTimeout(
+            f"could not send all input within {options.timeout:g} s (the console is not taking it)",
+            "check flow control (--flow) and the line speed, or raise --timeout",
+        )
+    if pattern is not None:
+        return ExpectTimeout(
+            f"no output matched --expect {pattern.pattern.decode()!r} within {options.timeout:g} s",
+            "the output so far is on stdout; raise --timeout or loosen the pattern",
+        )
+    return ExpectTimeout(
+        f"the console did not go quiet for {options.wait_idle:g} s within {options.timeout:g} s",
+        "raise --timeout or lower --wait-idle",
+    )

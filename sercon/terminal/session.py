@@ -1,0 +1,317 @@
+"""The interactive session: console output to the screen, keys to the console, the escape menu between.
+
+Three threads, sharing only events and a queue: the main thread reads keys and signals; a reader
+thread copies console output to the screen (and reconnects when the console vanishes); a writer
+thread sends input in order, pacing pastes. Fatal errors are raised from the main thread after the
+terminal is restored, so ``cli.main`` prints them on a sane terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import select
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TextIO
+
+from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError
+from sercon.sysrq import VALID_KEYS
+from sercon.terminal.console import Chunk, KeyReader, RawConsole, wrap_paste
+from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
+from sercon.terminal.logfile import LineStamper, LogError, SessionLog
+from sercon.terminal.paste import paste_chunks
+from sercon.terminal.screen import Screen
+from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
+from sercon.transport.base import Transport
+
+TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
+EOF_DRAIN_TIMEOUT = 10.0
+
+# What the writer thread takes: (bytes, pasted) to send, or an action whose result is a status line.
+TxItem = tuple[bytes, bool] | Callable[[], object]
+
+
+@dataclass
+class SessionOptions:
+    escape: int | None = 0x1D
+    paste_chunk: int = 2048
+    reconnect: bool = True
+    timestamps: bool = False
+    log_path: str | None = None
+    log_format: str = "text"
+
+
+class Session:
+    def __init__(
+        self,
+        transport: Transport,
+        stdin: TextIO,
+        out_fd: int,
+        options: SessionOptions,
+        status_fd: int | None = None,
+    ) -> None:
+        self.transport = transport
+        self.options = options
+        self.stdin = stdin
+        self.screen = Screen(out_fd, status_fd, is_tty=os.isatty(out_fd))
+        self.machine = EscapeMachine(options.escape, transport.controls)
+        self.timestamps = options.timestamps
+        self._stamper = LineStamper()
+        self.log: SessionLog | None = None
+        if options.log_path:
+            self.log = SessionLog(options.log_path, options.log_format, options.timestamps)
+        self.remote_bracketed_paste = False
+        self._stop = threading.Event()
+        self._quit = False
+        self._fatal: BaseException | None = None
+        self._tx: queue.Queue[TxItem | None] = queue.Queue()
+        self._carry: TxItem | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        self._input_dropped = False
+
+    # -- main thread ------------------------------------------------------------------------------
+    def run(self) -> ExitStatus:
+        if self.log:
+            self.log.open()
+            self.log.event("open", target=self.transport.label)
+        keys = KeyReader(self.stdin)
+        threads = [threading.Thread(target=self._read_loop, name="sercon-rx", daemon=True),
+                   threading.Thread(target=self._write_loop, name="sercon-tx", daemon=True)]
+        try:
+            with SignalWake() as signals, RawConsole(self.stdin, self.screen.out_fd):
+                self.screen.status(self._banner())
+                for thread in threads:
+                    thread.start()
+                return self._loop(keys, signals)
+        finally:
+            self._shutdown(threads)
+
+    def _banner(self) -> str:
+        esc = key_name(self.options.escape) if self.options.escape is not None else None
+        ways = f"{esc} ? for the menu, {esc} q or <Enter>~. to quit" if esc else "<Enter>~. to quit"
+        return f"connected to {self.transport.label}; {ways}"
+
+    def _loop(self, keys: KeyReader, signals: SignalWake) -> ExitStatus:
+        holding_esc = False
+        while not self._quit:
+            busy = holding_esc or (self.log is not None and self.log.active)
+            ready, _, _ = select.select([keys, signals.read_fd, self._wake_r], [], [], TICK if busy else None)
+            for signum in signals.pending():
+                if signum in EXIT_SIGNALS:
+                    raise Interrupted(signum, signal.Signals(signum).name)
+            if self._wake_r in ready:
+                os.read(self._wake_r, 64)
+                if self._fatal is not None:
+                    raise self._fatal
+            if keys in ready:
+                chunks = keys.read()
+                if keys.closed:
+                    self._handle(chunks)
+                    return self._end_of_input()
+                holding_esc = True
+            elif holding_esc:
+                chunks, holding_esc = keys.flush(), False
+            else:
+                chunks = []
+            self._handle(chunks)
+            self._flush_log()
+        return ExitStatus.SUCCESS
+
+    def _handle(self, chunks: list[Chunk]) -> None:
+        for chunk in chunks:
+            if chunk.pasted:
+                self._tx.put((chunk.data, True))
+                continue
+            for action in self.machine.feed(chunk.data):
+                if isinstance(action, Forward):
+                    self._tx.put((action.data, False))
+                elif isinstance(action, Prompt):
+                    self.screen.show_menu(action.text)
+                elif isinstance(action, Run):
+                    self._command(action.name, action.arg)
+
+    def _command(self, name: str, arg: str | None) -> None:
+        if name == "quit":
+            self._quit = True
+        elif name == "break":
+            self._tx.put(lambda: (self.transport.send_break(), "BREAK sent")[1])
+        elif name == "sysrq":
+            if arg not in VALID_KEYS:
+                self.screen.status(f"{arg!r} is not a SysRq key (keys: {''.join(sorted(VALID_KEYS))})")
+                return
+            self._tx.put(lambda: (self.transport.sysrq(arg), f"SysRq {arg} sent")[1])
+        elif name == "nmi":
+            self._tx.put(lambda: (self.transport.nmi(), "NMI sent")[1])
+        elif name == "reset":
+            self._tx.put(lambda: (self.transport.reset(), "reset sent")[1])
+        elif name == "toggle_log":
+            self._toggle_log()
+        elif name == "toggle_timestamps":
+            self.timestamps = not self.timestamps
+            if self.log:
+                self.log.timestamps = self.timestamps
+            self.screen.status(f"timestamps {'on' if self.timestamps else 'off'}")
+
+    def _toggle_log(self) -> None:
+        if self.log is not None and self.log.active:
+            self.log.close()
+            self.screen.status(f"logging stopped ({self.log.path})")
+            return
+        if self.log is None:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.transport.label).strip("_")
+            self.log = SessionLog(f"sercon-{name}-{stamp}.log", self.options.log_format, self.timestamps)
+        try:
+            self.log.open()
+        except LogError as exc:
+            self.screen.status(exc.message)
+            return
+        self.screen.status(f"logging to {self.log.path}")
+
+    def _flush_log(self) -> None:
+        if self.log is not None:
+            try:
+                self.log.flush_if_due()
+            except LogError as exc:
+                self.screen.status(exc.message)
+
+    def _end_of_input(self) -> ExitStatus:
+        """stdin closed (a pipe ran dry): send what was read, then leave."""
+        done = threading.Event()
+        self._tx.put(lambda: done.set())
+        done.wait(EOF_DRAIN_TIMEOUT)
+        return ExitStatus.SUCCESS
+
+    def _shutdown(self, threads: list[threading.Thread]) -> None:
+        self._stop.set()
+        self._tx.put(None)
+        self.transport.cancel_read()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(timeout=2.0)
+        self.transport.close()
+        if self.log is not None:
+            self.log.event("close", target=self.transport.label)
+            self.log.close()
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+
+    def _post_fatal(self, exc: BaseException) -> None:
+        self._fatal = exc
+        os.write(self._wake_w, b"!")
+
+    # -- reader thread ---------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = self.transport.read(1.0)
+                except ConnectionLost as exc:
+                    if self._stop.is_set():
+                        return
+                    if not self.options.reconnect:
+                        self._post_fatal(exc)
+                        return
+                    if not self._recover(exc):
+                        return
+                    continue
+                if data:
+                    self._show(data)
+        except BaseException as exc:  # anything unexpected ends the session, reported by the main thread
+            if not self._stop.is_set():
+                self._post_fatal(exc)
+
+    def _show(self, data: bytes) -> None:
+        if b"\x1b[?2004" in data:
+            self.remote_bracketed_paste = data.rfind(b"\x1b[?2004h") > data.rfind(b"\x1b[?2004l")
+        self.screen.write(self._stamper.stamp(data) if self.timestamps else data)
+        if self.log is not None:
+            try:
+                self.log.rx(data)
+            except LogError as exc:
+                self.screen.status(exc.message)
+
+    def _recover(self, exc: ConnectionLost) -> bool:
+        """Wait for the console to come back; False if the session is stopping first."""
+        self.screen.status(f"{exc.message}; waiting for it to come back ({self._quit_hint()})")
+        if self.log is not None:
+            self.log.event("lost", reason=exc.message)
+        delay = 0.1
+        while not self._stop.wait(delay):
+            try:
+                self.transport.reopen()
+            except SerconError:
+                delay = min(delay * 1.5, 1.0)
+                continue
+            self._input_dropped = False
+            self.screen.status(f"reconnected to {self.transport.label}")
+            if self.log is not None:
+                self.log.event("reconnected", target=self.transport.label)
+            return True
+        return False
+
+    def _quit_hint(self) -> str:
+        esc = self.options.escape
+        return f"{key_name(esc)} q to quit" if esc is not None else "<Enter>~. to quit"
+
+    # -- writer thread ---------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while (item := self._next_item()) is not None:
+            try:
+                if callable(item):
+                    message = item()
+                    if message:
+                        self.screen.status(str(message))
+                    continue
+                data, pasted = item
+                if pasted:
+                    self._send_paste(data)
+                else:
+                    self._send(self._coalesce(data))
+            except ConnectionLost:
+                if not self._input_dropped:
+                    self._input_dropped = True
+                    self.screen.status("not connected: input dropped")
+            except SerconError as exc:
+                self.screen.status(exc.message)
+
+    def _next_item(self) -> TxItem | None:
+        item, self._carry = self._carry, None
+        return item if item is not None else self._tx.get()
+
+    def _coalesce(self, data: bytes) -> bytes:
+        """Join keystrokes that queued up behind a slow write into one write."""
+        limit = self.transport.max_write or 65536
+        while len(data) < limit:
+            try:
+                item = self._tx.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:  # stopping: keep the sentinel for the loop
+                self._tx.put(None)
+                break
+            if callable(item) or item[1] or len(data) + len(item[0]) > limit:
+                self._carry = item  # keep the order: it goes next
+                break
+            data += item[0]
+        return data
+
+    def _send(self, data: bytes) -> None:
+        self.transport.write(data)
+        if self.log is not None:
+            self.log.tx(data)
+
+    def _send_paste(self, data: bytes) -> None:
+        if self.remote_bracketed_paste:
+            data = wrap_paste(data)
+        size = min(self.options.paste_chunk, self.transport.max_write or self.options.paste_chunk)
+        for piece in paste_chunks(data, size):
+            self._send(piece)
+            self.transport.drain()
+            if self._stop.is_set():
+                return

@@ -1,0 +1,1 @@
+"""Byte pipes to consoles, behind one small interface (base.Transport)."""

@@ -1,0 +1,71 @@
+"""The one small interface every byte pipe (serial device, telnet, Azure gateway) offers."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from sercon.errors import NotSupported
+
+# Control actions a transport may support; the escape menu and subcommands ask for these.
+BREAK, SYSRQ, NMI, RESET = "break", "sysrq", "nmi", "reset"
+
+
+class Transport:
+    """A bidirectional byte pipe to a console.
+
+    ``read`` returns b"" on timeout and raises ``ConnectionLost`` when the other end is gone.
+    ``controls`` says which control actions work, so callers never probe with hasattr.
+    """
+
+    controls: ClassVar[frozenset[str]] = frozenset()
+    #: Largest write the far end accepts at once (the Azure gateway takes 2048 bytes a frame).
+    max_write: int | None = None
+    label: str = "?"
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def read(self, timeout: float | None) -> bytes:
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def drain(self) -> None:
+        """Block until written data has left (flow control for paced pastes)."""
+
+    def discard_input(self) -> None:
+        """Drop console output that arrived before now (a stale prompt would fool --expect)."""
+
+    def cancel_read(self) -> None:
+        """Wake a ``read`` blocked in another thread."""
+
+    def reopen(self) -> None:
+        """Reconnect after ``ConnectionLost``; raises while the console is not back yet."""
+        raise NotSupported(f"{self.label} cannot reconnect")
+
+    def send_break(self, duration: float = 0.25) -> None:
+        raise NotSupported(f"{self.label} cannot send BREAK")
+
+    def sysrq(self, key: str) -> None:
+        """Magic SysRq as the Linux serial driver expects it: BREAK, then the key within 5 s."""
+        self.send_break()
+        time.sleep(0.05)
+        self.write(key.encode("ascii"))
+
+    def nmi(self) -> None:
+        raise NotSupported(f"{self.label} cannot send an NMI")
+
+    def reset(self) -> None:
+        raise NotSupported(f"{self.label} cannot reset the machine")
+
+    def __enter__(self) -> Transport:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

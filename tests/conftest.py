@@ -1,0 +1,201 @@
+"""Shared test parts: real pseudo-terminals as devices, the real CLI in a real pty, a pyte screen."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import tty
+from pathlib import Path
+
+import pexpect
+import pyte
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERCON = [sys.executable, "-m", "sercon"]
+# CI sets this: a test that needs a component that is missing fails instead of skipping.
+REQUIRE_ALL = os.environ.get("SERCON_REQUIRE_ALL") == "1"
+
+
+def need_program(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (apt-get install {name}); .ci/run installs it"
+        if REQUIRE_ALL:
+            pytest.fail(message + " -- SERCON_REQUIRE_ALL=1 forbids skipping")
+        pytest.skip("SKIPPED LOUDLY: " + message)
+    return path
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERCON_")}
+    env.update({"SERCON_CONFIG": "/nonexistent/sercon.toml", "PYTHONPATH": str(ROOT), "TERM": "xterm"})
+    env.update(extra)
+    return env
+
+
+class PtyDevice:
+    """A pseudo-terminal standing in for a serial device: sercon opens ``path``, the test is the far end."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.buffer = bytearray()
+        self.pos = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        while not self._closed:
+            try:
+                ready, _, _ = select.select([self.master], [], [], 0.1)
+                data = os.read(self.master, 65536) if ready else b""
+            except OSError:
+                if self._closed:
+                    return
+                time.sleep(0.05)
+                continue
+            if data:
+                with self._cond:
+                    self.buffer += data
+                    self._cond.notify_all()
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master, view):]
+
+    def expect(self, pattern: bytes, timeout: float = 10.0) -> re.Match[bytes]:
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                match = regex.search(self.buffer, self.pos)
+                if match:
+                    self.pos = match.end()
+                    return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"device never received {pattern!r}; got {bytes(self.buffer[-300:])!r}")
+                self._cond.wait(remaining)
+
+    def wait_for_size(self, size: int, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.buffer) < size and time.monotonic() < deadline:
+                self._cond.wait(0.5)
+            return bytes(self.buffer)
+
+    def close(self) -> None:
+        self._closed = True
+        self._thread.join()  # before the fds close: a reused fd number must not feed a dead reader
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def device():
+    dev = PtyDevice()
+    yield dev
+    dev.close()
+
+
+class Terminal:
+    """The real CLI in a real pty, its screen kept by pyte."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, rows: int = 24, cols: int = 80,
+                 command: list[str] | None = None, cwd: str | None = None) -> None:
+        argv = command or [*SERCON, *args]
+        self.child = pexpect.spawn(argv[0], argv[1:], env=env or cli_env(), dimensions=(rows, cols),
+                                   timeout=10, cwd=cwd or str(ROOT))
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.raw = bytearray()
+
+    def pump(self, timeout: float = 0.1) -> None:
+        try:
+            data = self.child.read_nonblocking(65536, timeout=timeout)
+        except pexpect.TIMEOUT:
+            return
+        except pexpect.EOF:
+            return
+        self.raw += data
+        self.stream.feed(data)
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def wait_screen(self, predicate, timeout: float = 10.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"screen never showed {what}:\n{self.text()}")
+            self.pump()
+
+    def wait_text(self, needle: str, timeout: float = 10.0) -> None:
+        self.wait_screen(lambda t: needle in t.text(), timeout, repr(needle))
+
+    def send(self, data: bytes | str) -> None:
+        self.child.send(data)
+
+    def wait_raw(self, pattern: bytes, timeout: float = 10.0) -> re.Match[bytes]:
+        """Wait for bytes in everything the terminal received (pyte drops what it does not draw)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while not (match := regex.search(self.raw)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"terminal never received {pattern!r}:\n{bytes(self.raw[-500:])!r}")
+            self.pump()
+        return match
+
+    def connected(self) -> Terminal:
+        self.wait_text("[sercon] connected to")
+        return self
+
+    def wait_exit(self, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.child.isalive():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"sercon did not exit:\n{self.text()}")
+            self.pump()
+        self.pump(0)
+        self.child.close()
+        return self.child.exitstatus if self.child.exitstatus is not None else 128 + self.child.signalstatus
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+        self.child.close()
+
+
+@pytest.fixture
+def terminal():
+    opened: list[Terminal] = []
+
+    def start(*args: str, **kwargs) -> Terminal:
+        term = Terminal(list(args), **kwargs)
+        opened.append(term)
+        return term
+
+    yield start
+    for term in opened:
+        term.close()
+
+
+def run_cli(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+            timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
+    """sercon as a plain subprocess with pipes (no terminal), as in a shell pipeline."""
+    return subprocess.run([*SERCON, *args], input=input, capture_output=True, env=env or cli_env(),
+                          timeout=timeout, cwd=str(ROOT))

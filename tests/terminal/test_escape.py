@@ -1,0 +1,90 @@
+import pytest
+
+from sercon.errors import UsageError
+from sercon.terminal.escape import MENU, EscapeMachine, Forward, Prompt, Run, parse_escape_key
+from sercon.transport.base import BREAK, SYSRQ
+
+ESC = 0x1D
+
+
+def feed(machine, data: bytes):
+    return machine.feed(data)
+
+
+def forwarded(actions) -> bytes:
+    return b"".join(a.data for a in actions if isinstance(a, Forward))
+
+
+def test_plain_bytes_pass_through_unchanged():
+    machine = EscapeMachine(ESC)
+    data = bytes(b for b in range(256) if b not in (ESC, ord("~")))
+    assert forwarded(feed(machine, data)) == data
+
+
+def test_menu_quit():
+    machine = EscapeMachine(ESC)
+    actions = feed(machine, b"ab\x1dq")
+    assert actions[0] == Forward(b"ab")
+    assert isinstance(actions[1], Prompt) and "q quit" in actions[1].text
+    assert actions[-1] == Run("quit")
+
+
+def test_escape_twice_sends_it():
+    machine = EscapeMachine(ESC)
+    assert forwarded(feed(machine, b"\x1d\x1d")) == b"\x1d"
+    assert machine.feed(b"x") == [Forward(b"x")]
+
+
+def test_break_and_sysrq_need_the_capability():
+    assert Run("break") not in feed(EscapeMachine(ESC), b"\x1db")
+    machine = EscapeMachine(ESC, {BREAK, SYSRQ})
+    assert feed(machine, b"\x1db")[-1] == Run("break")
+    actions = feed(machine, b"\x1dsh")
+    assert actions[-1] == Run("sysrq", "h")
+    assert feed(machine, b"\x1ds\x1b") == [Prompt(machine.menu_line()), Prompt(MENU[2].arg_prompt), Prompt(None)]
+
+
+def test_enter_tilde_dot_quits_only_at_line_start():
+    machine = EscapeMachine(ESC)
+    assert feed(machine, b"~.")[-1] == Run("quit")  # the session starts at a line start
+    machine = EscapeMachine(ESC)
+    assert forwarded(feed(machine, b"a~.")) == b"a~."
+    assert feed(machine, b"\r~.") == [Forward(b"\r"), Run("quit")]
+
+
+def test_tilde_tilde_sends_one_tilde():
+    machine = EscapeMachine(ESC)
+    assert forwarded(feed(machine, b"\r~~x~y")) == b"\r~x~y"
+    assert forwarded(feed(machine, b"\n~x")) == b"\n~x"
+
+
+def test_unknown_key_keeps_menu_open_and_help_lists_every_command():
+    machine = EscapeMachine(ESC, {BREAK, SYSRQ})
+    actions = feed(machine, b"\x1dZ")
+    assert "no command" in actions[-1].text
+    help_text = feed(machine, b"?")[-1].text
+    for key in "qbslt":
+        assert f"{key}:" in help_text
+    assert feed(machine, b"\x1b") == [Prompt(None)]
+
+
+def test_every_command_is_described():
+    for command in MENU:
+        assert command.description.endswith("."), command
+        assert len(command.key) == 1
+
+
+def test_confirmation_defaults_to_no():
+    machine = EscapeMachine(ESC, {"nmi"})
+    assert Run("nmi") not in feed(machine, b"\x1dn\r")
+    assert feed(machine, b"\x1dny")[-1] == Run("nmi")
+
+
+@pytest.mark.parametrize("spec, byte", [("ctrl-]", 0x1D), ("^]", 0x1D), ("^T", 0x14), ("ctrl-a", 1), ("none", None)])
+def test_escape_key_spellings(spec, byte):
+    assert parse_escape_key(spec) == byte
+
+
+def test_bad_escape_key():
+    with pytest.raises(UsageError):
+        parse_escape_key("F1")

@@ -1,0 +1,45 @@
+import json
+
+import pytest
+
+from sercon.terminal.logfile import LineStamper, LogError, SessionLog, iso_time
+
+
+def clock():
+    return 1_700_000_000.25
+
+
+def test_stamper_marks_each_line_once_across_chunks():
+    stamper = LineStamper(clock)
+    stamp = f"[{iso_time(clock())}] ".encode()
+    out = stamper.stamp(b"ab") + stamper.stamp(b"c\nde\n") + stamper.stamp(b"f")
+    assert out == stamp + b"abc\n" + stamp + b"de\n" + stamp + b"f"
+
+
+def test_text_log_appends_console_output(tmp_path):
+    path = tmp_path / "s.log"
+    path.write_bytes(b"old\n")
+    log = SessionLog(path)
+    log.open()
+    log.rx(b"hello\r\n")
+    log.tx(b"typed")  # text logs hold what the console printed
+    log.close()
+    assert path.read_bytes() == b"old\nhello\r\n"
+
+
+def test_jsonl_records_both_directions_exactly(tmp_path):
+    path = tmp_path / "s.jsonl"
+    log = SessionLog(path, "jsonl", clock=clock)
+    log.open()
+    log.rx("héllo".encode())
+    log.tx(b"\xff\x00")
+    log.close()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert records[0] == {"t": iso_time(clock()), "dir": "rx", "data": "héllo"}
+    assert records[1]["dir"] == "tx" and records[1]["b64"] == "/wA="
+
+
+def test_unwritable_log_is_reported(tmp_path):
+    log = SessionLog(tmp_path / "missing" / "x.log")
+    with pytest.raises(LogError):
+        log.open()

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sercon.config import Config
+from sercon.choices import FLOWS, PARITIES
 from sercon.errors import UsageError
 
-PARITIES = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
-FLOWS = ("none", "rtscts", "xonxoff")
+if TYPE_CHECKING:
+    from sercon.config import Config
 LINE_KEYS = ("baud", "databits", "parity", "stopbits", "flow")
 AZURE_KEYS = ("resource_group", "name", "subscription", "instance_id", "cloud")
 
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-_COM = re.compile(r"^COM\d+$", re.I)
-_RESOURCE_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/"
-    r"(?:virtualMachines/(?P<vm>[^/]+)|virtualMachineScaleSets/(?P<set>[^/]+)/virtualMachines/(?P<iid>[^/]+))$",
-    re.I,
+# Patterns are compiled on first use (re caches them), so `sercon --help` does not pay for them.
+_URL = r"(?i)^[a-z][a-z0-9+.-]*://"
+_COM = r"(?i)^COM\d+$"
+_RESOURCE_ID = (
+    r"(?i)^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/"
+    r"(?:virtualMachines/(?P<vm>[^/]+)|virtualMachineScaleSets/(?P<set>[^/]+)/virtualMachines/(?P<iid>[^/]+))$"
 )
 
 
@@ -78,7 +78,7 @@ def is_local(spec: str) -> bool:
     """A device path, a COM port or a URL (as opposed to a profile or an Azure name)."""
     if spec.startswith("/"):
         return not spec.lower().startswith("/subscriptions/")
-    return spec.startswith(("./", "../")) or bool(_URL.match(spec) or _COM.match(spec))
+    return spec.startswith(("./", "../")) or bool(re.match(_URL, spec) or re.match(_COM, spec))
 
 
 def resolve_target(
@@ -138,7 +138,7 @@ def _line_settings(values: dict[str, Any]) -> LineSettings:
 
 def _azure_target(spec: str | None, values: dict[str, Any], profile: str | None) -> AzureTarget:
     name = spec or values.get("name")
-    if name and (match := _RESOURCE_ID.match(name)):
+    if name and (match := re.match(_RESOURCE_ID, name)):
         return AzureTarget(
             name=match["vm"] or match["set"],
             resource_group=match["rg"],

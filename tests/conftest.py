@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -99,10 +100,8 @@ class PtyDevice:
         self._closed = True
         self._thread.join()  # before the fds close: a reused fd number must not feed a dead reader
         for fd in (self.master, self.slave):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 @pytest.fixture

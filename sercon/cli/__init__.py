@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 import click
 
@@ -53,8 +52,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         return exc.exit_code
     except SerconError as exc:
         env.error(exc.message, exc.hint)
-        if env.debug:
-            traceback.print_exc(file=env.stderr)
+        _traceback_if_debug(env)
         return int(exc.exit_status)
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -69,9 +67,15 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         return int(ExitStatus.SUCCESS)
     except Exception as exc:  # a bug: say so plainly, with the way to see more
         env.error(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
-        if env.debug:
-            traceback.print_exc(file=env.stderr)
+        _traceback_if_debug(env)
         return int(ExitStatus.ERROR)
+
+
+def _traceback_if_debug(env: Env) -> None:
+    if env.debug:
+        import traceback
+
+        traceback.print_exc(file=env.stderr)
 
 
 def _silence_stdout() -> None:

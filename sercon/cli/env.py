@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sercon.config import Config, config_path, load_config
 from sercon.errors import redact
 
+if TYPE_CHECKING:
+    from sercon.config import Config
 
-@dataclass
+
 class Env:
-    stdin: TextIO
-    stdout: TextIO
-    stderr: TextIO
-    environ: dict[str, str] = field(default_factory=dict)
-    debug: bool = False
-    _config: Config | None = None
+    """Streams, environment and config for one run (a plain class: dataclasses cost start-up time)."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO, stderr: TextIO, environ: dict[str, str] | None = None) -> None:
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.environ = environ if environ is not None else {}
+        self.debug = False
+        self._config: Config | None = None
 
     @classmethod
     def from_process(cls) -> Env:
@@ -31,6 +32,8 @@ class Env:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from sercon.config import config_path, load_config
+
             self._config = load_config(config_path(self.environ))
         return self._config
 

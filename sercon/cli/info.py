@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from typing import Any
 
 import click
@@ -52,6 +49,8 @@ def list_(env: Env, as_json: bool) -> int:
     profiles = [{"name": name, "default": name == env.config.default, **values}
                 for name, values in sorted(env.config.profiles.items())]
     if as_json:
+        import json
+
         env.stdout.write(json.dumps({"ports": ports, "profiles": profiles}, indent=2) + "\n")
         return ExitStatus.SUCCESS
     from rich.console import Console
@@ -92,9 +91,12 @@ def completion(env: Env, shell: str) -> int:
 @click.pass_obj
 def demo(env: Env, shell_path: str | None) -> int:
     """Try sercon with no hardware: a local shell on a pseudo-terminal serial line, and connect to it."""
+    import os
+    import shutil
+
+    from sercon.cli.transport import open_transport
     from sercon.emulator.ptyconsole import PtyConsole
     from sercon.targets import SerialTarget
-    from sercon.cli.transport import open_transport
     from sercon.terminal.session import Session, SessionOptions
 
     program = shell_path or shutil.which("bash") or "/bin/sh"

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from sercon.targets import FLOWS, PARITIES
+from sercon.choices import FLOWS, PARITIES
 
 F = Callable[..., Any]
 

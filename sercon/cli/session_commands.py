@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sercon.cli.env import Env
 from sercon.cli.options import paste_option, session_options, target_argument, target_options, target_values
 from sercon.errors import ExitStatus
-from sercon.targets import Target, resolve_target
+
+if TYPE_CHECKING:
+    from sercon.targets import Target
 
 
 def resolve(env: Env, target: str | None, options: dict[str, Any]) -> tuple[Target, dict[str, Any]]:
+    from sercon.targets import resolve_target
+
     return resolve_target(target, target_values(options), env.environ, env.config)
 
 

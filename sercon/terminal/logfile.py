@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -139,8 +140,6 @@ class SessionLog:
 
     def _fail(self, exc: OSError) -> None:
         file, self._file = self._file, None
-        try:
+        with contextlib.suppress(OSError):
             file.close()
-        except OSError:
-            pass
         raise LogError(f"stopped logging to {self.path}: {exc.strerror}") from exc

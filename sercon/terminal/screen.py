@@ -60,6 +60,14 @@ class Screen:
             if self._menu_open:
                 self._draw_menu(self._menu_text)
 
+    def end_line(self) -> None:
+        with self._lock:
+            self._erase_menu()
+            self._menu_open = False
+            if self.is_tty and not self.at_line_start:
+                write_all(self.out_fd, b"\r\n")
+                self.at_line_start = True
+
     def show_menu(self, text: str | None) -> None:
         with self._lock:
             if not self.is_tty:

@@ -87,7 +87,10 @@ class Session:
                 self.screen.status(self._banner())
                 for thread in threads:
                     thread.start()
-                return self._loop(keys, signals)
+                try:
+                    return self._loop(keys, signals)
+                finally:
+                    self.screen.end_line()  # whatever is printed next starts on a line of its own
         finally:
             self._shutdown(threads)
 
@@ -129,11 +132,25 @@ class Session:
                 continue
             for action in self.machine.feed(chunk.data):
                 if isinstance(action, Forward):
-                    self._tx.put((action.data, False))
+                    self._send_typed(action.data)
                 elif isinstance(action, Prompt):
                     self.screen.show_menu(action.text)
                 elif isinstance(action, Run):
                     self._command(action.name, action.arg)
+
+    def _send_typed(self, data: bytes) -> None:
+        """Keystrokes go straight out when nothing is queued ahead of them (no thread hand-off)."""
+        if self._tx.unfinished_tasks == 0:
+            try:
+                sent = self.transport.try_write(data)
+            except ConnectionLost:
+                self._input_lost()
+                return
+            if sent and self.log is not None:
+                self._log_tx(data[:sent])
+            data = data[sent:]
+        if data:
+            self._tx.put((data, False))
 
     def _command(self, name: str, arg: str | None) -> None:
         if name == "quit":
@@ -262,6 +279,7 @@ class Session:
     # -- writer thread ---------------------------------------------------------------------------
     def _write_loop(self) -> None:
         while (item := self._next_item()) is not None:
+            taken = 1
             try:
                 if callable(item):
                     message = item()
@@ -272,39 +290,55 @@ class Session:
                 if pasted:
                     self._send_paste(data)
                 else:
-                    self._send(self._coalesce(data))
+                    data, taken = self._coalesce(data)
+                    self._send(data)
             except ConnectionLost:
-                if not self._input_dropped:
-                    self._input_dropped = True
-                    self.screen.status("not connected: input dropped")
+                self._input_lost()
             except SerconError as exc:
                 self.screen.status(exc.message)
+            finally:
+                for _ in range(taken):
+                    self._tx.task_done()
+
+    def _input_lost(self) -> None:
+        if not self._input_dropped:
+            self._input_dropped = True
+            self.screen.status("not connected: input dropped")
 
     def _next_item(self) -> TxItem | None:
         item, self._carry = self._carry, None
         return item if item is not None else self._tx.get()
 
-    def _coalesce(self, data: bytes) -> bytes:
-        """Join keystrokes that queued up behind a slow write into one write."""
+    def _coalesce(self, data: bytes) -> tuple[bytes, int]:
+        """Join keystrokes that queued up behind a slow write into one write; returns (data, items)."""
         limit = self.transport.max_write or 65536
+        taken = 1
         while len(data) < limit:
             try:
                 item = self._tx.get_nowait()
             except queue.Empty:
                 break
             if item is None:  # stopping: keep the sentinel for the loop
+                self._tx.task_done()
                 self._tx.put(None)
                 break
             if callable(item) or item[1] or len(data) + len(item[0]) > limit:
                 self._carry = item  # keep the order: it goes next
                 break
             data += item[0]
-        return data
+            taken += 1
+        return data, taken
 
     def _send(self, data: bytes) -> None:
         self.transport.write(data)
         if self.log is not None:
+            self._log_tx(data)
+
+    def _log_tx(self, data: bytes) -> None:
+        try:
             self.log.tx(data)
+        except LogError as exc:
+            self.screen.status(exc.message)
 
     def _send_paste(self, data: bytes) -> None:
         if self.remote_bracketed_paste:

@@ -35,6 +35,12 @@ class Transport:
     def write(self, data: bytes) -> None:
         raise NotImplementedError
 
+    def try_write(self, data: bytes) -> int:
+        """Write what goes without blocking and return how many bytes went (0: use ``write``).
+
+        Lets the input loop send a keystroke itself, skipping a thread hand-off."""
+        return 0
+
     def drain(self) -> None:
         """Block until written data has left (flow control for paced pastes)."""
 

@@ -105,6 +105,17 @@ class SerialTransport(Transport):
         except (OSError, serial.SerialException) as exc:
             raise ConnectionLost(f"lost {self.label}: {exc}") from exc
 
+    def try_write(self, data: bytes) -> int:
+        fd = self._fd  # pyserial keeps POSIX ports O_NONBLOCK: os.write never blocks here
+        if fd is None:
+            return 0
+        try:
+            return os.write(fd, data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:
+            raise ConnectionLost(f"lost {self.label}: {exc}") from exc
+
     def drain(self) -> None:
         port = self._port
         if port is not None:

@@ -1,0 +1,86 @@
+"""list, completion, help, and the start-up cost of the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sercon.cli import cli
+from tests.conftest import ROOT, SERCON, cli_env, run_cli
+
+HEAVY = ("msal", "prompt_toolkit", "websocket", "rich", "requests", "serial")
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys; from sercon.cli import main; rc = main(['--help']); "
+            f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env())
+    assert "Usage: sercon" in result.stdout
+    assert result.stdout.strip().endswith("HEAVY="), result.stdout[-200:]
+
+
+def test_every_option_help_ends_with_a_period():
+    def walk(command):
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from walk(sub)
+
+    for command in walk(cli):
+        for param in command.params:
+            if getattr(param, "help", None):
+                assert param.help.endswith("."), f"{command.name} {param.name}: {param.help!r}"
+
+
+def test_list_json_has_ports_and_profiles(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('default = "board"\n[profiles.board]\ndevice = "/dev/ttyUSB0"\nbaud = 9600\n')
+    result = run_cli("list", "--json", env=cli_env(SERCON_CONFIG=str(config)))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert isinstance(data["ports"], list)
+    assert data["profiles"] == [{"name": "board", "default": True, "device": "/dev/ttyUSB0", "baud": 9600}]
+
+
+def test_list_table(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.board]\ndevice = "/dev/ttyUSB0"\nbaud = 9600\n')
+    result = run_cli("list", env=cli_env(SERCON_CONFIG=str(config), COLUMNS="120"))
+    assert result.returncode == 0, result.stderr
+    assert b"board" in result.stdout and b"baud=9600" in result.stdout
+
+
+def test_bad_config_exits_2_with_the_path(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[profiles.board]\nbaud = 'x'\n")
+    result = run_cli("list", env=cli_env(SERCON_CONFIG=str(config)))
+    assert result.returncode == 2
+    assert str(config).encode() in result.stderr
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_checked_in_completions_match_the_cli(shell):
+    result = run_cli("completion", shell)
+    assert result.returncode == 0
+    assert result.stdout.decode() == (ROOT / "completions" / f"sercon.{shell}").read_text(), (
+        f"completions/sercon.{shell} is stale: run `sercon completion {shell} > completions/sercon.{shell}`")
+
+
+def test_bash_completion_completes_commands():
+    env = cli_env(_SERCON_COMPLETE="bash_complete", COMP_WORDS="sercon con", COMP_CWORD="1")
+    result = subprocess.run(SERCON, capture_output=True, text=True, env=env)
+    assert "connect" in result.stdout
+
+
+def test_unknown_command_is_a_usage_error():
+    result = run_cli("frobnicate")
+    assert result.returncode == 2
+    assert b"No such command" in result.stderr
+
+
+def test_azure_target_says_it_is_not_supported_yet():
+    result = run_cli("connect", "web1")
+    assert result.returncode == 6
+    assert b"Azure" in result.stderr

@@ -1,0 +1,110 @@
+"""The terminal mode is restored on every way out of `sercon connect`.
+
+sercon runs under a shell in a real pty; the shell prints `stty -g` before and after, as a user's
+shell would see the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SERCON, Terminal, cli_env
+
+FAULTY = [SERCON[0], "-c", "import serial, sys; serial.protocol_handler_packages.append('tests.handlers'); "
+          "sys.argv[0] = 'sercon'; from sercon.cli import run; run()"]
+
+
+def sercon_pid(shell_pid: int, timeout: float = 10) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{shell_pid}/task/{shell_pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.02)
+    raise AssertionError("sercon never started")
+
+
+def shell_around(command: list[str], stdin: str = "") -> Terminal:
+    line = " ".join(shlex.quote(part) for part in command)
+    if stdin:
+        line = f"printf {shlex.quote(stdin)} | {line}"
+    script = f'stty -g; echo BEGIN; {line}; echo "EXIT=$?"; stty -g; sleep 30'
+    return Terminal([], command=["/bin/sh", "-c", script], env=cli_env(), cols=200)
+
+
+def modes(term: Terminal) -> tuple[str, str, int]:
+    match = term.wait_raw(rb"(?s)([0-9a-f:]{30,})\r\n.*?EXIT=(\d+)\r\n([0-9a-f:]{30,})\r\n", timeout=20)
+    return match.group(1).decode(), match.group(3).decode(), int(match.group(2))
+
+
+def raw_mode_seen(term: Terminal) -> bool:
+    return not termios.tcgetattr(term.child.child_fd)[3] & termios.ICANON
+
+
+def quit_by_menu(term, device):
+    term.send(b"\x1dq")
+
+
+def kill_with(signum):
+    def action(term, device):
+        os.kill(sercon_pid(term.child.pid), signum)
+    return action
+
+
+def unplug(term, device):
+    device.close()
+
+
+@pytest.mark.parametrize("how, action, expected", [
+    ("quit", quit_by_menu, 0),
+    ("SIGINT", kill_with(signal.SIGINT), 130),
+    ("SIGTERM", kill_with(signal.SIGTERM), 128 + signal.SIGTERM),
+    ("SIGHUP", kill_with(signal.SIGHUP), 128 + signal.SIGHUP),
+    ("device vanished", unplug, 7),
+])
+def test_mode_restored(device, how, action, expected):
+    term = shell_around([*SERCON, "connect", "--no-reconnect", device.path])
+    try:
+        term.wait_text("[sercon] connected")
+        assert raw_mode_seen(term)
+        action(term, device)
+        before, after, status = modes(term)
+        assert status == expected
+        assert before == after
+        assert not raw_mode_seen(term)
+        assert b"\x1b[?2004l" in term.raw  # bracketed paste handed back too
+    finally:
+        term.close()
+
+
+def test_mode_restored_after_an_unexpected_exception():
+    term = shell_around([*FAULTY, "connect", "faulty://"])
+    try:
+        term.wait_text("[sercon] connected")
+        assert raw_mode_seen(term)
+        term.send(b"boom")
+        before, after, status = modes(term)
+        assert status == 1 and before == after
+        assert "unexpected error: RuntimeError: injected fault" in term.text()
+        # the message comes after the terminal is restored: it sits at the start of its own line
+        assert re.search(r"(?m)^sercon: error: unexpected error", term.text())
+    finally:
+        term.close()
+
+
+def test_end_of_piped_input_sends_it_and_exits(device):
+    term = shell_around([*SERCON, "connect", device.path], stdin="piped words\\r")
+    try:
+        before, after, status = modes(term)
+        assert status == 0 and before == after
+        device.expect(rb"piped words\r")
+    finally:
+        term.close()

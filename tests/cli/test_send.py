@@ -1,0 +1,85 @@
+"""`sercon send` in pipelines, against a real shell behind a pseudo-terminal serial line."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from sercon.emulator.ptyconsole import PtyConsole
+from tests.conftest import SERCON, cli_env, run_cli
+
+
+@pytest.fixture
+def shell_console():
+    env = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "dumb"}
+    with PtyConsole(["/bin/sh", "-i"], env=env) as console:
+        yield console.device_path
+
+
+def test_pipeline_expect_prompt(shell_console):
+    script = f"printf 'uname -a\\n' | {' '.join(SERCON)} send {shell_console} --expect '\\$ $' | grep Linux"
+    result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env=cli_env(), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert b"Linux" in result.stdout
+
+
+def test_expect_prints_up_to_and_including_the_match(shell_console):
+    result = run_cli("send", shell_console, "echo one; echo two; echo three", "--expect", "t[w]o")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(b"two")
+    assert b"three" not in result.stdout.split(b"two")[-1]
+
+
+def test_timeout_exits_3_and_keeps_the_partial_output(shell_console):
+    result = run_cli("send", shell_console, "echo partial", "--expect", "NEVER_SEEN", "--timeout", "1.5")
+    assert result.returncode == 3
+    assert b"partial" in result.stdout
+    assert b"no output matched --expect 'NEVER_SEEN' within 1.5 s" in result.stderr
+
+
+def test_wait_idle_returns_once_quiet(shell_console):
+    result = run_cli("send", shell_console, "echo idle-test; sleep 0.3; echo later", "--wait-idle", "1")
+    assert result.returncode == 0, result.stderr
+    assert b"idle-test" in result.stdout and b"later" in result.stdout
+
+
+def test_never_quiet_console_times_out(shell_console):
+    result = run_cli("send", shell_console, "while :; do echo x; sleep 0.1; done", "--wait-idle", "1",
+                     "--timeout", "2")
+    assert result.returncode == 3
+    assert b"did not go quiet" in result.stderr
+
+
+def test_binary_safe_both_ways(device):
+    every_byte = bytes(range(256))
+    result = run_cli("send", device.path, "--eol", "lf", input=every_byte)
+    assert result.returncode == 0, result.stderr
+    assert device.wait_for_size(256, 5) == every_byte
+
+    proc = subprocess.Popen([*SERCON, "send", device.path, "go", "--wait-idle", "0.5"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env())
+    device.expect(b"go\r")
+    device.write(every_byte)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert out == every_byte
+
+
+@pytest.mark.parametrize("eol, sent", [("cr", b"a b\r"), ("crlf", b"a b\r\n"), ("lf", b"a b\n")])
+def test_eol_for_text(device, eol, sent):
+    result = run_cli("send", device.path, "a", "b", "--eol", eol)
+    assert result.returncode == 0, result.stderr
+    assert device.wait_for_size(len(sent), 5) == sent
+
+
+def test_stdin_lines_get_the_eol(device):
+    result = run_cli("send", device.path, "-", input=b"one\ntwo\r\nthree")
+    assert result.returncode == 0, result.stderr
+    assert device.wait_for_size(14, 5) == b"one\rtwo\rthree"
+
+
+def test_bad_regex_is_a_usage_error(device):
+    result = run_cli("send", device.path, "x", "--expect", "(")
+    assert result.returncode == 2
+    assert b"not a valid regular expression" in result.stderr

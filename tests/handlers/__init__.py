@@ -1,0 +1,1 @@
+"""pyserial URL handlers for tests only (pyserial's own tests add theirs the same way)."""

@@ -193,6 +193,7 @@ def main() -> None:
     help_ms = startup([*sercon[:-1], "--help"], args.runs)
     click_ms = startup([sys.executable, "-c", "import click"], args.runs)
 
+    print(f"\nidle CPU is counted in clock ticks: one tick over {args.idle:g} s is {100 / CLK_TCK / args.idle:.2f}%")
     print("\n| client | throughput MB/s | keystroke p50 ms | keystroke p99 ms | idle CPU % |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():

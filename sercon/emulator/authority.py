@@ -1,0 +1,229 @@
+"""The emulator's sign-in authority: OpenID discovery, token grants, device code, managed identity."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from sercon.emulator.world import World
+
+GRANT_DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass
+class Identity:
+    object_id: str
+    tenant: str
+    name: str
+    app_id: str | None = None
+    username: str | None = None
+
+
+@dataclass
+class TokenStore:
+    """Access tokens are HMAC-signed JWTs; the store knows which are live and which expired."""
+
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    live: dict[str, tuple[Identity, float]] = field(default_factory=dict)
+    refresh: dict[str, Identity] = field(default_factory=dict)
+
+    def issue(self, who: Identity, lifetime: int, audience: str = "https://management.core.windows.net/") -> str:
+        now = int(time.time())
+        claims = {"aud": audience, "iss": f"https://sts.emulator/{who.tenant}/", "iat": now, "nbf": now,
+                  "exp": now + lifetime, "oid": who.object_id, "tid": who.tenant, "name": who.name,
+                  "jti": str(uuid.uuid4())}
+        if who.app_id:
+            claims["appid"] = who.app_id
+        if who.username:
+            claims["upn"] = who.username
+        token = self._sign(claims)
+        self.live[token] = (who, now + lifetime)
+        return token
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        body = b64url(json.dumps(claims).encode())
+        sig = hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        return f"{head}.{body}.{b64url(sig)}"
+
+    def check(self, token: str) -> tuple[Identity | None, str]:
+        """(identity, "") for a live token, else (None, the ARM error code)."""
+        entry = self.live.get(token)
+        if entry is None:
+            return None, "InvalidAuthenticationToken"
+        if entry[1] < time.time():
+            return None, "ExpiredAuthenticationToken"
+        return entry[0], ""
+
+    def id_token(self, who: Identity, client_id: str, issuer: str, lifetime: int) -> str:
+        now = int(time.time())
+        return self._sign({"aud": client_id, "iss": issuer, "iat": now, "nbf": now, "exp": now + lifetime,
+                           "oid": who.object_id, "sub": who.object_id, "tid": who.tenant, "name": who.name,
+                           "preferred_username": who.username or who.name, "ver": "2.0"})
+
+
+def _oauth_error(status: int, error: str, description: str) -> web.Response:
+    return web.json_response({"error": error, "error_description": description,
+                              "error_codes": [int(description[5:11])] if description.startswith("AADSTS") else []},
+                             status=status)
+
+
+class Authority:
+    def __init__(self, world: World, tokens: TokenStore, base_url: str) -> None:
+        self.world, self.tokens, self.base_url = world, tokens, base_url
+        self.device_flows: dict[str, dict[str, Any]] = {}  # device_code -> flow
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/{tenant}/v2.0/.well-known/openid-configuration", self.discovery),
+            web.post("/{tenant}/oauth2/v2.0/token", self.token),
+            web.post("/{tenant}/oauth2/v2.0/devicecode", self.device_code),
+            web.get("/devicelogin", self.device_page),
+            web.post("/devicelogin", self.device_approve),
+            web.get("/msi/token", self.managed_identity_token),
+        ]
+
+    def _issuer(self, tenant: str) -> str:
+        return f"{self.base_url}/{tenant}/v2.0"
+
+    async def discovery(self, request: web.Request) -> web.Response:
+        tenant = request.match_info["tenant"]
+        if tenant not in (self.world.tenant, "organizations", "common"):
+            return _oauth_error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
+        base = f"{self.base_url}/{tenant}"
+        return web.json_response({
+            "issuer": self._issuer(self.world.tenant if tenant in ("organizations", "common") else tenant),
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "tenant_region_scope": "EU",
+        })
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        grant = form.get("grant_type")
+        if grant == "client_credentials":
+            return self._client_credentials(form)
+        if grant == GRANT_DEVICE:
+            return self._device_grant(form)
+        if grant == "refresh_token":
+            who = self.tokens.refresh.get(str(form.get("refresh_token")))
+            if who is None:
+                return _oauth_error(400, "invalid_grant", "AADSTS700082: The refresh token has expired.")
+            return self._user_tokens(who, str(form.get("client_id")))
+        return _oauth_error(400, "unsupported_grant_type", f"AADSTS70003: grant type {grant!r} is not supported.")
+
+    def _client_credentials(self, form: Any) -> web.Response:
+        principal = self.world.principals.get(str(form.get("client_id")))
+        if principal is None:
+            return _oauth_error(400, "unauthorized_client",
+                                f"AADSTS700016: Application with identifier '{form.get('client_id')}' "
+                                "was not found in the directory.")
+        assertion = form.get("client_assertion")
+        if assertion is not None:
+            ok = principal.federated_token is not None and hmac.compare_digest(
+                str(assertion).strip(), principal.federated_token.strip())
+            ok = ok or self._certificate_assertion_ok(principal, str(assertion))
+        else:
+            ok = principal.secret is not None and hmac.compare_digest(str(form.get("client_secret", "")),
+                                                                      principal.secret)
+        if not ok:
+            return _oauth_error(401, "invalid_client",
+                                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in "
+                                "the request is the client secret value, not the client secret ID.")
+        who = Identity(principal.object_id, self.world.tenant, principal.name, app_id=principal.client_id)
+        return self._token_response(who)
+
+    @staticmethod
+    def _certificate_assertion_ok(principal: Any, assertion: str) -> bool:
+        """A client assertion signed with the registered certificate (matched by its x5t thumbprint)."""
+        if not principal.certificate_thumbprint:
+            return False
+        try:
+            head = json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "=="))
+        except (ValueError, IndexError):
+            return False
+        thumb = base64.urlsafe_b64decode(head.get("x5t", "") + "==").hex()
+        return thumb.lower() == principal.certificate_thumbprint.lower().replace(":", "")
+
+    def _token_response(self, who: Identity, extra: dict[str, Any] | None = None) -> web.Response:
+        lifetime = self.world.token_lifetime
+        body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+                "access_token": self.tokens.issue(who, lifetime), **(extra or {})}
+        return web.json_response(body)
+
+    def _user_tokens(self, who: Identity, client_id: str) -> web.Response:
+        refresh = secrets.token_urlsafe(32)
+        self.tokens.refresh[refresh] = who
+        client_info = b64url(json.dumps({"uid": who.object_id, "utid": who.tenant}).encode())
+        return self._token_response(who, {
+            "scope": "https://management.core.windows.net//user_impersonation",
+            "refresh_token": refresh, "client_info": client_info,
+            "id_token": self.tokens.id_token(who, client_id, self._issuer(who.tenant), 3600),
+        })
+
+    async def device_code(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        code = secrets.token_urlsafe(24)
+        user_code = f"{secrets.randbelow(10**4):04d}-{secrets.token_hex(2).upper()}"
+        self.device_flows[code] = {"user_code": user_code, "client_id": form.get("client_id"), "approved_by": None,
+                                   "expires": time.time() + 900}
+        uri = f"{self.base_url}/devicelogin"
+        return web.json_response({
+            "device_code": code, "user_code": user_code, "verification_uri": uri, "expires_in": 900,
+            "interval": 1, "message": f"To sign in, open {uri} and enter the code {user_code} to authenticate.",
+        })
+
+    def _device_grant(self, form: Any) -> web.Response:
+        flow = self.device_flows.get(str(form.get("device_code")))
+        if flow is None or flow["expires"] < time.time():
+            return _oauth_error(400, "expired_token", "AADSTS70019: Verification code expired.")
+        if flow["approved_by"] is None:
+            return _oauth_error(400, "authorization_pending",
+                                "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending.")
+        del self.device_flows[str(form.get("device_code"))]
+        return self._user_tokens(flow["approved_by"], str(form.get("client_id")))
+
+    async def device_page(self, request: web.Request) -> web.Response:
+        return web.Response(content_type="text/html", text=(
+            "<form method=post>Code: <input name=user_code> User: <input name=username>"
+            "<button>Sign in</button></form>"))
+
+    async def device_approve(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        username = str(form.get("username") or self.world.users[0]["username"])
+        user = next((u for u in self.world.users if u["username"] == username), None)
+        flow = next((f for f in self.device_flows.values() if f["user_code"] == form.get("user_code")), None)
+        if user is None or flow is None:
+            return web.Response(status=400, text="unknown code or user")
+        flow["approved_by"] = Identity(user["object_id"], self.world.tenant, user["username"],
+                                       username=user["username"])
+        return web.Response(text=f"Signed in as {username}. You can close this window.")
+
+    async def managed_identity_token(self, request: web.Request) -> web.Response:
+        expected = self.world.managed_identity.get("header")
+        if not expected or request.headers.get("X-IDENTITY-HEADER") != expected:
+            return web.json_response({"statusCode": 400, "message": "no managed identity here"}, status=400)
+        who = Identity(self.world.managed_identity.get("object_id", str(uuid.uuid4())), self.world.tenant,
+                       "managed identity", app_id=self.world.managed_identity.get("client_id"))
+        lifetime = self.world.token_lifetime
+        return web.json_response({"access_token": self.tokens.issue(who, lifetime), "token_type": "Bearer",
+                                  "expires_on": str(int(time.time()) + lifetime),
+                                  "resource": request.query.get("resource", "")})

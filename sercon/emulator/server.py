@@ -1,0 +1,105 @@
+"""Run the emulated Azure (sign-in authority and ARM) on loopback over TLS, in a thread of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import tempfile
+import threading
+from pathlib import Path
+
+from aiohttp import web
+
+from sercon.emulator.arm import Arm
+from sercon.emulator.authority import Authority, TokenStore
+from sercon.emulator.certs import make_certificates
+from sercon.emulator.world import World
+
+
+class Emulator:
+    """``with Emulator(world) as emu:`` serves https://127.0.0.1:PORT until the block ends."""
+
+    def __init__(self, world: World, state_dir: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.world = world
+        self.host, self.port = host, port
+        self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="sercon-emulator-")
+        self.state_dir = Path(state_dir or self._tmp.name)
+        self.ca_path, cert, key = make_certificates(self.state_dir / "tls")
+        self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._ssl.load_cert_chain(cert, key)
+        self.tokens = TokenStore()
+        self.arm: Arm | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self._serve, name="sercon-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._start_site())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    async def _start_site(self) -> None:
+        # Bind first: the base URL, port included, goes into discovery documents and links.
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        app = web.Application()
+        self.arm = Arm(self.world, self.tokens, self.base_url)
+        app.add_routes(Authority(self.world, self.tokens, self.base_url).routes())
+        app.add_routes(self.arm.routes())
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock, ssl_context=self._ssl).start()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def environment(self) -> dict[str, str]:
+        """What a client needs to use this emulator instead of Azure."""
+        principal = next(iter(self.world.principals.values()))
+        env = {
+            "AZURE_AUTHORITY_HOST": self.base_url,
+            "SERCON_ARM_ENDPOINT": self.base_url,
+            "AZURE_TENANT_ID": self.world.tenant,
+            "AZURE_CLIENT_ID": principal.client_id,
+            "AZURE_SUBSCRIPTION_ID": next(iter(self.world.subscriptions)),
+            "REQUESTS_CA_BUNDLE": str(self.ca_path),
+            "SSL_CERT_FILE": str(self.ca_path),
+        }
+        if principal.secret:
+            env["AZURE_CLIENT_SECRET"] = principal.secret
+        return env
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

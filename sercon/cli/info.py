@@ -103,7 +103,7 @@ def demo(env: Env, shell_path: str | None) -> int:
     environ = {**os.environ, "PS1": "demo$ ", "TERM": os.environ.get("TERM", "vt100")}
     with PtyConsole([program, "--norc", "-i"] if program.endswith("bash") else [program, "-i"], env=environ) as pty:
         env.info(f"demo: a shell on the pseudo-terminal {pty.device_path}, standing in for a serial device")
-        transport = open_transport(SerialTarget(pty.device_path))
+        transport = open_transport(SerialTarget(pty.device_path), env)
         transport.write(b"\r")  # opening the port discarded the first prompt: ask for a fresh one
         return Session(transport, env.stdin, env.stdout_fd, SessionOptions(reconnect=False)).run()
 

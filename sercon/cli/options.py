@@ -26,18 +26,25 @@ def _apply(*decorators: F) -> Callable[[F], F]:
 
 target_argument = click.argument("target", required=False, metavar="[TARGET]")
 
+subscription_option = click.option("--subscription", help="Azure subscription id.")
+cloud_option = click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
+                            help="Azure cloud (default AzureCloud).")
+
 target_options = _apply(
     click.option("-g", "--resource-group", help="Azure resource group of the VM."),
     click.option("-n", "--name", help="Azure VM or scale-set name (same as a positional TARGET)."),
-    click.option("--subscription", help="Azure subscription id."),
+    subscription_option,
     click.option("--instance-id", help="Scale-set instance id."),
-    click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
-                 help="Azure cloud."),
+    cloud_option,
     click.option("-b", "--baud", type=click.IntRange(min=1), help="Line speed (default 115200)."),
     click.option("--databits", type=click.Choice(["5", "6", "7", "8"]), help="Data bits (default 8)."),
     click.option("--parity", type=click.Choice(list(PARITIES)), help="Parity (default none)."),
     click.option("--stopbits", type=click.Choice(["1", "1.5", "2"]), help="Stop bits (default 1)."),
     click.option("--flow", type=click.Choice(FLOWS), help="Flow control (default none)."),
+)
+
+azure_options = _apply(
+    click.option("--identity", is_flag=True, help="Sign in with the machine's managed identity."),
 )
 
 paste_option = click.option(

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sercon.cli.env import Env
-from sercon.cli.options import paste_option, session_options, target_argument, target_options, target_values
+from sercon.cli.options import (
+    azure_options,
+    paste_option,
+    session_options,
+    target_argument,
+    target_options,
+    target_values,
+)
 from sercon.errors import ExitStatus
 
 if TYPE_CHECKING:
@@ -24,9 +31,10 @@ def resolve(env: Env, target: str | None, options: dict[str, Any]) -> tuple[Targ
 @click.command()
 @target_argument
 @target_options
+@azure_options
 @session_options
 @click.pass_obj
-def connect(env: Env, target: str | None, **options: Any) -> int:
+def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int:
     """Interactive console on TARGET, with an escape menu (Ctrl-] then ? for help).
 
     Quit with Ctrl-] q, or <Enter>~. as in ssh.
@@ -44,7 +52,7 @@ def connect(env: Env, target: str | None, **options: Any) -> int:
         log_path=prefs.get("log"),
         log_format=prefs.get("log_format") or "text",
     )
-    transport = open_transport(resolved)
+    transport = open_transport(resolved, env, identity)
     return Session(transport, env.stdin, env.stdout_fd, session_options_).run()
 
 
@@ -52,6 +60,7 @@ def connect(env: Env, target: str | None, **options: Any) -> int:
 @target_argument
 @click.argument("text", nargs=-1)
 @target_options
+@azure_options
 @click.option("--eol", type=click.Choice(["cr", "lf", "crlf"]), default="cr", show_default=True,
               help="Line ending for TEXT and for each line of stdin; lf sends stdin byte for byte.")
 @click.option("--expect", metavar="REGEX", help="Print output up to and including the first match, then exit 0.")
@@ -62,7 +71,7 @@ def connect(env: Env, target: str | None, **options: Any) -> int:
 @paste_option
 @click.pass_obj
 def send(env: Env, target: str | None, text: tuple[str, ...], eol: str, expect: str | None, timeout: float,
-         wait_idle: float | None, paste_chunk: int | None, **options: Any) -> int:
+         wait_idle: float | None, paste_chunk: int | None, identity: bool, **options: Any) -> int:
     """Send TEXT (or stdin, when no TEXT or `-` is given) and print the console's output.
 
     \b
@@ -74,7 +83,7 @@ def send(env: Env, target: str | None, text: tuple[str, ...], eol: str, expect: 
     resolved, prefs = resolve(env, target, options)
     source = stream_input(env.stdin.fileno(), eol) if text in ((), ("-",)) else text_input(text, eol)
     send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048)
-    transport = open_transport(resolved)
+    transport = open_transport(resolved, env, identity)
     try:
         return run_send(transport, source, send_options, env.stdout_fd)
     finally:
@@ -85,10 +94,11 @@ def send(env: Env, target: str | None, text: tuple[str, ...], eol: str, expect: 
 @click.argument("keys")
 @target_argument
 @target_options
+@azure_options
 @click.option("--interval", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Seconds between keys when several are sent (reisub).")
 @click.pass_obj
-def sysrq(env: Env, keys: str, target: str | None, interval: float, **options: Any) -> int:
+def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bool, **options: Any) -> int:
     """Send magic SysRq KEYS: letters (h, s, b), names (help, sync, reboot) or reisub.
 
     On a serial line this is a BREAK followed by the key. Several keys
@@ -99,7 +109,7 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, **options: A
 
     sequence = parse_keys(keys)
     resolved, _ = resolve(env, target, options)
-    transport = open_transport(resolved)
+    transport = open_transport(resolved, env, identity)
     try:
         for index, key in enumerate(sequence):
             if index:

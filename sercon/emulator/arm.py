@@ -109,13 +109,13 @@ class Arm:
             match = pattern.match(path)
             if match and method == request.method:
                 params = {k: v for k, v in match.groupdict().items() if v is not None}
-                if action and not self.world.allowed(who.object_id, action.format(op=params.get("op", "").title()),
-                                                     path):
+                needed = action.format(op=params.get("op", "").title()) if action else None
+                if needed and not self.world.allowed(who.object_id, needed, path):
                     return arm_error(403, "AuthorizationFailed",
                                      f"The client '{who.app_id or who.name}' with object id '{who.object_id}' does "
-                                     f"not have authorization to perform action '{action.format(op=params.get('op', '').title())}' "
-                                     f"over scope '{path}' or the scope is invalid. If access was recently granted, "
-                                     "please refresh your credentials.")
+                                     f"not have authorization to perform action '{needed}' over scope '{path}' or "
+                                     "the scope is invalid. If access was recently granted, please refresh your "
+                                     "credentials.")
                 if "sub" in params and self.world.subscription(params["sub"]) is None:
                     return arm_error(404, "SubscriptionNotFound",
                                      f"The subscription '{params['sub']}' could not be found.", flat="serialconsole"

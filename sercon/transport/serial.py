@@ -10,6 +10,7 @@ from pathlib import Path
 
 import serial
 
+from sercon.checks import FAIL, OK, CheckResult
 from sercon.errors import ConnectionLost, DeviceBusy, PermissionDenied, SerconError, TargetNotFound
 from sercon.targets import LineSettings
 from sercon.transport.base import BREAK, SYSRQ, Transport
@@ -217,3 +218,21 @@ def find_by_serial_number(number: str) -> str | None:
         if port.serial_number == number:
             return port.device
     return None
+
+
+def device_checks(url: str) -> list[CheckResult]:
+    """What `sercon doctor` says about a local device: there, usable by you, not locked."""
+    if "://" in url:
+        return [CheckResult("device", OK, f"{url} is a URL: sercon connects when asked")]
+    if not os.path.exists(url):
+        return [CheckResult("device", FAIL, f"{url} does not exist", "check the cable and `sercon list`")]
+    rows = [CheckResult("device", OK, f"{url} exists")]
+    if os.access(url, os.R_OK | os.W_OK):
+        rows.append(CheckResult("permission", OK, "you can read and write it"))
+    else:
+        rows.append(CheckResult("permission", FAIL, "you cannot read and write it",
+                                "sudo usermod -aG dialout $USER   (then log in again)"))
+    holder = lock_holder(url)
+    rows.append(CheckResult("lock", FAIL, f"locked by {holder}", "close the other program") if holder
+                else CheckResult("lock", OK, "not locked"))
+    return rows

@@ -1,0 +1,1 @@
+"""Talking to Azure: sign-in, Resource Manager, target resolution, prerequisite checks, boot logs."""

@@ -1,0 +1,163 @@
+"""A thin Azure Resource Manager client on requests: retries, paging, ARM errors as sercon errors."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sercon import __version__
+from sercon.errors import (
+    AuthFailed,
+    ConnectionLost,
+    PermissionDenied,
+    PreconditionFailed,
+    SerconError,
+    TargetNotFound,
+    redact,
+)
+
+API_VERSIONS = {
+    "compute": "2023-09-01",
+    "serialconsole": "2024-07-01",
+    "storage": "2023-01-01",
+    "permissions": "2022-04-01",
+    "locks": "2016-09-01",
+}
+MAX_ATTEMPTS = 5
+MAX_WAIT = 30.0
+TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class ArmFailure:
+    status: int
+    code: str
+    message: str
+
+
+def parse_error(status: int, body: Any) -> ArmFailure:
+    """ARM's error shapes: {"error": {...}}, a flat {"code", "message"}, or {"errorMessage"}."""
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        code = inner.get("code") or body.get("code") or f"HTTP{status}"
+        message = inner.get("message") or body.get("errorMessage") or ""
+        return ArmFailure(status, str(code), redact(str(message)))
+    return ArmFailure(status, f"HTTP{status}", redact(str(body)[:300]))
+
+
+def error_for(failure: ArmFailure, what: str) -> SerconError:
+    """One place that turns an ARM failure into the contract's error, with the fix."""
+    text = f"{what}: {failure.message} ({failure.code}, HTTP {failure.status})"
+    if failure.status == 401:
+        return AuthFailed(text, "sign in again: `sercon login` (or check the AZURE_CLIENT_* credentials)")
+    if failure.code == "SubscriptionNotEnabled":
+        return PreconditionFailed(text, "enable the serial console for the subscription: `sercon enable`")
+    if failure.status == 403:
+        return PermissionDenied(text, "ask for the Virtual Machine Contributor role on the VM "
+                                "(`az role assignment create --role \"Virtual Machine Contributor\" ...`)")
+    if failure.status == 404:
+        return TargetNotFound(text, "check the name, resource group and subscription (`sercon doctor` helps)")
+    if failure.status == 409:
+        return PreconditionFailed(text)
+    return SerconError(text)
+
+
+class ArmClient:
+    def __init__(self, base_url: str, credential: Any, scope: str, trace: Callable[[str], None] | None = None,
+                 notify: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        import requests
+
+        self.base_url = base_url.rstrip("/")
+        self.credential, self.scope = credential, scope
+        self.trace, self.notify, self.sleep = trace, notify, sleep
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", "Accept-Language": "en",
+                                     "User-Agent": f"sercon/{__version__}"})
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("https://") else self.base_url + path
+
+    def get(self, path: str, api: str, **params: str) -> Any:
+        return self.request("GET", path, api, params)
+
+    def post(self, path: str, api: str, **params: str) -> Any:
+        return self.request("POST", path, api, params)
+
+    def list(self, path: str, api: str, **params: str) -> Iterator[dict[str, Any]]:
+        """Every item of a paged list, following nextLink."""
+        page = self.request("GET", path, api, params)
+        while True:
+            yield from page.get("value", [])
+            if not page.get("nextLink"):
+                return
+            page = self.request("GET", page["nextLink"], None, {})
+
+    def request(self, method: str, path: str, api: str | None, params: dict[str, str]) -> Any:
+        import requests
+
+        query = dict(params)
+        if api is not None:
+            query["api-version"] = API_VERSIONS.get(api, api)
+        url = self.url(path)
+        what = f"{method} {urlsplit(url).path}"
+        refreshed = False
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            headers = {"Authorization": f"Bearer {self.credential.get_token(self.scope).token}"}
+            if method == "POST":
+                headers["Content-Type"] = "application/json"
+            started = time.monotonic()
+            try:
+                response = self.session.request(method, url, params=query, headers=headers, timeout=TIMEOUT)
+            except requests.exceptions.SSLError as exc:
+                raise ConnectionLost(f"{what}: TLS verification failed: {exc.__class__.__name__}",
+                                     "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from exc
+            except requests.RequestException as exc:
+                if attempt == MAX_ATTEMPTS:
+                    raise ConnectionLost(f"{what}: {exc.__class__.__name__}: cannot reach Azure Resource Manager",
+                                         "check the network (and SERCON_ARM_ENDPOINT if set)") from exc
+                self._wait(attempt, None, f"{exc.__class__.__name__}")
+                continue
+            self._trace(method, response, started)
+            if response.status_code < 300:
+                return response.json() if response.content else {}
+            failure = parse_error(response.status_code, _json_or_text(response))
+            if failure.code == "ExpiredAuthenticationToken" and not refreshed:
+                refreshed = True
+                self.credential.invalidate()  # the cached token is stale: fetch a fresh one, once
+                continue
+            if (response.status_code == 429 or response.status_code >= 500) and attempt < MAX_ATTEMPTS:
+                self._wait(attempt, response.headers.get("Retry-After"), f"HTTP {response.status_code}")
+                continue
+            raise error_for(failure, what)
+        raise SerconError(f"{what}: no answer after {MAX_ATTEMPTS} attempts")  # pragma: no cover
+
+    def _wait(self, attempt: int, retry_after: str | None, why: str) -> None:
+        delay = min(MAX_WAIT, retry_delay(retry_after) if retry_after else 0.5 * 2 ** (attempt - 1))
+        if self.notify is not None:
+            self.notify(f"Azure answered {why}; retrying in {delay:g} s")
+        self.sleep(delay)
+
+    def _trace(self, method: str, response: Any, started: float) -> None:
+        if self.trace is not None:
+            elapsed = (time.monotonic() - started) * 1000
+            self.trace(redact(f"{method} {response.url} -> {response.status_code} ({elapsed:.0f} ms)"))
+
+
+def retry_delay(value: str) -> float:
+    """Retry-After in seconds or as an HTTP date."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else 1.0
+
+
+def _json_or_text(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text

@@ -1,0 +1,235 @@
+"""Sign-in on msal, as a credential chain like azure-identity's DefaultAzureCredential.
+
+Each credential either has nothing to offer (``AuthUnavailable``: the chain tries the next) or
+tried and failed (``AuthFailed``: the chain stops). Tokens are never printed or logged; error text
+from msal or the Azure CLI goes through ``redact``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sercon.azure.clouds import Cloud
+from sercon.errors import AuthFailed, AuthUnavailable, redact
+
+AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's public client, as az uses
+CLI_TIMEOUT = 20
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_on: float
+
+    def __repr__(self) -> str:  # never let a token reach a log through repr()
+        return f"AccessToken(<redacted>, expires_on={self.expires_on:.0f})"
+
+
+def _from_msal(result: dict[str, Any] | None, source: str) -> AccessToken:
+    if not result:
+        raise AuthUnavailable(f"{source}: no cached sign-in")
+    if "access_token" not in result:
+        description = str(result.get("error_description", "")).splitlines()[0] if result.get(
+            "error_description") else ""
+        raise AuthFailed(f"{source}: {result.get('error', 'error')}: {description}")
+    return AccessToken(result["access_token"], time.time() + int(result.get("expires_in", 0)))
+
+
+def _http_client() -> Any:
+    import requests
+
+    return requests.Session()  # verifies TLS; trusts REQUESTS_CA_BUNDLE / the system store
+
+
+def _authority(cloud: Cloud, tenant: str) -> dict[str, Any]:
+    return {"authority": f"{cloud.authority_host}/{tenant}",
+            "instance_discovery": None if cloud.is_microsoft_authority else False}
+
+
+class ServicePrincipalCredential:
+    """AZURE_CLIENT_ID + AZURE_TENANT_ID with a secret, a certificate, or a federated token file."""
+
+    def __init__(self, cloud: Cloud, environ: dict[str, str]) -> None:
+        self.cloud = cloud
+        self.client_id = environ.get("AZURE_CLIENT_ID")
+        self.tenant = environ.get("AZURE_TENANT_ID")
+        self.secret = environ.get("AZURE_CLIENT_SECRET")
+        self.certificate = environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
+        self.token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE")
+        self.name = "workload identity" if self.token_file and not (self.secret or self.certificate) else \
+            "service principal (AZURE_CLIENT_*)"
+        self._app: Any = None
+
+    def _credential(self) -> Any:
+        if self.secret:
+            return self.secret
+        if self.certificate:
+            return _certificate_credential(Path(self.certificate))
+        if self.token_file:
+            path = Path(self.token_file)
+            return {"client_assertion": lambda: path.read_text().strip()}  # re-read: the file is rotated
+        raise AuthUnavailable(f"{self.name}: no AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or "
+                              "AZURE_FEDERATED_TOKEN_FILE")
+
+    def get_token(self, scope: str) -> AccessToken:
+        if not (self.client_id and self.tenant):
+            raise AuthUnavailable(f"{self.name}: AZURE_CLIENT_ID and AZURE_TENANT_ID are not both set")
+        if self._app is None:
+            import msal
+
+            try:
+                self._app = msal.ConfidentialClientApplication(
+                    self.client_id, client_credential=self._credential(), http_client=_http_client(),
+                    **_authority(self.cloud, self.tenant))
+            except (ValueError, OSError) as exc:
+                raise AuthFailed(f"{self.name}: {exc}") from exc
+        return _from_msal(self._app.acquire_token_for_client([scope]), self.name)
+
+    def invalidate(self) -> None:
+        self._app = None  # a new app has an empty in-memory cache
+
+
+def _certificate_credential(path: Path) -> dict[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    try:
+        pem = path.read_bytes()
+        cert = x509.load_pem_x509_certificate(pem)
+    except (OSError, ValueError) as exc:
+        raise AuthFailed(f"cannot read the certificate {path}: {exc}",
+                         "AZURE_CLIENT_CERTIFICATE_PATH must name a PEM file with the key and the certificate") from exc
+    return {"private_key": pem.decode(), "thumbprint": cert.fingerprint(hashes.SHA1()).hex(),  # x5t is SHA-1
+            "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode()}
+
+
+class ManagedIdentityCredential:
+    """The machine's managed identity (IMDS, App Service, Arc, ...), through msal."""
+
+    name = "managed identity"
+
+    def __init__(self, client_id: str | None = None) -> None:
+        self.client_id = client_id
+        self._client: Any = None
+
+    def get_token(self, scope: str) -> AccessToken:
+        import msal
+
+        if self._client is None:
+            identity = (msal.UserAssignedManagedIdentity(client_id=self.client_id) if self.client_id
+                        else msal.SystemAssignedManagedIdentity())
+            self._client = msal.ManagedIdentityClient(identity, http_client=_http_client())
+        try:
+            result = self._client.acquire_token_for_client(resource=scope.removesuffix("/.default"))
+        except msal.ManagedIdentityError as exc:
+            raise AuthFailed(f"managed identity: {exc}") from exc
+        except OSError as exc:
+            raise AuthUnavailable(f"managed identity: no endpoint answered ({exc.__class__.__name__})") from exc
+        return _from_msal(result, self.name)
+
+    def invalidate(self) -> None:
+        self._client = None
+
+
+class AzureCliCredential:
+    """The Azure CLI's existing sign-in (`az account get-access-token`)."""
+
+    name = "Azure CLI"
+
+    def get_token(self, scope: str) -> AccessToken:
+        az = shutil.which("az")
+        if az is None:
+            raise AuthUnavailable("Azure CLI: `az` is not installed")
+        try:
+            done = subprocess.run([az, "account", "get-access-token", "--output", "json", "--scope", scope],
+                                  capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=Path.home())
+        except subprocess.TimeoutExpired as exc:
+            raise AuthUnavailable(f"Azure CLI: no answer within {CLI_TIMEOUT} s") from exc
+        if done.returncode != 0:
+            message = redact(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
+            raise AuthUnavailable(f"Azure CLI: {message}")
+        try:
+            data = json.loads(done.stdout)
+            expires = float(data.get("expires_on") or time.mktime(time.strptime(
+                data["expiresOn"][:19], "%Y-%m-%d %H:%M:%S")))
+            return AccessToken(data["accessToken"], expires)
+        except (ValueError, KeyError) as exc:
+            raise AuthUnavailable("Azure CLI: unreadable answer from `az account get-access-token`") from exc
+
+    def invalidate(self) -> None:
+        """Each call asks `az` afresh."""
+
+
+class TokenChain:
+    """Tries each credential in order; remembers the one that worked."""
+
+    def __init__(self, credentials: list[Any]) -> None:
+        self.credentials = credentials
+        self.winner: Any = None
+
+    def get_token(self, scope: str) -> AccessToken:
+        if self.winner is not None:
+            return self.winner.get_token(scope)
+        tried = []
+        for credential in self.credentials:
+            try:
+                token = credential.get_token(scope)
+            except AuthUnavailable as exc:
+                tried.append(exc.message)
+                continue
+            self.winner = credential
+            return token
+        raise AuthUnavailable(
+            "not signed in to Azure; tried: " + "; ".join(tried),
+            "run `sercon login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET "
+            "(see docs/azure.md)")
+
+    def invalidate(self) -> None:
+        if self.winner is not None:
+            self.winner.invalidate()
+
+    @property
+    def source(self) -> str:
+        return self.winner.name if self.winner is not None else "nobody"
+
+
+def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False) -> TokenChain:
+    """The chain for this run: --identity means the managed identity alone."""
+    from sercon.azure.login import LoginCredential
+
+    if identity:
+        return TokenChain([ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"))])
+    chain: list[Any] = []
+    if environ.get("AZURE_CLIENT_ID") and environ.get("AZURE_TENANT_ID"):
+        chain.append(ServicePrincipalCredential(cloud, environ))
+    if environ.get("IDENTITY_ENDPOINT") and environ.get("IDENTITY_HEADER"):
+        chain.append(ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID")))
+    chain += [LoginCredential(cloud, environ), AzureCliCredential()]
+    return TokenChain(chain)
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The (unverified) claims of a JWT access token: who it is for, never the token itself."""
+    import base64
+
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+
+
+def private_file(path: Path) -> int:
+    """Open *path* for writing, readable by its owner only (token caches)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd

@@ -1,0 +1,227 @@
+"""The serial console's prerequisites as pure functions over what ARM returned: each says what it
+found and the exact fix. `sercon doctor` shows them all; `sercon connect` stops on a failure."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sercon.azure.resolve import AzureVm
+from sercon.checks import FAIL, OK, WARN, CheckResult
+from sercon.errors import PreconditionFailed
+
+CONNECT_ACTION = "Microsoft.SerialConsole/serialPorts/connect/action"
+
+
+@dataclass
+class Facts:
+    """Everything the checks look at, gathered concurrently by doctor.py."""
+
+    console_disabled: bool | None = None
+    vm: AzureVm | None = None
+    storage_account: dict[str, Any] | None = None
+    storage_name: str | None = None
+    locks: list[dict[str, Any]] | None = field(default_factory=list)  # None: could not be read
+    permissions: list[dict[str, Any]] | None = None
+    caller: str = "<your object id>"
+
+
+@cache
+def service_ips() -> dict[str, Any]:
+    text = resources.files("sercon.azure").joinpath("data/serialconsole_ips.json").read_text()
+    return json.loads(text)["geographies"]
+
+
+def geography(region: str) -> tuple[str, list[str]] | None:
+    for name, geo in service_ips().items():
+        if region.lower() in geo["regions"]:
+            return name, geo["ips"]
+    return None
+
+
+def check_console(facts: Facts) -> CheckResult:
+    if facts.console_disabled:
+        return CheckResult("console", FAIL, "serial console is disabled for the subscription",
+                           "sercon enable   (needs write access to the subscription)")
+    return CheckResult("console", OK, "enabled for the subscription")
+
+
+def _start_fix(vm: AzureVm) -> str:
+    if vm.is_instance:
+        return f"az vmss start -g {vm.resource_group} -n {vm.name} --instance-ids {vm.instance_id}"
+    return f"az vm start -g {vm.resource_group} -n {vm.name}"
+
+
+def check_power(vm: AzureVm) -> CheckResult:
+    states = [s.get("code", "").split("/", 1)[1] for s in vm.instance_view.get("statuses", [])
+              if s.get("code", "").lower().startswith("powerstate/")]
+    state = states[0].lower() if states else "unknown"
+    if state in ("deallocated", "deallocating"):
+        return CheckResult("power", FAIL, f"VM {state}: the serial console needs a running VM", _start_fix(vm))
+    if state == "running":
+        return CheckResult("power", OK, "running")
+    return CheckResult("power", WARN, f"VM {state}: the console shows nothing until it runs", _start_fix(vm))
+
+
+def check_boot_diagnostics(vm: AzureVm) -> CheckResult:
+    if vm.is_instance:
+        # Scale-set instances: the instance view's top-level bootDiagnostics must exist ({} when managed).
+        if vm.instance_view.get("bootDiagnostics") is not None:
+            return CheckResult("boot diagnostics", OK, _storage_kind(vm))
+        return CheckResult("boot diagnostics", FAIL, "boot diagnostics are off for the scale set",
+                           f"az vmss update -g {vm.resource_group} -n {vm.name} --set "
+                           "virtualMachineProfile.diagnosticsProfile.bootDiagnostics.enabled=true && "
+                           f"az vmss update-instances -g {vm.resource_group} -n {vm.name} --instance-ids "
+                           f"{vm.instance_id}")
+    profile = vm.model.get("properties", {}).get("diagnosticsProfile", {}).get("bootDiagnostics", {})
+    if profile.get("enabled") is True:
+        return CheckResult("boot diagnostics", OK, _storage_kind(vm))
+    return CheckResult("boot diagnostics", FAIL, "boot diagnostics are off",
+                       f"az vm boot-diagnostics enable -g {vm.resource_group} -n {vm.name}")
+
+
+def storage_uri(vm: AzureVm) -> str | None:
+    if vm.is_instance:
+        return vm.instance_view.get("bootDiagnostics", {}).get("consoleScreenshotBlobUri") if vm.instance_view.get(
+            "bootDiagnostics") else None
+    profile = vm.model.get("properties", {}).get("diagnosticsProfile", {}).get("bootDiagnostics", {})
+    return profile.get("storageUri")
+
+
+def storage_account_name(vm: AzureVm) -> str | None:
+    uri = storage_uri(vm)
+    match = re.match(r"https://([a-z0-9]+)\.blob\.", uri or "", re.I)
+    return match[1].lower() if match else None
+
+
+def _storage_kind(vm: AzureVm) -> str:
+    name = storage_account_name(vm)
+    return f"enabled, custom storage account {name}" if name else "enabled, managed storage"
+
+
+def _network_rules(account: dict[str, Any]) -> dict[str, Any]:
+    props = account.get("properties", {})
+    return props.get("networkAcls") or props.get("networkRuleSet") or {}
+
+
+def check_storage_firewall(facts: Facts) -> CheckResult:
+    vm = facts.vm
+    if facts.storage_name is None:
+        return CheckResult("storage firewall", OK, "managed boot diagnostics storage: nothing to open")
+    if facts.storage_account is None:
+        return CheckResult("storage firewall", WARN, f"storage account {facts.storage_name} not found or not "
+                           "readable", "check that the boot diagnostics storage account exists and you can read it")
+    rules = _network_rules(facts.storage_account)
+    allowed = {r.get("value", r.get("ipAddressOrRange", "")) for r in rules.get("ipRules", [])}
+    if rules.get("defaultAction", "Allow") == "Allow" and not allowed:
+        return CheckResult("storage firewall", OK, f"{facts.storage_name}: no firewall")
+    geo = geography(vm.location) if vm else None
+    if geo is None:
+        return CheckResult("storage firewall", WARN, f"{facts.storage_name} has a firewall, and the serial console "
+                           f"lists no service IPs for region {vm.location if vm else '?'}",
+                           "storage firewalls are not supported in single-region geographies: remove the "
+                           "firewall or use managed boot diagnostics (az vm boot-diagnostics enable without "
+                           "--storage)")
+    name, ips = geo
+    missing = [ip for ip in ips if ip not in allowed]
+    if not missing:
+        return CheckResult("storage firewall", OK, f"{facts.storage_name}: all {len(ips)} SerialConsole IPs for "
+                           f"{name} are allowed")
+    rg = _resource_group_of(facts.storage_account)
+    return CheckResult("storage firewall", FAIL,
+                       f"{facts.storage_name} blocks {len(missing)} of the {len(ips)} SerialConsole IPs for {name}",
+                       f"for ip in {' '.join(missing)}; do az storage account network-rule add -g {rg} "
+                       f"--account-name {facts.storage_name} --ip-address $ip; done")
+
+
+def check_shared_key(facts: Facts) -> CheckResult:
+    if facts.storage_account is None:
+        return CheckResult("shared key access", OK, "not applicable (managed storage)" if facts.storage_name is None
+                           else "storage account not readable")
+    if facts.storage_account.get("properties", {}).get("allowSharedKeyAccess") is False:
+        return CheckResult("shared key access", FAIL, f"{facts.storage_name} disallows storage account key access, "
+                           "which the serial console needs",
+                           f"az storage account update -g {_resource_group_of(facts.storage_account)} -n "
+                           f"{facts.storage_name} --allow-shared-key-access true")
+    return CheckResult("shared key access", OK, "allowed")
+
+
+def check_locks(facts: Facts) -> CheckResult:
+    if facts.locks is None:
+        return CheckResult("locks", WARN, "could not read the locks on the VM and its storage",
+                           "az lock list --resource-group <the VM's resource group> -o table")
+    read_only = [lock for lock in facts.locks if lock.get("properties", {}).get("level") == "ReadOnly"]
+    if read_only:
+        names = ", ".join(lock["name"] for lock in read_only)
+        return CheckResult("locks", FAIL, f"read-only lock(s) {names}: the serial console cannot use the VM or "
+                           "its storage", " && ".join(f"az lock delete --ids {lock['id']}" for lock in read_only))
+    return CheckResult("locks", OK, "no read-only locks" if not facts.locks else "only delete locks")
+
+
+def check_permission(facts: Facts) -> CheckResult:
+    vm = facts.vm
+    if facts.permissions is None:
+        return CheckResult("permission", WARN, "could not read your permissions on the VM",
+                           "ask for the Virtual Machine Contributor role on the VM")
+    if holds(facts.permissions, CONNECT_ACTION):
+        return CheckResult("permission", OK, f"you hold {CONNECT_ACTION}")
+    return CheckResult("permission", FAIL, f"you lack {CONNECT_ACTION} on the VM",
+                       f'az role assignment create --assignee {facts.caller} --role "Virtual Machine Contributor" '
+                       f"--scope {vm.resource_id if vm else '<vm id>'}")
+
+
+def holds(permissions: list[dict[str, Any]], action: str) -> bool:
+    def matches(patterns: list[str]) -> bool:
+        return any(re.fullmatch(re.escape(p).replace(r"\*", ".*"), action, re.I) for p in patterns)
+
+    return any(matches(p.get("actions", [])) and not matches(p.get("notActions", [])) for p in permissions)
+
+
+def check_password_user(vm: AzureVm) -> CheckResult:
+    os_profile = vm.model.get("properties", {}).get("osProfile", {})
+    if vm.is_windows:
+        return CheckResult("password user", OK, "Windows: the administrator signs in with a password")
+    linux = os_profile.get("linuxConfiguration", {})
+    user = os_profile.get("adminUsername", "azureuser")
+    if linux.get("disablePasswordAuthentication") is True:
+        fix = (f"az vm user update -g {vm.resource_group} -n {vm.name} -u {user} -p '<new password>'"
+               if not vm.is_instance else "reset a password with the VMAccess extension (portal: Reset password)")
+        return CheckResult("password user", WARN, f"password sign-in is off ({user} has SSH keys only); the console "
+                           "needs a user with a password", fix)
+    return CheckResult("password user", OK, f"password sign-in allowed ({user})")
+
+
+def check_guest(vm: AzureVm) -> CheckResult:
+    if vm.is_windows:
+        return CheckResult("guest", WARN, "Windows: the console is SAC; SysRq is not available",
+                           "at the SAC> prompt type `cmd`, then `ch -si 1`, and sign in")
+    return CheckResult("guest", OK, "Linux")
+
+
+def run_checks(facts: Facts) -> list[CheckResult]:
+    rows = [check_console(facts)]
+    vm = facts.vm
+    if vm is None:
+        return rows
+    rows.append(CheckResult("vm", OK, f"{vm.label} in {vm.location}" + (" (scale-set instance)" if vm.is_instance
+                                                                        else "")))
+    rows += [check_power(vm), check_boot_diagnostics(vm), check_storage_firewall(facts), check_shared_key(facts),
+             check_locks(facts), check_permission(facts), check_password_user(vm), check_guest(vm)]
+    return rows
+
+
+def raise_on_failure(rows: list[CheckResult]) -> None:
+    """For `sercon connect`: stop at the first failed prerequisite, with its fix."""
+    for row in rows:
+        if row.status == FAIL:
+            raise PreconditionFailed(f"{row.name}: {row.found}", row.fix or None)
+
+
+def _resource_group_of(resource: dict[str, Any]) -> str:
+    parts = resource.get("id", "").split("/")
+    lowered = [p.lower() for p in parts]
+    return parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered else "<resource group>"

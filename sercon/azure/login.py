@@ -1,0 +1,129 @@
+"""`sercon login`: interactive sign-in whose tokens persist in a cache only the user can read."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sercon.azure.auth import AZURE_CLI_CLIENT_ID, AccessToken, _authority, _from_msal, _http_client, private_file
+from sercon.azure.clouds import Cloud
+from sercon.errors import AuthFailed, AuthUnavailable
+
+
+def cache_dir(environ: dict[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME", os.path.expanduser("~")), ".cache")
+    return Path(base) / "sercon"
+
+
+class LoginStore:
+    """The msal token cache and the signed-in account, under $XDG_CACHE_HOME/sercon (mode 0600)."""
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        folder = cache_dir(environ)
+        self.cache_path = folder / "msal_token_cache.json"
+        self.account_path = folder / "account.json"
+
+    def load_cache(self) -> Any:
+        import msal
+
+        cache = msal.SerializableTokenCache()
+        if self.cache_path.exists():
+            cache.deserialize(self.cache_path.read_text())
+        return cache
+
+    def save_cache(self, cache: Any) -> None:
+        if cache.has_state_changed:
+            with os.fdopen(private_file(self.cache_path), "w") as out:
+                out.write(cache.serialize())
+
+    def account(self) -> dict[str, str] | None:
+        try:
+            return json.loads(self.account_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def save_account(self, account: dict[str, str]) -> None:
+        with os.fdopen(private_file(self.account_path), "w") as out:
+            json.dump(account, out)
+
+    def forget(self) -> bool:
+        existed = False
+        for path in (self.cache_path, self.account_path):
+            if path.exists():
+                path.unlink()
+                existed = True
+        return existed
+
+
+def _public_app(cloud: Cloud, tenant: str, cache: Any) -> Any:
+    import msal
+
+    return msal.PublicClientApplication(AZURE_CLI_CLIENT_ID, token_cache=cache, http_client=_http_client(),
+                                        **_authority(cloud, tenant))
+
+
+class LoginCredential:
+    """The account `sercon login` signed in; tokens refresh silently with the cached refresh token."""
+
+    name = "sercon login"
+
+    def __init__(self, cloud: Cloud, environ: dict[str, str]) -> None:
+        self.cloud, self.store = cloud, LoginStore(environ)
+        self._force_refresh = False
+
+    def get_token(self, scope: str) -> AccessToken:
+        saved = self.store.account()
+        if saved is None:
+            raise AuthUnavailable("sercon login: not signed in")
+        if saved.get("authority_host") != self.cloud.authority_host:
+            raise AuthUnavailable(f"sercon login: signed in at {saved.get('authority_host')}, not here")
+        cache = self.store.load_cache()
+        app = _public_app(self.cloud, saved["tenant"], cache)
+        account = next((a for a in app.get_accounts() if a["home_account_id"] == saved["home_account_id"]), None)
+        if account is None:
+            raise AuthUnavailable("sercon login: the cached sign-in is gone")
+        result = app.acquire_token_silent([scope], account=account, force_refresh=self._force_refresh)
+        self._force_refresh = False
+        self.store.save_cache(cache)
+        if result is None:
+            raise AuthFailed("sercon login: the sign-in has expired", "run `sercon login` again")
+        return _from_msal(result, self.name)
+
+    def invalidate(self) -> None:
+        self._force_refresh = True
+
+
+def login(cloud: Cloud, environ: dict[str, str], tenant: str | None, use_device_code: bool,
+          show: Callable[[str], None]) -> dict[str, str]:
+    """Sign in interactively and keep the result; returns the account (username, tenant)."""
+    store = LoginStore(environ)
+    cache = store.load_cache()
+    app = _public_app(cloud, tenant or "organizations", cache)
+    scopes = [cloud.arm_scope]
+    if use_device_code:
+        flow = app.initiate_device_flow(scopes=scopes)
+        if "user_code" not in flow:
+            raise AuthFailed(f"device code sign-in could not start: {flow.get('error_description', flow)}")
+        show(flow["message"])
+        result = app.acquire_token_by_device_flow(flow)
+    else:
+        result = app.acquire_token_interactive(scopes, prompt="select_account")
+    _from_msal(result, "sign-in")
+    claims = result.get("id_token_claims", {})
+    account = {"home_account_id": f"{claims.get('oid')}.{claims.get('tid')}",
+               "username": claims.get("preferred_username", ""), "tenant": claims.get("tid", tenant or ""),
+               "authority_host": cloud.authority_host}
+    accounts = app.get_accounts()
+    match = next((a for a in accounts if a.get("username") == account["username"]), accounts[0] if accounts else None)
+    if match is not None:
+        account["home_account_id"] = match["home_account_id"]
+    store.save_cache(cache)
+    store.save_account(account)
+    return account
+
+
+def logout(environ: dict[str, str]) -> bool:
+    return LoginStore(environ).forget()

@@ -1,0 +1,112 @@
+"""An emulated Azure for the tests: the project's own emulator on loopback over real TLS."""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+
+import pytest
+
+from sercon.emulator.server import Emulator
+from sercon.emulator.world import World
+from tests.conftest import cli_env, run_cli
+
+SUB = "00000000-0000-4000-8000-0000000000a1"
+SUB_DISABLED = "00000000-0000-4000-8000-0000000000b2"
+ADMIN = "aaaaaaaa-0000-4000-8000-000000000001"
+READER = "aaaaaaaa-0000-4000-8000-000000000002"
+EUROPE_IPS = json.loads(resources.files("sercon.azure").joinpath(
+    "data/serialconsole_ips.json").read_text())["geographies"]["Europe"]["ips"]
+
+WORLD = {
+    "page_size": 2,
+    "principals": [
+        {"client_id": ADMIN, "secret": "admin-secret-value", "name": "ci-bot", "object_id": "oid-admin"},
+        {"client_id": READER, "secret": "reader-secret-value", "name": "reader", "object_id": "oid-reader"},
+    ],
+    "users": [{"username": "operator@example.com", "object_id": "oid-operator"}],
+    "role_assignments": [
+        {"principal": "oid-admin", "scope": "/", "actions": ["*"]},
+        {"principal": "oid-operator", "scope": "/", "actions": ["*"]},
+        {"principal": "oid-reader", "scope": "/", "actions": ["*/read"]},
+    ],
+    "subscriptions": [
+        {"id": SUB, "name": "Production", "resource_groups": {
+            "prod-rg": {
+                "vms": [
+                    {"name": "web1", "boot_log": "boot line 1\r\nboot line 2\r\nweb1 login: "},
+                    {"name": "dup"}, {"name": "win1", "os": "Windows"}, {"name": "stopped1", "power": "stopped"},
+                    {"name": "dealloc1", "power": "deallocated"}, {"name": "nodiag", "boot_diagnostics": "off"},
+                    {"name": "keysonly", "disable_password_authentication": True},
+                    {"name": "fw-open", "boot_diagnostics": "custom", "storage_account": "diagopen"},
+                    {"name": "fw-closed", "boot_diagnostics": "custom", "storage_account": "diagclosed"},
+                    {"name": "fw-ok", "boot_diagnostics": "custom", "storage_account": "diagallowed",
+                     "location": "northeurope"},
+                    {"name": "fw-nogeo", "boot_diagnostics": "custom", "storage_account": "diagclosed",
+                     "location": "italynorth"},
+                    {"name": "nokey", "boot_diagnostics": "custom", "storage_account": "diagnokey"},
+                ],
+                "scale_sets": [
+                    {"name": "set1", "instances": [{"id": "0"}, {"id": "1", "power": "deallocated"}]},
+                    {"name": "flex1", "orchestration": "Flexible", "instances": [{"id": "a1b2"}]},
+                    {"name": "setnodiag", "boot_diagnostics": "off", "instances": [{"id": "0"}]},
+                ],
+            },
+            "other-rg": {
+                "vms": [{"name": "dup"}],
+                "storage_accounts": [
+                    {"name": "diagopen"},
+                    {"name": "diagclosed", "default_action": "Deny", "ip_rules": ["203.0.113.5"]},
+                    {"name": "diagallowed", "default_action": "Deny", "ip_rules": EUROPE_IPS},
+                    {"name": "diagnokey", "allow_shared_key_access": False},
+                ],
+            },
+            "locked-rg": {"vms": [{"name": "lockedvm"}], "locks": [{"name": "freeze", "level": "ReadOnly"}]},
+        }},
+        {"id": SUB_DISABLED, "console_disabled": True, "resource_groups": {"rg": {"vms": [{"name": "vm2"}]}}},
+    ],
+}
+
+
+class AzureWorld:
+    """A running emulator and the environment the CLI needs to use it."""
+
+    def __init__(self, emulator: Emulator, tmp_path) -> None:
+        self.emulator = emulator
+        self.home = tmp_path
+        env = emulator.environment()
+        env.update(AZURE_CLIENT_ID=ADMIN, AZURE_CLIENT_SECRET="admin-secret-value", AZURE_SUBSCRIPTION_ID=SUB)
+        self.env = cli_env(**env, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"))
+
+    def cli(self, *args: str, **overrides: str):
+        env = {**self.env, **overrides}
+        for key in [k for k, v in overrides.items() if v is None]:
+            env.pop(key, None)
+        return run_cli(*args, env={k: v for k, v in env.items() if v is not None})
+
+    @property
+    def requests(self) -> list[dict]:
+        return self.emulator.arm.requests
+
+
+@pytest.fixture
+def azure(tmp_path):
+    """The standard world; tests that change it get their own copy."""
+    with Emulator(World(copy.deepcopy(WORLD))) as emulator:
+        yield AzureWorld(emulator, tmp_path)
+
+
+@pytest.fixture
+def azure_with(tmp_path):
+    """A world with changes: azure_with(faults=[...], token_lifetime=2)."""
+    started = []
+
+    def start(**changes) -> AzureWorld:
+        emulator = Emulator(World({**copy.deepcopy(WORLD), **changes})).start()
+        started.append(emulator)
+        return AzureWorld(emulator, tmp_path)
+
+    yield start
+    for emulator in started:
+        emulator.stop()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sercon.azure.clouds import Cloud
-from sercon.errors import AuthFailed, AuthUnavailable, redact
+from sercon.errors import AuthFailed, AuthUnavailable, ConnectionLost, redact
 
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's public client, as az uses
 CLI_TIMEOUT = 20
@@ -40,6 +40,21 @@ def _from_msal(result: dict[str, Any] | None, source: str) -> AccessToken:
             "error_description") else ""
         raise AuthFailed(f"{source}: {result.get('error', 'error')}: {description}")
     return AccessToken(result["access_token"], time.time() + int(result.get("expires_in", 0)))
+
+
+def msal_call(source: str, call: Any) -> Any:
+    """Run an msal call; its failures (network, discovery, service errors) become sercon's errors."""
+    import msal
+    import requests
+
+    try:
+        return call()
+    except requests.RequestException as exc:
+        raise ConnectionLost(f"{source}: cannot reach the sign-in authority ({exc.__class__.__name__})",
+                             "check the network, AZURE_AUTHORITY_HOST, and REQUESTS_CA_BUNDLE for a private CA",
+                             ) from exc
+    except (ValueError, RuntimeError, msal.exceptions.MsalError) as exc:
+        raise AuthFailed(redact(f"{source}: {exc}")) from exc
 
 
 def _http_client() -> Any:
@@ -84,13 +99,11 @@ class ServicePrincipalCredential:
         if self._app is None:
             import msal
 
-            try:
-                self._app = msal.ConfidentialClientApplication(
-                    self.client_id, client_credential=self._credential(), http_client=_http_client(),
-                    **_authority(self.cloud, self.tenant))
-            except (ValueError, OSError) as exc:
-                raise AuthFailed(f"{self.name}: {exc}") from exc
-        return _from_msal(self._app.acquire_token_for_client([scope]), self.name)
+            credential = self._credential()
+            self._app = msal_call(self.name, lambda: msal.ConfidentialClientApplication(
+                self.client_id, client_credential=credential, http_client=_http_client(),
+                **_authority(self.cloud, self.tenant)))
+        return _from_msal(msal_call(self.name, lambda: self._app.acquire_token_for_client([scope])), self.name)
 
     def invalidate(self) -> None:
         self._app = None  # a new app has an empty in-memory cache
@@ -126,12 +139,8 @@ class ManagedIdentityCredential:
             identity = (msal.UserAssignedManagedIdentity(client_id=self.client_id) if self.client_id
                         else msal.SystemAssignedManagedIdentity())
             self._client = msal.ManagedIdentityClient(identity, http_client=_http_client())
-        try:
-            result = self._client.acquire_token_for_client(resource=scope.removesuffix("/.default"))
-        except msal.ManagedIdentityError as exc:
-            raise AuthFailed(f"managed identity: {exc}") from exc
-        except OSError as exc:
-            raise AuthUnavailable(f"managed identity: no endpoint answered ({exc.__class__.__name__})") from exc
+        result = msal_call(self.name, lambda: self._client.acquire_token_for_client(
+            resource=scope.removesuffix("/.default")))
         return _from_msal(result, self.name)
 
     def invalidate(self) -> None:

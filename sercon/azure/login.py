@@ -8,7 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sercon.azure.auth import AZURE_CLI_CLIENT_ID, AccessToken, _authority, _from_msal, _http_client, private_file
+from sercon.azure.auth import (
+    AZURE_CLI_CLIENT_ID,
+    AccessToken,
+    _authority,
+    _from_msal,
+    _http_client,
+    msal_call,
+    private_file,
+)
 from sercon.azure.clouds import Cloud
 from sercon.errors import AuthFailed, AuthUnavailable
 
@@ -61,8 +69,8 @@ class LoginStore:
 def _public_app(cloud: Cloud, tenant: str, cache: Any) -> Any:
     import msal
 
-    return msal.PublicClientApplication(AZURE_CLI_CLIENT_ID, token_cache=cache, http_client=_http_client(),
-                                        **_authority(cloud, tenant))
+    return msal_call("sign-in", lambda: msal.PublicClientApplication(
+        AZURE_CLI_CLIENT_ID, token_cache=cache, http_client=_http_client(), **_authority(cloud, tenant)))
 
 
 class LoginCredential:
@@ -85,7 +93,8 @@ class LoginCredential:
         account = next((a for a in app.get_accounts() if a["home_account_id"] == saved["home_account_id"]), None)
         if account is None:
             raise AuthUnavailable("sercon login: the cached sign-in is gone")
-        result = app.acquire_token_silent([scope], account=account, force_refresh=self._force_refresh)
+        result = msal_call(self.name, lambda: app.acquire_token_silent([scope], account=account,
+                                                                       force_refresh=self._force_refresh))
         self._force_refresh = False
         self.store.save_cache(cache)
         if result is None:
@@ -104,13 +113,13 @@ def login(cloud: Cloud, environ: dict[str, str], tenant: str | None, use_device_
     app = _public_app(cloud, tenant or "organizations", cache)
     scopes = [cloud.arm_scope]
     if use_device_code:
-        flow = app.initiate_device_flow(scopes=scopes)
+        flow = msal_call("sign-in", lambda: app.initiate_device_flow(scopes=scopes))
         if "user_code" not in flow:
             raise AuthFailed(f"device code sign-in could not start: {flow.get('error_description', flow)}")
         show(flow["message"])
-        result = app.acquire_token_by_device_flow(flow)
+        result = msal_call("sign-in", lambda: app.acquire_token_by_device_flow(flow))
     else:
-        result = app.acquire_token_interactive(scopes, prompt="select_account")
+        result = msal_call("sign-in", lambda: app.acquire_token_interactive(scopes, prompt="select_account"))
     _from_msal(result, "sign-in")
     claims = result.get("id_token_claims", {})
     account = {"home_account_id": f"{claims.get('oid')}.{claims.get('tid')}",

@@ -52,7 +52,7 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, **option
         rows, error = report.rows, report.error
     render_checks(env, resolved.label, rows, as_json)
     if error is not None:
-        return int(error.exit_status)
+        raise error  # after the table: the same message, on stderr, with its exit status
     return ExitStatus.PRECONDITION if any(r.status == FAIL for r in rows) else ExitStatus.SUCCESS
 
 
@@ -90,7 +90,9 @@ def disable(env: Env, subscription: str | None, cloud: str | None, identity: boo
     if not yes:
         if not env.stdin_is_tty():
             raise UsageError("disable needs confirmation", "add --yes to disable without asking")
-        click.confirm("Disable the serial console for every VM in the subscription?", abort=True, err=True)
+        if not click.confirm("Disable the serial console for every VM in the subscription?", err=True):
+            env.info("nothing changed")
+            return ExitStatus.ERROR
     return _console_switch(env, subscription, cloud, identity, enable=False)
 
 

@@ -268,6 +268,8 @@ class Arm:
         return web.json_response({"value": found})
 
     async def blob(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append({"method": request.method, "url": request.path, "range": request.headers.get("Range"),
+                              "authorization": "authorization" in request.headers, "time": time.time()})
         if request.match_info["secret"] != self.blob_secret or request.query.get("sig") != self.blob_secret:
             return web.Response(status=403, text="AuthenticationFailed: signature did not match")
         name = request.match_info["name"]

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -76,9 +77,9 @@ class TokenStore:
 
 
 def _oauth_error(status: int, error: str, description: str) -> web.Response:
+    code = re.match(r"AADSTS(\d+)", description)
     return web.json_response({"error": error, "error_description": description,
-                              "error_codes": [int(description[5:11])] if description.startswith("AADSTS") else []},
-                             status=status)
+                              "error_codes": [int(code[1])] if code else []}, status=status)
 
 
 class Authority:

@@ -78,9 +78,3 @@ def test_unknown_command_is_a_usage_error():
     result = run_cli("frobnicate")
     assert result.returncode == 2
     assert b"No such command" in result.stderr
-
-
-def test_azure_target_says_it_is_not_supported_yet():
-    result = run_cli("connect", "web1")
-    assert result.returncode == 6
-    assert b"Azure" in result.stderr

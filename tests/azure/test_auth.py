@@ -1,0 +1,112 @@
+"""Sign-in against the emulator with the real msal: service principal, device code, managed identity,
+workload identity, refresh after expiry; and no token ever in the output."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pexpect
+import requests
+
+from tests.azure.conftest import ADMIN
+from tests.conftest import SERCON
+
+
+def test_service_principal(azure):
+    result = azure.cli("account", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["app_id"] == ADMIN and info["object_id"] == "oid-admin"
+    assert info["signed_in_with"].startswith("service principal")
+
+
+def test_wrong_secret_exits_5_without_echoing_it(azure):
+    result = azure.cli("account", AZURE_CLIENT_SECRET="wrong-secret-123")
+    assert result.returncode == 5
+    assert b"invalid_client" in result.stderr and b"wrong-secret-123" not in result.stderr
+
+
+def test_not_signed_in_lists_what_was_tried(azure):
+    result = azure.cli("account", AZURE_CLIENT_ID=None, AZURE_CLIENT_SECRET=None, PATH="/usr/bin:/bin")
+    assert result.returncode == 5
+    assert b"not signed in to Azure" in result.stderr and b"sercon login" in result.stderr
+
+
+def test_device_code_login_then_silent_refresh(azure_with):
+    azure = azure_with(token_lifetime=2)
+    env = {k: v for k, v in azure.env.items() if k not in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")}
+    child = pexpect.spawn(SERCON[0], [*SERCON[1:], "login", "--device-code"], env=env, timeout=30)
+    child.expect(r"open (\S+) and enter the code (\S+) ")
+    url, code = child.match.group(1).decode(), child.match.group(2).decode()
+    approved = requests.post(url, data={"user_code": code}, verify=env["REQUESTS_CA_BUNDLE"], timeout=10)
+    assert approved.status_code == 200
+    child.expect("signed in as operator@example.com")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    cache = azure.home / "cache" / "sercon" / "msal_token_cache.json"
+    assert cache.stat().st_mode & 0o777 == 0o600 and cache.parent.stat().st_mode & 0o777 == 0o700
+
+    time.sleep(2.5)  # the access token has expired: the next command must refresh it silently
+    result = azure.cli("account", "--json", AZURE_CLIENT_ID=None, AZURE_CLIENT_SECRET=None)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["user"] == "operator@example.com" and info["signed_in_with"] == "sercon login"
+
+    logout = azure.cli("logout")
+    assert logout.returncode == 0 and not cache.exists()
+    again = azure.cli("account", AZURE_CLIENT_ID=None, AZURE_CLIENT_SECRET=None, PATH="/usr/bin:/bin")
+    assert again.returncode == 5
+
+
+def test_token_refresh_after_expiry_mid_run(azure_with):
+    azure = azure_with(token_lifetime=1)
+    result = azure.cli("log", "-g", "prod-rg", "web1", "--tail", "1")
+    assert result.returncode == 0, result.stderr
+    tokens_before = len(azure.emulator.tokens.live)
+    time.sleep(1.5)
+    result = azure.cli("doctor", "--json", "-g", "prod-rg", "web1")
+    assert result.returncode == 0, result.stderr
+    assert len(azure.emulator.tokens.live) > tokens_before
+
+
+def test_expired_token_answer_is_retried_with_a_fresh_token(azure_with):
+    azure = azure_with(faults=[{"match": "virtualMachines/web1$", "status": 401,
+                                "code": "ExpiredAuthenticationToken", "count": 1}])
+    result = azure.cli("doctor", "--json", "-g", "prod-rg", "web1")
+    assert result.returncode == 0, result.stderr
+    assert len(azure.emulator.tokens.live) >= 2
+
+
+def test_managed_identity(azure_with):
+    azure = azure_with(managed_identity={"header": "mi-header-value", "object_id": "oid-admin"})
+    result = azure.cli("account", "--json", "--identity", AZURE_CLIENT_SECRET=None,
+                       IDENTITY_ENDPOINT=f"{azure.emulator.base_url}/msi/token", IDENTITY_HEADER="mi-header-value")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["signed_in_with"] == "managed identity"
+
+
+def test_workload_identity(azure_with, tmp_path):
+    from tests.azure.conftest import WORLD
+
+    principals = [*WORLD["principals"], {"client_id": "wid-client", "federated_token": "federated-jwt-value",
+                                         "object_id": "oid-admin", "name": "workload"}]
+    azure = azure_with(principals=principals)
+    token_file = tmp_path / "token"
+    token_file.write_text("federated-jwt-value\n")
+    result = azure.cli("account", "--json", AZURE_CLIENT_ID="wid-client", AZURE_CLIENT_SECRET=None,
+                       AZURE_FEDERATED_TOKEN_FILE=str(token_file))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["signed_in_with"] == "workload identity"
+
+
+def test_debug_trace_redacts_tokens_and_signatures(azure):
+    result = azure.cli("--debug", "log", "-g", "prod-rg", "web1", "--tail", "1")
+    assert result.returncode == 0, result.stderr
+    text = result.stderr.decode()
+    assert "POST https://127.0.0.1" in text and "retrieveBootDiagnosticsData" in text
+    assert not re.search(r"eyJ[\w-]+\.[\w-]+", text)
+    secret = azure.emulator.arm.blob_secret
+    assert secret not in text and secret not in result.stdout.decode()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from sercon.cli.env import Env
-from sercon.errors import NotSupported
 from sercon.targets import AzureTarget, Target
 from sercon.transport.base import Transport
 
@@ -20,11 +22,24 @@ def open_transport(target: Target, env: Env, identity: bool = False) -> Transpor
         if report.error is not None:
             raise report.error
         raise_on_failure(report.rows)
-        raise NotSupported(
-            f"{report.vm.label} passes every check, but this build of sercon cannot open Azure consoles yet",
-            f"`sercon log {target.label} --follow` shows what the console prints")
+        from sercon.azure.gateway import open_console
+
+        with connecting(env, report.vm.label):
+            return open_console(arm, report.vm)
     from sercon.transport.serial import SerialTransport
 
     transport = SerialTransport(target.url, target.line)
     transport.open()
     return transport
+
+
+@contextlib.contextmanager
+def connecting(env: Env, label: str) -> Iterator[None]:
+    """A spinner on a terminal until the console answers (Azure sessions take a moment)."""
+    if not env.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(file=env.stderr).status(f"connecting to the serial console of {label}"):
+        yield

@@ -27,7 +27,8 @@ from sercon.emulator.arm_shapes import (
     vmss_json,
 )
 from sercon.emulator.authority import Identity, TokenStore
-from sercon.emulator.world import World
+from sercon.emulator.gateway import Gateway
+from sercon.emulator.world import CONNECT_ACTION, World
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
@@ -36,6 +37,7 @@ VM = COMPUTE + r"/virtualmachines/(?P<vm>[^/]+)"
 VMSS = COMPUTE + r"/virtualmachinescalesets/(?P<set>[^/]+)"
 VMSS_VM = VMSS + r"/virtualmachines/(?P<iid>[^/]+)"
 SCOPE = r"(?P<scope>/subscriptions/.*?)"
+SERIAL_CONNECT = r"/providers/microsoft\.serialconsole/serialports/0/connect"
 
 Handler = Callable[[web.Request, dict[str, str], Identity], Awaitable[web.StreamResponse]]
 
@@ -50,6 +52,7 @@ class Arm:
     def __init__(self, world: World, tokens: TokenStore, base_url: str) -> None:
         self.world, self.tokens, self.base_url = world, tokens, base_url
         self.requests: list[dict[str, Any]] = []  # what the emulator received, for the tests
+        self.gateway = Gateway(world, tokens, base_url, self.requests)
         self.blob_secret = secrets.token_urlsafe(16)
         self.appended_logs: dict[str, str] = {}
         self.table: list[tuple[str, re.Pattern[str], str | None, Handler]] = [
@@ -80,6 +83,8 @@ class Arm:
              self.list_storage),
             ("GET", RG + r"/providers/microsoft\.storage/storageaccounts/(?P<acct>[^/]+)",
              "Microsoft.Storage/storageAccounts/read", self.get_storage),
+            ("POST", VM + SERIAL_CONNECT, CONNECT_ACTION, self.connect),
+            ("POST", VMSS_VM + SERIAL_CONNECT, CONNECT_ACTION, self.connect),
             ("GET", SCOPE + r"/providers/microsoft\.authorization/permissions", None, self.permissions),
             ("GET", SCOPE + r"/providers/microsoft\.authorization/locks", "Microsoft.Authorization/locks/read",
              self.locks),
@@ -87,7 +92,7 @@ class Arm:
         self.table = [(m, re.compile(p + "$", re.I), a, h) for m, p, a, h in self.table]
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/blob/{secret}/{name}", self.blob), web.post("/_emulator/bootlog/{vm}", self.append_boot_log),
+        return [*self.gateway.routes(), web.get("/blob/{secret}/{name}", self.blob), web.post("/_emulator/bootlog/{vm}", self.append_boot_log),
                 web.route("*", "/subscriptions{tail:.*}", self.dispatch)]
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -245,6 +250,23 @@ class Arm:
             "consoleScreenshotBlobUri": f"{self.base_url}/blob/{self.blob_secret}/{name}.screenshot.bmp?{sas}",
             "serialConsoleLogBlobUri": f"{self.base_url}/blob/{self.blob_secret}/{name}.serialconsole.log?{sas}",
         })
+
+    async def connect(self, request, params, who):
+        sub = self._sub(params)
+        if sub["console_disabled"]:
+            return arm_error(403, "SubscriptionNotEnabled", f"Subscription name {sub['name']}, id {sub['id']} is in "
+                             "non-Enabled state for the serial console.")
+        if "iid" in params:
+            scale_set, inst, error = self._instance(params)
+            vm = {**scale_set, **inst, "name": f"{scale_set['name']}_{inst['id']}"} if not error else None
+        else:
+            vm, error = self._vm(params)
+        if error:
+            return error
+        if vm.get("power") in ("deallocated", "deallocating"):
+            return arm_error(409, "Conflict", "The virtual machine is deallocated; start it first.")
+        key = f"{sub['id']}/{vm['resource_group']}/{vm['name']}".lower()
+        return web.json_response({"connectionString": await self.gateway.open_session(key, vm)})
 
     async def list_storage(self, request, params, who):
         sub = self._sub(params)

@@ -58,6 +58,7 @@ class Emulator:
             return
         self._ready.set()
         self._loop.run_forever()
+        self.arm.gateway.stop()
         self._loop.run_until_complete(self._runner.cleanup())
         self._loop.close()
 

@@ -1,0 +1,114 @@
+"""An emulated VM's serial port: a command (by default a login prompt and a shell) in a pseudo-terminal.
+
+Runs in the emulator's asyncio loop. The gateway attaches one WebSocket at a time; output with
+nobody attached is dropped, as on a real serial line. Admin commands have visible effects:
+SysRq and NMI print what a Linux kernel prints, reset restarts the command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable
+
+SYSRQ_TEXT = {
+    "h": "sysrq: HELP : loglevel(0-9) reboot(b) crash(c) terminate-all-tasks(e) memory-full-oom-kill(f) "
+         "kill-all-tasks(i) thaw-filesystems(j) sak(k) show-backtrace-all-active-cpus(l) show-memory-usage(m) "
+         "nice-all-RT-tasks(n) poweroff(o) show-registers(p) show-all-timers(q) unraw(r) sync(s) "
+         "show-task-states(t) unmount(u) show-blocked-tasks(w) dump-ftrace-buffer(z)",
+    "s": "sysrq: Emergency Sync", "u": "sysrq: Emergency Remount R/O", "b": "sysrq: Resetting",
+    "m": "sysrq: Show Memory", "t": "sysrq: Show State", "w": "sysrq: Show Blocked State",
+    "e": "sysrq: Terminate All Tasks", "i": "sysrq: Kill All Tasks", "c": "sysrq: Trigger a crash",
+}
+
+
+def default_command(hostname: str, user: str) -> list[str]:
+    return [sys.executable, "-m", "sercon.emulator.login", "--hostname", hostname, "--user", user]
+
+
+class VmConsole:
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, rows: int = 24, cols: int = 80) -> None:
+        self.argv, self.env = argv, env
+        self.rows, self.cols = rows, cols
+        self.listener: Callable[[bytes], None] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._master: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = time.monotonic()
+
+    def start(self) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.rows, self.cols, 0, 0))
+        self._process = subprocess.Popen(
+            self.argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=self.env,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        os.set_blocking(master, False)
+        self._master = master
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(master, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._master, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # the command exited: the port goes quiet, like a halted machine
+            data = b""
+        if not data:
+            self._loop.remove_reader(self._master)
+            return
+        if self.listener is not None:
+            self.listener(data)
+
+    def write(self, data: bytes) -> None:
+        if self._master is None:
+            return
+        with contextlib.suppress(BlockingIOError, OSError):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._master, view):]
+
+    def emit(self, text: str) -> None:
+        """Print as the kernel would: straight onto the console, between whatever the shell prints."""
+        stamp = time.monotonic() - self._started
+        if self.listener is not None:
+            self.listener(f"\r\n[{stamp:12.6f}] {text}\r\n".encode())
+
+    def sysrq(self, keys: str) -> None:
+        for key in keys:
+            self.emit(SYSRQ_TEXT.get(key, f"sysrq: key {key!r}"))
+            if key == "b":
+                self.reset(announce=False)
+
+    def nmi(self) -> None:
+        self.emit("Uhhuh. NMI received for unknown reason 30 on CPU 0.")
+        self.emit("Dazed and confused, but trying to continue")
+
+    def reset(self, announce: bool = True) -> None:
+        if announce:
+            self.emit("reset requested by the serial console")
+        self.stop()
+        if self.listener is not None:
+            self.listener(b"\r\n[    0.000000] Linux version 6.1.0-emulated (sercon emulator)\r\n")
+        self._started = time.monotonic()
+        self.start()
+
+    def stop(self) -> None:
+        if self._master is not None:
+            with contextlib.suppress(ValueError, OSError, RuntimeError):
+                self._loop.remove_reader(self._master)
+            os.close(self._master)
+            self._master = None
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()

@@ -87,12 +87,9 @@ def enable(env: Env, subscription: str | None, cloud: str | None, identity: bool
 @click.pass_obj
 def disable(env: Env, subscription: str | None, cloud: str | None, identity: bool, yes: bool) -> int:
     """Disable the serial console for every VM of the subscription (asks first)."""
-    if not yes:
-        if not env.stdin_is_tty():
-            raise UsageError("disable needs confirmation", "add --yes to disable without asking")
-        if not click.confirm("Disable the serial console for every VM in the subscription?", err=True):
-            env.info("nothing changed")
-            return ExitStatus.ERROR
+    if not env.confirmed("Disable the serial console for every VM in the subscription?", yes):
+        env.info("nothing changed")
+        return ExitStatus.ERROR
     return _console_switch(env, subscription, cloud, identity, enable=False)
 
 

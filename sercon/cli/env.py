@@ -40,6 +40,18 @@ class Env:
     def stdin_is_tty(self) -> bool:
         return self.stdin.isatty()
 
+    def confirmed(self, question: str, yes: bool) -> bool:
+        """--yes, or the user's y at a terminal; without a terminal, --yes is required."""
+        if yes:
+            return True
+        if not self.stdin_is_tty():
+            from sercon.errors import UsageError
+
+            raise UsageError(f"{question.rstrip('?')}: needs confirmation", "add --yes to go ahead without asking")
+        import click
+
+        return click.confirm(question, err=True)
+
     def error(self, message: str, hint: str | None = None) -> None:
         text = f"sercon: error: {redact(message)}"
         if hint:

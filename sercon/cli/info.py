@@ -86,11 +86,69 @@ def completion(env: Env, shell: str) -> int:
     return ExitStatus.SUCCESS
 
 
+DEMO_SUBSCRIPTION = "00000000-0000-4000-8000-00000000de40"
+
+
 @click.command()
-@click.option("--shell", "shell_path", metavar="PATH", help="Program to run on the demo console.")
+@click.option("--local", is_flag=True, help="Skip Azure: a shell on a pseudo-terminal serial line instead.")
 @click.pass_obj
-def demo(env: Env, shell_path: str | None) -> int:
-    """Try sercon with no hardware: a local shell on a pseudo-terminal serial line, and connect to it."""
+def demo(env: Env, local: bool) -> int:
+    """Try sercon with no account: an emulated Azure VM (a login prompt and a shell on this machine).
+
+    sercon starts its Azure emulator, signs in to it, runs doctor's checks and connects.
+    """
+    if local:
+        return _local_demo(env)
+    import contextlib
+    import secrets
+
+    from sercon.cli.render import render_checks
+    from sercon.cli.transport import open_transport
+    from sercon.emulator.server import Emulator
+    from sercon.emulator.world import World
+    from sercon.targets import AzureTarget
+    from sercon.terminal.session import Session, SessionOptions
+
+    password = secrets.token_urlsafe(8)
+    world = World({"subscriptions": [{"id": DEMO_SUBSCRIPTION, "name": "sercon demo", "resource_groups": {
+        "demo-rg": {"vms": [{"name": "demo-vm", "password": password, "boot_log": None}]}}}]})
+    with Emulator(world) as emulator, _environment(emulator.environment()):
+        demo_env = Env(env.stdin, env.stdout, env.stderr, {**env.environ, **emulator.environment()})
+        target = AzureTarget("demo-vm", "demo-rg", DEMO_SUBSCRIPTION)
+        env.info(f"demo: Azure emulated at {emulator.base_url}; VM demo-vm, user azureuser, password {password}")
+        from sercon.azure.doctor import diagnose
+        from sercon.cli.azure_commands import azure_vm_context
+
+        arm, subscription = azure_vm_context(demo_env, target, False)
+        render_checks(demo_env, "demo-rg/demo-vm", diagnose(arm, target, subscription).rows, False)
+        transport = open_transport(target, demo_env)
+        with contextlib.suppress(Exception):
+            transport.write(b"\r")  # the login prompt was printed before we attached: ask for a fresh one
+        return Session(transport, env.stdin, env.stdout_fd, SessionOptions(reconnect=True)).run()
+
+
+def _environment(values: dict[str, str]):
+    """The emulator runs in this process: its CA must be trusted here too, for the length of the demo."""
+    import contextlib
+    import os
+
+    @contextlib.contextmanager
+    def scoped():
+        saved = {k: os.environ.get(k) for k in values}
+        os.environ.update({k: v for k, v in values.items() if k in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")})
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    return scoped()
+
+
+def _local_demo(env: Env) -> int:
     import os
     import shutil
 
@@ -99,7 +157,7 @@ def demo(env: Env, shell_path: str | None) -> int:
     from sercon.targets import SerialTarget
     from sercon.terminal.session import Session, SessionOptions
 
-    program = shell_path or shutil.which("bash") or "/bin/sh"
+    program = shutil.which("bash") or "/bin/sh"
     environ = {**os.environ, "PS1": "demo$ ", "TERM": os.environ.get("TERM", "vt100")}
     with PtyConsole([program, "--norc", "-i"] if program.endswith("bash") else [program, "-i"], env=environ) as pty:
         env.info(f"demo: a shell on the pseudo-terminal {pty.device_path}, standing in for a serial device")

@@ -52,6 +52,8 @@ paste_option = click.option(
 )
 
 session_options = _apply(
+    click.option("--force", "take_back", is_flag=True, default=None,
+                 help="If another user takes the console over, take it back (default: exit 8)."),
     click.option("--escape", metavar="KEY", help="Menu key: ctrl-] (default), ^T, ..., or none."),
     click.option("--reconnect/--no-reconnect", default=None,
                  help="Wait for a vanished device to come back (default), or exit 7."),

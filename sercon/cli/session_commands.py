@@ -51,6 +51,7 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
         timestamps=bool(prefs.get("timestamps")),
         log_path=prefs.get("log"),
         log_format=prefs.get("log_format") or "text",
+        take_back=bool(prefs.get("take_back")),
     )
     transport = open_transport(resolved, env, identity)
     return Session(transport, env.stdin, env.stdout_fd, session_options_).run()
@@ -122,4 +123,51 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bo
     return ExitStatus.SUCCESS
 
 
-COMMANDS = (connect, send, sysrq)
+def _machine_action(env: Env, target: str | None, options: dict[str, Any], identity: bool, yes: bool,
+                    action: str, question: str) -> int:
+    from sercon.cli.transport import open_transport
+
+    resolved, _ = resolve(env, target, options)
+    if not env.confirmed(question.format(label=resolved.label), yes):
+        env.info("nothing sent")
+        return ExitStatus.ERROR
+    transport = open_transport(resolved, env, identity)
+    try:
+        getattr(transport, action)()
+    finally:
+        transport.close()
+    env.info(f"{action.upper() if action == 'nmi' else action} sent to {transport.label}")
+    return ExitStatus.SUCCESS
+
+
+yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+
+
+@click.command()
+@target_argument
+@target_options
+@azure_options
+@yes_option
+@click.pass_obj
+def nmi(env: Env, target: str | None, identity: bool, yes: bool, **options: Any) -> int:
+    """Send a non-maskable interrupt (asks first unless --yes).
+
+    Linux reports it, or panics if kernel.unknown_nmi_panic is set (a crash dump on demand).
+    """
+    return _machine_action(env, target, options, identity, yes, "nmi",
+                           "Send an NMI to {label}? With unknown_nmi_panic set the guest panics.")
+
+
+@click.command()
+@target_argument
+@target_options
+@azure_options
+@yes_option
+@click.pass_obj
+def reset(env: Env, target: str | None, identity: bool, yes: bool, **options: Any) -> int:
+    """Hard-reset the machine, like pressing its reset button (asks first unless --yes)."""
+    return _machine_action(env, target, options, identity, yes, "reset",
+                           "Hard-reset {label}? Unsaved data in the guest is lost.")
+
+
+COMMANDS = (connect, send, sysrq, nmi, reset)

@@ -92,7 +92,8 @@ class Arm:
         self.table = [(m, re.compile(p + "$", re.I), a, h) for m, p, a, h in self.table]
 
     def routes(self) -> list[web.RouteDef]:
-        return [*self.gateway.routes(), web.get("/blob/{secret}/{name}", self.blob), web.post("/_emulator/bootlog/{vm}", self.append_boot_log),
+        return [*self.gateway.routes(), web.get("/blob/{secret}/{name}", self.blob),
+                web.post("/_emulator/bootlog/{vm}", self.append_boot_log),
                 web.route("*", "/subscriptions{tail:.*}", self.dispatch)]
 
     # -- plumbing ---------------------------------------------------------------------------------

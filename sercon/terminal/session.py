@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
-from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError
+from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError, TakenOver
 from sercon.sysrq import VALID_KEYS
 from sercon.terminal.console import Chunk, KeyReader, RawConsole, wrap_paste
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
@@ -44,6 +44,7 @@ class SessionOptions:
     timestamps: bool = False
     log_path: str | None = None
     log_format: str = "text"
+    take_back: bool = False  # when another user takes the console over, take it back (--force)
 
 
 class Session:
@@ -228,6 +229,13 @@ class Session:
             while not self._stop.is_set():
                 try:
                     data = self.transport.read(1.0)
+                except TakenOver as exc:
+                    if self._stop.is_set() or not self.options.take_back:
+                        self._post_fatal(exc)
+                        return
+                    if not self._recover(ConnectionLost(f"{exc.message}; taking it back (--force)")):
+                        return
+                    continue
                 except ConnectionLost as exc:
                     if self._stop.is_set():
                         return
@@ -263,7 +271,7 @@ class Session:
             try:
                 self.transport.reopen()
             except SerconError:
-                delay = min(delay * 1.5, 1.0)
+                delay = min(delay * 1.5, self.transport.reconnect_backoff)
                 continue
             self._input_dropped = False
             self.screen.status(f"reconnected to {self.transport.label}")

@@ -55,6 +55,7 @@ def tls_context() -> ssl.SSLContext:
 
 class GatewayTransport(Transport):
     max_write = FRAME_LIMIT
+    reconnect_backoff = 10.0
 
     def __init__(self, endpoint: Callable[[], GatewayEndpoint], label: str, windows: bool = False) -> None:
         self.endpoint_factory = endpoint

@@ -121,7 +121,7 @@ class Gateway:
             while not session.outbox.empty() and len(data) < 8192:
                 data += session.outbox.get_nowait()
             while data:
-                cut = self.rng.randint(1, max(1, len(data)))
+                cut = session.vm.get("frame_bytes") or self.rng.randint(1, max(1, len(data)))
                 await session.ws.send_bytes(data[:cut])
                 data = data[cut:]
 

@@ -42,6 +42,7 @@ class VmConsole:
         self._process: subprocess.Popen[bytes] | None = None
         self._master: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending = bytearray()
         self._started = time.monotonic()
 
     def start(self) -> None:
@@ -70,12 +71,23 @@ class VmConsole:
             self.listener(data)
 
     def write(self, data: bytes) -> None:
+        """Queue input for the guest; what its terminal cannot take yet waits (nothing is dropped)."""
         if self._master is None:
             return
-        with contextlib.suppress(BlockingIOError, OSError):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._master, view):]
+        if not self._pending:
+            self._loop.add_writer(self._master, self._writable)
+        self._pending += data
+
+    def _writable(self) -> None:
+        try:
+            sent = os.write(self._master, self._pending[:65536]) if self._pending else 0
+        except BlockingIOError:
+            return
+        except OSError:
+            sent = len(self._pending)
+        del self._pending[:sent]
+        if not self._pending:
+            self._loop.remove_writer(self._master)
 
     def emit(self, text: str) -> None:
         """Print as the kernel would: straight onto the console, between whatever the shell prints."""
@@ -106,6 +118,8 @@ class VmConsole:
         if self._master is not None:
             with contextlib.suppress(ValueError, OSError, RuntimeError):
                 self._loop.remove_reader(self._master)
+                self._loop.remove_writer(self._master)
+            self._pending.clear()
             os.close(self._master)
             self._master = None
         if self._process is not None and self._process.poll() is None:

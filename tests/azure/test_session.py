@@ -1,0 +1,205 @@
+"""`sercon connect`, send, sysrq, nmi and reset through the emulated gateway, in real ptys."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import subprocess
+
+import pexpect
+import requests
+
+from tests.conftest import SERCON, Terminal
+
+PASSWORD = "web1-password"
+
+
+def start(azure, *args, cols=120) -> Terminal:
+    term = Terminal(["connect", *args], env=azure.env, cols=cols, rows=30)
+    term.connected()
+    return term
+
+
+def log_in(term: Terminal, user: str = "azureuser", password: str = PASSWORD) -> None:
+    term.send(b"\r")
+    term.wait_raw(rb"login: $|login: \S*\s*$", timeout=15)
+    term.send(f"{user}\r".encode())
+    term.wait_raw(rb"Password: ", timeout=15)
+    term.send(f"{password}\r".encode())
+    term.wait_raw(rb"~\$ $", timeout=15)
+
+
+def run(term: Terminal, command: str, expect: str, timeout: float = 15) -> None:
+    mark = len(term.raw)
+    term.send(command.encode() + b"\r")
+    deadline_pattern = re.compile(expect.encode())
+    term.wait_screen(lambda t: deadline_pattern.search(bytes(t.raw[mark:])), timeout, expect)
+
+
+def test_login_and_a_command_round_trip(azure):
+    term = start(azure, "-g", "prod-rg", "web1")
+    try:
+        log_in(term)
+        run(term, "echo answer=$((6*7))", r"answer=42")
+        term.send(b"\x1dq")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+
+
+def test_wrong_password_is_refused_at_the_prompt(azure):
+    term = start(azure, "-g", "prod-rg", "web1")
+    try:
+        term.send(b"\r")
+        term.wait_raw(rb"login: ")
+        term.send(b"azureuser\r")
+        term.wait_raw(rb"Password: ")
+        term.send(b"nope\r")
+        term.wait_text("Login incorrect")
+    finally:
+        term.close()
+
+
+def test_utf8_split_across_frames_renders(azure):
+    term = start(azure, "-g", "prod-rg", "bytewise")  # this VM's output comes one byte per frame
+    try:
+        log_in(term, password="pw")
+        term.send(b"printf 'gr\\303\\274\\303\\237 \\342\\224\\200 \\346\\274\\242\\n'\r")
+        term.wait_text("grüß ─ 漢")
+    finally:
+        term.close()
+
+
+def test_megabyte_paste_arrives_intact_in_frames_of_2048(azure):
+    rng = random.Random(5)
+    lines = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(79)) for _ in range(13108)]
+    payload = ("\n".join(lines) + "\n").encode()
+    term = start(azure, "-g", "prod-rg", "web1")
+    try:
+        log_in(term)
+        run(term, "stty -echo; cat > /tmp/sercon-paste-test; stty echo", r"stty echo\r\n")
+        term.send(b"\x1b[200~" + payload + b"\x1b[201~")
+        term.send(b"\x04")
+        term.wait_raw(rb"~\$ $", timeout=120)
+        run(term, "sha256sum /tmp/sercon-paste-test; rm /tmp/sercon-paste-test", r"[0-9a-f]{64}")
+        digest = re.search(rb"([0-9a-f]{64})", bytes(term.raw[-400:])).group(1).decode()
+        assert digest == hashlib.sha256(payload).hexdigest()
+        assert azure.emulator.arm.gateway.oversize_frames == 0
+    finally:
+        term.close()
+
+
+def test_network_cut_reconnects_and_the_log_goes_on(azure, tmp_path):
+    log = tmp_path / "web1.log"
+    term = start(azure, "-g", "prod-rg", "web1", "--log", str(log))
+    try:
+        log_in(term)
+        run(term, "echo before-cut", r"before-cut\r\n")
+        requests.post(f"{azure.emulator.base_url}/_emulator/gateway/web1/cut", verify=azure.env["REQUESTS_CA_BUNDLE"],
+                      timeout=5)
+        term.wait_text("waiting for it to come back", timeout=15)
+        term.wait_text("reconnected to prod-rg/web1", timeout=30)
+        run(term, "echo after-cut", r"after-cut\r\n")
+        term.send(b"\x1dq")
+        assert term.wait_exit() == 0
+        text = log.read_bytes()
+        assert b"before-cut" in text and b"after-cut" in text
+        connects = [r for r in azure.requests if r["url"].split("?")[0].endswith("serialPorts/0/connect")]
+        assert len(connects) >= 2  # a fresh connect call (and token) for the new session
+    finally:
+        term.close()
+
+
+def test_takeover_exits_8(azure):
+    first = start(azure, "-g", "prod-rg", "web1")
+    second = start(azure, "-g", "prod-rg", "web1")
+    try:
+        assert first.wait_exit(20) == 8
+        assert "another user took over the console" in first.text()
+        second.send(b"\x1dq")
+        assert second.wait_exit() == 0
+    finally:
+        first.close()
+        second.close()
+
+
+def test_force_takes_the_console_back(azure):
+    first = start(azure, "-g", "prod-rg", "web1", "--force")
+    second = start(azure, "-g", "prod-rg", "web1")
+    try:
+        first.wait_text("taking it back", timeout=20)
+        first.wait_text("reconnected to prod-rg/web1", timeout=20)
+        assert second.wait_exit(20) == 8
+        first.send(b"\x1dq")
+        assert first.wait_exit() == 0
+    finally:
+        first.close()
+        second.close()
+
+
+def test_send_expect_over_the_gateway(azure):
+    term = start(azure, "-g", "prod-rg", "web1")  # log in once; send then finds a shell prompt
+    log_in(term)
+    term.send(b"\x1dq")
+    term.wait_exit()
+    script = f"printf 'uname -s\\n' | {' '.join(SERCON)} send -g prod-rg web1 --expect '\\$ $' | grep Linux"
+    result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env=azure.env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    timeout = azure.cli("send", "-g", "prod-rg", "web1", "true", "--expect", "NEVER", "--timeout", "2")
+    assert timeout.returncode == 3
+
+
+def test_sysrq_nmi_reset_from_the_command_line(azure):
+    sysrq = azure.cli("sysrq", "h", "-g", "prod-rg", "web1")
+    assert sysrq.returncode == 0, sysrq.stderr
+    nmi = azure.cli("nmi", "--yes", "-g", "prod-rg", "web1")
+    assert nmi.returncode == 0, nmi.stderr
+    reset = azure.cli("reset", "--yes", "-g", "prod-rg", "web1")
+    assert reset.returncode == 0, reset.stderr
+    commands = [r["url"].rsplit("/", 1)[1] for r in azure.requests if "/adminCommand/" in r["url"]]
+    assert commands == ["sysrq", "nmi", "reset"]
+    windows = azure.cli("sysrq", "h", "-g", "prod-rg", "win1")
+    assert windows.returncode == 6 and b"only send a SysRq to a Linux VM" in windows.stderr
+
+
+def test_nmi_and_reset_ask_on_a_terminal(azure):
+    for command, answer, status in (("nmi", "n", 1), ("reset", "n", 1), ("nmi", "y", 0)):
+        child = pexpect.spawn(SERCON[0], [*SERCON[1:], command, "-g", "prod-rg", "web1"], env=azure.env, timeout=30)
+        child.expect(r"\[y/N\]")
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == status, (command, answer)
+    assert [r["url"].rsplit("/", 1)[1] for r in azure.requests if "/adminCommand/" in r["url"]] == ["nmi"]
+    refused = azure.cli("reset", "-g", "prod-rg", "web1")
+    assert refused.returncode == 2 and b"--yes" in refused.stderr
+
+
+def test_menu_nmi_and_reset_are_seen_in_the_console(azure):
+    term = start(azure, "-g", "prod-rg", "web1", cols=200)
+    try:
+        log_in(term)
+        term.send(b"\x1dn")
+        term.wait_text("Send a non-maskable interrupt? [y/N]")
+        term.send(b"y")
+        term.wait_text("NMI received for unknown reason")
+        term.send(b"\x1dr")
+        term.wait_text("Hard-reset the machine? [y/N]")
+        term.send(b"y")
+        term.wait_text("Linux version 6.1.0-emulated")
+        term.wait_raw(rb"web1 login: ", timeout=15)
+    finally:
+        term.close()
+
+
+def test_no_token_in_any_url(azure):
+    result = azure.cli("sysrq", "s", "-g", "prod-rg", "web1")
+    assert result.returncode == 0, result.stderr
+    tokens = list(azure.emulator.tokens.live)
+    assert tokens
+    for request in azure.requests:
+        assert "authorization=" not in request["url"].lower()
+        assert not any(token in request["url"] for token in tokens)
+    websocket_opens = [r for r in azure.requests if r["url"].endswith("/client")]
+    assert websocket_opens and not any(r["authorization"] for r in websocket_opens)

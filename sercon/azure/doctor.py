@@ -32,13 +32,14 @@ def console_disabled(arm: ArmClient, subscription: str) -> bool:
     return not (isinstance(body.get("properties"), dict) and body["properties"].get("disabled") is False)
 
 
-def diagnose(arm: ArmClient, target: AzureTarget, subscription: str) -> Report:
+def diagnose(arm: ArmClient, target: AzureTarget, subscription: str, vm: AzureVm | None = None) -> Report:
+    """All the checks; *vm* when the caller has resolved it already."""
     facts = Facts()
     with ThreadPoolExecutor(max_workers=6) as pool:
         console = pool.submit(console_disabled, arm, subscription)
         caller = pool.submit(lambda: token_claims(arm.credential.get_token(arm.scope).token).get("oid"))
         try:
-            facts.vm = resolve_vm(arm, target, subscription)
+            facts.vm = vm or resolve_vm(arm, target, subscription)
         except SerconError as exc:
             facts.console_disabled = console.result()
             rows = run_checks(facts) + [CheckResult("vm", FAIL, exc.message, exc.hint or "")]

@@ -23,6 +23,6 @@ def console_endpoint(arm: ArmClient, vm: AzureVm) -> GatewayEndpoint:
 
 
 def open_console(arm: ArmClient, vm: AzureVm) -> GatewayTransport:
-    transport = GatewayTransport(lambda: console_endpoint(arm, vm), vm.label, windows=vm.is_windows)
+    transport = GatewayTransport(lambda: console_endpoint(arm, vm), vm.label, vm.resource_id, windows=vm.is_windows)
     transport.open()
     return transport

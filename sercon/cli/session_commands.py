@@ -53,7 +53,10 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
         log_format=prefs.get("log_format") or "text",
         take_back=bool(prefs.get("take_back")),
     )
-    transport = open_transport(resolved, env, identity)
+    from sercon.transport.control import socket_path
+
+    transport = open_transport(resolved, env, identity, share=False)
+    session_options_.control_path = socket_path(transport.key, env.environ)
     return Session(transport, env.stdin, env.stdout_fd, session_options_).run()
 
 

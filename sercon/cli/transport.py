@@ -10,15 +10,26 @@ from sercon.targets import AzureTarget, Target
 from sercon.transport.base import Transport
 
 
-def open_transport(target: Target, env: Env, identity: bool = False) -> Transport:
-    """Build and open the transport for *target* (for Azure, after its prerequisites pass)."""
+def open_transport(target: Target, env: Env, identity: bool = False, share: bool = True) -> Transport:
+    """Build and open the transport for *target* (for Azure, after its prerequisites pass).
+
+    With *share*, a `sercon connect` already running on the same console is used instead (a second
+    Azure session would take the console from it; a device would be locked).
+    """
+    from sercon.transport.control import find_session
+
     if isinstance(target, AzureTarget):
         from sercon.azure.checks import raise_on_failure
         from sercon.azure.doctor import diagnose
+        from sercon.azure.resolve import resolve_vm
         from sercon.cli.azure_commands import azure_vm_context
 
         arm, subscription = azure_vm_context(env, target, identity)
-        report = diagnose(arm, target, subscription)
+        vm = resolve_vm(arm, target, subscription)
+        if share and (running := find_session(vm.resource_id, env.environ)) is not None:
+            env.info(f"using the running `sercon connect` to {vm.label}")
+            return running
+        report = diagnose(arm, target, subscription, vm)
         if report.error is not None:
             raise report.error
         raise_on_failure(report.rows)
@@ -26,8 +37,11 @@ def open_transport(target: Target, env: Env, identity: bool = False) -> Transpor
 
         with connecting(env, report.vm.label):
             return open_console(arm, report.vm)
-    from sercon.transport.serial import SerialTransport
+    from sercon.transport.serial import SerialTransport, console_key
 
+    if share and (running := find_session(console_key(target.url), env.environ)) is not None:
+        env.info(f"using the running `sercon connect` to {target.url}")
+        return running
     transport = SerialTransport(target.url, target.line)
     transport.open()
     return transport

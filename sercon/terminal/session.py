@@ -17,14 +17,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
-from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError, TakenOver
+from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError, TakenOver, UsageError
 from sercon.sysrq import VALID_KEYS
 from sercon.terminal.console import Chunk, KeyReader, RawConsole, wrap_paste
+from sercon.terminal.control_server import ControlServer
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
 from sercon.terminal.logfile import LineStamper, LogError, SessionLog
-from sercon.terminal.paste import paste_chunks
+from sercon.terminal.paste import BURST, paste_chunks
 from sercon.terminal.screen import Screen
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
 from sercon.transport.base import Transport
@@ -45,6 +47,7 @@ class SessionOptions:
     log_path: str | None = None
     log_format: str = "text"
     take_back: bool = False  # when another user takes the console over, take it back (--force)
+    control_path: Path | None = None  # where other sercon commands reach this session
 
 
 class Session:
@@ -74,6 +77,15 @@ class Session:
         self._carry: TxItem | None = None
         self._wake_r, self._wake_w = os.pipe()
         self._input_dropped = False
+        self._actions: dict[str, Callable[[str | None], str]] = {
+            "break": lambda _: (self.transport.send_break(), "BREAK sent")[1],
+            "sysrq": lambda key: (self.transport.sysrq(_sysrq_key(key)), f"SysRq {key} sent")[1],
+            "nmi": lambda _: (self.transport.nmi(), "NMI sent")[1],
+            "reset": lambda _: (self.transport.reset(), "reset sent")[1],
+        }
+        self.control: ControlServer | None = None
+        if options.control_path is not None:
+            self.control = ControlServer(options.control_path, self._control_write, self._control_act)
 
     # -- main thread ------------------------------------------------------------------------------
     def run(self) -> ExitStatus:
@@ -86,6 +98,8 @@ class Session:
         try:
             with SignalWake() as signals, RawConsole(self.stdin, self.screen.out_fd):
                 self.screen.status(self._banner())
+                if self.control is not None:
+                    self.control.start()
                 for thread in threads:
                     thread.start()
                 try:
@@ -156,17 +170,8 @@ class Session:
     def _command(self, name: str, arg: str | None) -> None:
         if name == "quit":
             self._quit = True
-        elif name == "break":
-            self._tx.put(lambda: (self.transport.send_break(), "BREAK sent")[1])
-        elif name == "sysrq":
-            if arg not in VALID_KEYS:
-                self.screen.status(f"{arg!r} is not a SysRq key (keys: {''.join(sorted(VALID_KEYS))})")
-                return
-            self._tx.put(lambda: (self.transport.sysrq(arg), f"SysRq {arg} sent")[1])
-        elif name == "nmi":
-            self._tx.put(lambda: (self.transport.nmi(), "NMI sent")[1])
-        elif name == "reset":
-            self._tx.put(lambda: (self.transport.reset(), "reset sent")[1])
+        elif name in self._actions:
+            self._tx.put(lambda: self._actions[name](arg))
         elif name == "toggle_log":
             self._toggle_log()
         elif name == "toggle_timestamps":
@@ -205,8 +210,37 @@ class Session:
         done.wait(EOF_DRAIN_TIMEOUT)
         return ExitStatus.SUCCESS
 
+    def _control_write(self, data: bytes) -> None:
+        """Input from `sercon send` through the control socket: in order with the user's typing."""
+        self._tx.put((data, len(data) > BURST))
+
+    def _control_act(self, op: str, key: str | None) -> str:
+        """An action from another sercon command, run in order by the writer thread; its result returned."""
+        if op not in self._actions:
+            raise UsageError(f"unknown control action {op!r}")
+        done, outcome = threading.Event(), {}
+
+        def job() -> str | None:
+            try:
+                outcome["message"] = self._actions[op](key)
+                return outcome["message"]
+            except SerconError as exc:
+                outcome["error"] = exc
+                raise
+            finally:
+                done.set()
+
+        self._tx.put(job)
+        if not done.wait(60):
+            raise ConnectionLost(f"the session did not run {op} in time")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["message"]
+
     def _shutdown(self, threads: list[threading.Thread]) -> None:
         self._stop.set()
+        if self.control is not None:
+            self.control.stop()
         self._tx.put(None)
         self.transport.cancel_read()
         for thread in threads:
@@ -255,6 +289,8 @@ class Session:
         if b"\x1b[?2004" in data:
             self.remote_bracketed_paste = data.rfind(b"\x1b[?2004h") > data.rfind(b"\x1b[?2004l")
         self.screen.write(self._stamper.stamp(data) if self.timestamps else data)
+        if self.control is not None:
+            self.control.broadcast(data)
         if self.log is not None:
             try:
                 self.log.rx(data)
@@ -357,3 +393,9 @@ class Session:
             self.transport.drain()
             if self._stop.is_set():
                 return
+
+
+def _sysrq_key(key: str | None) -> str:
+    if key is None or key not in VALID_KEYS:
+        raise UsageError(f"{key!r} is not a SysRq key (keys: {''.join(sorted(VALID_KEYS))})")
+    return key

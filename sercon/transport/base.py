@@ -22,6 +22,8 @@ class Transport:
     #: Largest write the far end accepts at once (the Azure gateway takes 2048 bytes a frame).
     max_write: int | None = None
     label: str = "?"
+    #: Names the console for the control socket: the device's real path, the VM's resource id.
+    key: str = ""
     #: Longest wait between reconnect attempts (a local device comes back fast; a network takes longer).
     reconnect_backoff: float = 1.0
 

@@ -57,9 +57,9 @@ class GatewayTransport(Transport):
     max_write = FRAME_LIMIT
     reconnect_backoff = 10.0
 
-    def __init__(self, endpoint: Callable[[], GatewayEndpoint], label: str, windows: bool = False) -> None:
+    def __init__(self, endpoint: Callable[[], GatewayEndpoint], label: str, key: str, windows: bool = False) -> None:
         self.endpoint_factory = endpoint
-        self.label = label
+        self.label, self.key = label, key
         self.windows = windows
         self.controls = frozenset({NMI, RESET} if windows else {SYSRQ, NMI, RESET})
         self.endpoint: GatewayEndpoint | None = None

@@ -26,6 +26,7 @@ class SerialTransport(Transport):
         self.label = url
         self.line = line or LineSettings()
         self.is_device = "://" not in url  # a path or COM port: lock it, find it again
+        self.key = console_key(url)
         self._port: serial.SerialBase | None = None
         self._fd: int | None = None  # fast path: plain POSIX device, read with os.read
         self._wake_r, self._wake_w = os.pipe()
@@ -151,6 +152,10 @@ class SerialTransport(Transport):
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def console_key(url: str) -> str:
+    return os.path.realpath(url) if "://" not in url else url
 
 
 def open_error(path: str, exc: serial.SerialException) -> SerconError:

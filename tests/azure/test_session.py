@@ -203,3 +203,21 @@ def test_no_token_in_any_url(azure):
         assert not any(token in request["url"] for token in tokens)
     websocket_opens = [r for r in azure.requests if r["url"].endswith("/client")]
     assert websocket_opens and not any(r["authorization"] for r in websocket_opens)
+
+
+def test_sysrq_during_a_connect_uses_that_session(azure, tmp_path):
+    env = {**azure.env, "XDG_RUNTIME_DIR": str(tmp_path)}
+    term = Terminal(["connect", "-g", "prod-rg", "web1"], env=env, cols=200, rows=30)
+    try:
+        term.connected()
+        log_in(term)
+        result = subprocess.run([*SERCON, "sysrq", "h", "-g", "prod-rg", "web1"], capture_output=True, env=env,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert b"using the running `sercon connect`" in result.stderr
+        term.wait_text("sysrq: HELP")
+        connects = [r for r in azure.requests if r["url"].split("?")[0].endswith("serialPorts/0/connect")]
+        assert len(connects) == 1  # no second session: the running one was not taken over
+        run(term, "echo still-here", r"still-here\r\n")
+    finally:
+        term.close()

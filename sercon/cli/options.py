@@ -52,6 +52,13 @@ paste_option = click.option(
 )
 
 session_options = _apply(
+    click.option("--resize", type=click.Choice(["auto", "off"]),
+                 help="auto: type `stty rows R cols C` at a shell prompt when the window size changes "
+                      "(default for Azure VMs; off for devices)."),
+    click.option("--logout-on-exit/--no-logout-on-exit", default=None,
+                 help="Log the console out when you quit, and say whether a shell was left behind."),
+    click.option("--logout-sequence", metavar="TEXT",
+                 help="What logs out, with backslash escapes (default: \\x15exit\\r)."),
     click.option("--force", "take_back", is_flag=True, default=None,
                  help="If another user takes the console over, take it back (default: exit 8)."),
     click.option("--escape", metavar="KEY", help="Menu key: ctrl-] (default), ^T, ..., or none."),

@@ -16,7 +16,7 @@ from sercon.cli.options import (
     target_options,
     target_values,
 )
-from sercon.errors import ExitStatus
+from sercon.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:
     from sercon.targets import Target
@@ -40,6 +40,7 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
     Quit with Ctrl-] q, or <Enter>~. as in ssh.
     """
     from sercon.cli.transport import open_transport
+    from sercon.targets import AzureTarget
     from sercon.terminal.escape import parse_escape_key
     from sercon.terminal.session import Session, SessionOptions
 
@@ -52,12 +53,24 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
         log_path=prefs.get("log"),
         log_format=prefs.get("log_format") or "text",
         take_back=bool(prefs.get("take_back")),
+        resize=(prefs.get("resize") or ("auto" if isinstance(resolved, AzureTarget) else "off")) == "auto",
+        logout_on_exit=bool(prefs.get("logout_on_exit")),
     )
+    if prefs.get("logout_sequence"):
+        session_options_.logout_sequence = unescape(prefs["logout_sequence"])
     from sercon.transport.control import socket_path
 
     transport = open_transport(resolved, env, identity, share=False)
     session_options_.control_path = socket_path(transport.key, env.environ)
     return Session(transport, env.stdin, env.stdout_fd, session_options_).run()
+
+
+def unescape(text: str) -> bytes:
+    """`\\x15exit\\r` as typed on a command line or in a profile -> the bytes it means."""
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1")
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
+        raise UsageError(f"cannot read {text!r} as a key sequence: {exc}", r"write e.g. '\x04' or 'exit\r'") from exc
 
 
 @click.command()

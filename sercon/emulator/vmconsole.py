@@ -64,11 +64,20 @@ class VmConsole:
             return
         except OSError:  # the command exited: the port goes quiet, like a halted machine
             data = b""
-        if not data:
+        if not data:  # the getty's shell exited: a new getty starts, as systemd restarts one
             self._loop.remove_reader(self._master)
+            if self._master is not None:
+                os.close(self._master)
+                self._master = None
+            self._loop.call_later(0.2, self._respawn)
             return
         if self.listener is not None:
             self.listener(data)
+
+    def _respawn(self) -> None:
+        if self._master is None and self._process is not None:
+            self._process.wait()
+            self.start()
 
     def write(self, data: bytes) -> None:
         """Queue input for the guest; what its terminal cannot take yet waits (nothing is dropped)."""
@@ -122,7 +131,8 @@ class VmConsole:
             self._pending.clear()
             os.close(self._master)
             self._master = None
-        if self._process is not None and self._process.poll() is None:
+        process, self._process = self._process, None  # no respawn after a stop
+        if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -31,6 +31,7 @@ MENU: tuple[MenuCommand, ...] = (
                 arg_prompt="SysRq: press the key (h = help, Esc = cancel)"),
     MenuCommand("n", "nmi", "send a non-maskable interrupt.", needs=NMI, confirm=True),
     MenuCommand("r", "reset", "hard-reset the machine.", needs=RESET, confirm=True),
+    MenuCommand("w", "resize", "tell the remote the window size (types stty rows/cols)."),
     MenuCommand("l", "toggle_log", "start or stop logging."),
     MenuCommand("t", "toggle_timestamps", "show or hide timestamps."),
     MenuCommand("?", "help", "show this help."),

@@ -14,6 +14,7 @@ import re
 import select
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,12 +28,14 @@ from sercon.terminal.control_server import ControlServer
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
 from sercon.terminal.logfile import LineStamper, LogError, SessionLog
 from sercon.terminal.paste import BURST, paste_chunks
+from sercon.terminal.prompt import TAIL, at_login_prompt, at_shell_prompt, stty_command
 from sercon.terminal.screen import Screen
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
 from sercon.transport.base import Transport
 
 TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
 EOF_DRAIN_TIMEOUT = 10.0
+LOGOUT_WAIT = 5.0
 
 # What the writer thread takes: (bytes, pasted) to send, or an action whose result is a status line.
 TxItem = tuple[bytes, bool] | Callable[[], object]
@@ -48,6 +51,9 @@ class SessionOptions:
     log_format: str = "text"
     take_back: bool = False  # when another user takes the console over, take it back (--force)
     control_path: Path | None = None  # where other sercon commands reach this session
+    resize: bool = False  # type `stty rows R cols C` at a shell prompt when the window size changes
+    logout_on_exit: bool = False
+    logout_sequence: bytes = b"\x15exit\r"  # Ctrl-U clears a half-typed line first
 
 
 class Session:
@@ -70,6 +76,9 @@ class Session:
         if options.log_path:
             self.log = SessionLog(options.log_path, options.log_format, options.timestamps)
         self.remote_bracketed_paste = False
+        self._tail = b""  # the console's last few KB: is a prompt showing?
+        self._rx_count = 0
+        self._resize_pending = options.resize
         self._stop = threading.Event()
         self._quit = False
         self._fatal: BaseException | None = None
@@ -105,6 +114,8 @@ class Session:
                 try:
                     return self._loop(keys, signals)
                 finally:
+                    if self.options.logout_on_exit and self._fatal is None:
+                        self._logout()
                     self.screen.end_line()  # whatever is printed next starts on a line of its own
         finally:
             self._shutdown(threads)
@@ -122,6 +133,9 @@ class Session:
             for signum in signals.pending():
                 if signum in EXIT_SIGNALS:
                     raise Interrupted(signum, signal.Signals(signum).name)
+                if signum == signal.SIGWINCH and self.options.resize:
+                    self._resize_pending = True
+                    self._resize_at_prompt()
             if self._wake_r in ready:
                 os.read(self._wake_r, 64)
                 if self._fatal is not None:
@@ -172,6 +186,8 @@ class Session:
             self._quit = True
         elif name in self._actions:
             self._tx.put(lambda: self._actions[name](arg))
+        elif name == "resize":
+            self._type_window_size()
         elif name == "toggle_log":
             self._toggle_log()
         elif name == "toggle_timestamps":
@@ -179,6 +195,34 @@ class Session:
             if self.log:
                 self.log.timestamps = self.timestamps
             self.screen.status(f"timestamps {'on' if self.timestamps else 'off'}")
+
+    def _resize_at_prompt(self) -> None:
+        if self._resize_pending and at_shell_prompt(self._tail):
+            self._resize_pending = False
+            self._type_window_size()
+
+    def _type_window_size(self) -> None:
+        """Serial lines cannot carry the window size: tell the remote tty with stty."""
+        try:
+            size = os.get_terminal_size(self.screen.out_fd)
+        except OSError:
+            return
+        self._tx.put((stty_command(size.lines, size.columns), False))
+
+    def _logout(self) -> None:
+        """Log the console out before leaving (Azure keeps a disconnected user logged in), and say how it went."""
+        start = self._rx_count
+        self._tx.put((self.options.logout_sequence, False))
+        deadline = time.monotonic() + LOGOUT_WAIT
+        while time.monotonic() < deadline and self._fatal is None:
+            if self._rx_count > start and at_login_prompt(self._tail):
+                self.screen.status("logged out: the console is at a login prompt")
+                return
+            time.sleep(0.05)
+        if at_shell_prompt(self._tail):
+            self.screen.status("a shell prompt is still showing: the console may still be logged in")
+        else:
+            self.screen.status("could not tell whether the console logged out (no login prompt seen)")
 
     def _toggle_log(self) -> None:
         if self.log is not None and self.log.active:
@@ -289,6 +333,9 @@ class Session:
         if b"\x1b[?2004" in data:
             self.remote_bracketed_paste = data.rfind(b"\x1b[?2004h") > data.rfind(b"\x1b[?2004l")
         self.screen.write(self._stamper.stamp(data) if self.timestamps else data)
+        self._tail = (self._tail + data)[-TAIL:]
+        self._rx_count += len(data)
+        self._resize_at_prompt()
         if self.control is not None:
             self.control.broadcast(data)
         if self.log is not None:

@@ -35,7 +35,8 @@ WORLD = {
         {"id": SUB, "name": "Production", "resource_groups": {
             "prod-rg": {
                 "vms": [
-                    {"name": "web1", "password": "web1-password", "boot_log": "boot line 1\r\nboot line 2\r\nweb1 login: "},
+                    {"name": "web1", "password": "web1-password",
+                     "boot_log": "boot line 1\r\nboot line 2\r\nweb1 login: "},
                     {"name": "bytewise", "password": "pw", "frame_bytes": 1},
                     {"name": "dup"}, {"name": "win1", "os": "Windows"}, {"name": "stopped1", "power": "stopped"},
                     {"name": "dealloc1", "power": "deallocated"}, {"name": "nodiag", "boot_diagnostics": "off"},

@@ -221,3 +221,63 @@ def test_sysrq_during_a_connect_uses_that_session(azure, tmp_path):
         run(term, "echo still-here", r"still-here\r\n")
     finally:
         term.close()
+
+
+def stty_size(term: Terminal) -> str:
+    mark = len(term.raw)
+    term.send(b"stty size\r")
+    term.wait_screen(lambda t: re.search(rb"\r\n(\d+ \d+)\r\n", bytes(t.raw[mark:])), 15, "stty size")
+    return re.search(rb"\r\n(\d+ \d+)\r\n", bytes(term.raw[mark:])).group(1).decode()
+
+
+def test_resize_auto_follows_the_local_window(azure):
+    term = start(azure, "-g", "prod-rg", "web1", cols=120)  # 30 rows
+    try:
+        log_in(term)
+        assert stty_size(term) == "30 120"  # typed at the first shell prompt
+        term.child.setwinsize(40, 150)  # SIGWINCH to sercon
+        term.screen.resize(40, 150)
+        term.wait_raw(rb"stty rows 40 cols 150", timeout=15)
+        term.wait_raw(rb"~\$ $", timeout=15)
+        assert stty_size(term) == "40 150"
+    finally:
+        term.close()
+
+
+def test_resize_from_the_menu(azure):
+    term = start(azure, "-g", "prod-rg", "web1", "--resize", "off", cols=100)
+    try:
+        log_in(term)
+        assert stty_size(term) == "24 80"  # the emulated VM's own default: nothing was typed
+        term.send(b"\x1dw")
+        term.wait_raw(rb"stty rows 30 cols 100", timeout=15)
+        term.wait_raw(rb"~\$ $", timeout=15)
+        assert stty_size(term) == "30 100"
+    finally:
+        term.close()
+
+
+def test_logout_on_exit_leaves_a_login_prompt(azure):
+    term = start(azure, "-g", "prod-rg", "web1", "--logout-on-exit", cols=200)
+    try:
+        log_in(term)
+        term.send(b"\x1dq")
+        term.wait_text("logged out: the console is at a login prompt", timeout=15)
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+    # the next session finds the getty, not a shell someone left logged in
+    probe = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", r"login: $", "--timeout", "10")
+    assert probe.returncode == 0, (probe.stdout, probe.stderr)
+
+
+def test_without_logout_a_shell_is_left_behind(azure):
+    term = start(azure, "-g", "prod-rg", "web1", cols=200)
+    try:
+        log_in(term)
+        term.send(b"\x1dq")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+    probe = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", r"\$ $", "--timeout", "10")
+    assert probe.returncode == 0, probe.stdout

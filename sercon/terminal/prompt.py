@@ -1,0 +1,33 @@
+"""Reading the console's last line: is a shell prompt or a login prompt showing?
+
+Used to type `stty rows R cols C` only at a shell prompt (serial lines cannot carry the window
+size), and to tell after a logout whether a shell was left behind.
+"""
+
+from __future__ import annotations
+
+import re
+
+ANSI = re.compile(rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*(\x07|\x1b\\)|[@-Z\\-_])")
+SHELL_PROMPT = re.compile(rb"[$#%>] ?$")
+LOGIN_PROMPT = re.compile(rb"(?i)login: ?$")
+TAIL = 4096
+
+
+def last_line(tail: bytes) -> bytes:
+    text = ANSI.sub(b"", tail[-TAIL:])
+    return text.replace(b"\r\n", b"\n").rsplit(b"\n", 1)[-1].rsplit(b"\r", 1)[-1]
+
+
+def at_shell_prompt(tail: bytes) -> bool:
+    line = last_line(tail)
+    return bool(SHELL_PROMPT.search(line)) and not LOGIN_PROMPT.search(line) and len(line) < 200
+
+
+def at_login_prompt(tail: bytes) -> bool:
+    return bool(LOGIN_PROMPT.search(last_line(tail)))
+
+
+def stty_command(rows: int, cols: int) -> bytes:
+    """A leading space keeps it out of shell history (HISTCONTROL=ignorespace)."""
+    return f" stty rows {rows} cols {cols}\r".encode()

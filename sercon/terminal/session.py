@@ -2,14 +2,13 @@
 
 Three threads, sharing only events and a queue: the main thread reads keys and signals; a reader
 thread copies console output to the screen (and reconnects when the console vanishes); a writer
-thread sends input in order, pacing pastes. Fatal errors are raised from the main thread after the
+thread (sender.py) sends input in order, pacing pastes. Fatal errors are raised from the main thread after the
 terminal is restored, so ``cli.main`` prints them on a sane terminal.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import re
 import select
 import signal
@@ -23,22 +22,20 @@ from typing import TextIO
 
 from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError, TakenOver, UsageError
 from sercon.sysrq import VALID_KEYS
-from sercon.terminal.console import Chunk, KeyReader, RawConsole, wrap_paste
+from sercon.terminal.console import Chunk, KeyReader, RawConsole
 from sercon.terminal.control_server import ControlServer
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
 from sercon.terminal.logfile import LineStamper, LogError, SessionLog
-from sercon.terminal.paste import BURST, paste_chunks
+from sercon.terminal.paste import BURST
 from sercon.terminal.prompt import TAIL, at_login_prompt, at_shell_prompt, stty_command
 from sercon.terminal.screen import Screen
+from sercon.terminal.sender import Sender
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
 from sercon.transport.base import Transport
 
 TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
 EOF_DRAIN_TIMEOUT = 10.0
 LOGOUT_WAIT = 5.0
-
-# What the writer thread takes: (bytes, pasted) to send, or an action whose result is a status line.
-TxItem = tuple[bytes, bool] | Callable[[], object]
 
 
 @dataclass
@@ -82,10 +79,9 @@ class Session:
         self._stop = threading.Event()
         self._quit = False
         self._fatal: BaseException | None = None
-        self._tx: queue.Queue[TxItem | None] = queue.Queue()
-        self._carry: TxItem | None = None
+        self._tx = Sender(transport, self.screen, options.paste_chunk, self._stop, lambda: self.log,
+                          lambda: self.remote_bracketed_paste)
         self._wake_r, self._wake_w = os.pipe()
-        self._input_dropped = False
         self._actions: dict[str, Callable[[str | None], str]] = {
             "break": lambda _: (self.transport.send_break(), "BREAK sent")[1],
             "sysrq": lambda key: (self.transport.sysrq(_sysrq_key(key)), f"SysRq {key} sent")[1],
@@ -102,8 +98,7 @@ class Session:
             self.log.open()
             self.log.event("open", target=self.transport.label)
         keys = KeyReader(self.stdin)
-        threads = [threading.Thread(target=self._read_loop, name="sercon-rx", daemon=True),
-                   threading.Thread(target=self._write_loop, name="sercon-tx", daemon=True)]
+        threads = [threading.Thread(target=self._read_loop, name="sercon-rx", daemon=True), self._tx.thread]
         try:
             with SignalWake() as signals, RawConsole(self.stdin, self.screen.out_fd):
                 self.screen.status(self._banner())
@@ -161,25 +156,11 @@ class Session:
                 continue
             for action in self.machine.feed(chunk.data):
                 if isinstance(action, Forward):
-                    self._send_typed(action.data)
+                    self._tx.typed(action.data)
                 elif isinstance(action, Prompt):
                     self.screen.show_menu(action.text)
                 elif isinstance(action, Run):
                     self._command(action.name, action.arg)
-
-    def _send_typed(self, data: bytes) -> None:
-        """Keystrokes go straight out when nothing is queued ahead of them (no thread hand-off)."""
-        if self._tx.unfinished_tasks == 0:
-            try:
-                sent = self.transport.try_write(data)
-            except ConnectionLost:
-                self._input_lost()
-                return
-            if sent and self.log is not None:
-                self._log_tx(data[:sent])
-            data = data[sent:]
-        if data:
-            self._tx.put((data, False))
 
     def _command(self, name: str, arg: str | None) -> None:
         if name == "quit":
@@ -285,7 +266,7 @@ class Session:
         self._stop.set()
         if self.control is not None:
             self.control.stop()
-        self._tx.put(None)
+        self._tx.close()
         self.transport.cancel_read()
         for thread in threads:
             if thread.is_alive():
@@ -356,7 +337,7 @@ class Session:
             except SerconError:
                 delay = min(delay * 1.5, self.transport.reconnect_backoff)
                 continue
-            self._input_dropped = False
+            self._tx.reconnected()
             self.screen.status(f"reconnected to {self.transport.label}")
             if self.log is not None:
                 self.log.event("reconnected", target=self.transport.label)
@@ -366,80 +347,6 @@ class Session:
     def _quit_hint(self) -> str:
         esc = self.options.escape
         return f"{key_name(esc)} q to quit" if esc is not None else "<Enter>~. to quit"
-
-    # -- writer thread ---------------------------------------------------------------------------
-    def _write_loop(self) -> None:
-        while (item := self._next_item()) is not None:
-            taken = 1
-            try:
-                if callable(item):
-                    message = item()
-                    if message:
-                        self.screen.status(str(message))
-                    continue
-                data, pasted = item
-                if pasted:
-                    self._send_paste(data)
-                else:
-                    data, taken = self._coalesce(data)
-                    self._send(data)
-            except ConnectionLost:
-                self._input_lost()
-            except SerconError as exc:
-                self.screen.status(exc.message)
-            finally:
-                for _ in range(taken):
-                    self._tx.task_done()
-
-    def _input_lost(self) -> None:
-        if not self._input_dropped:
-            self._input_dropped = True
-            self.screen.status("not connected: input dropped")
-
-    def _next_item(self) -> TxItem | None:
-        item, self._carry = self._carry, None
-        return item if item is not None else self._tx.get()
-
-    def _coalesce(self, data: bytes) -> tuple[bytes, int]:
-        """Join keystrokes that queued up behind a slow write into one write; returns (data, items)."""
-        limit = self.transport.max_write or 65536
-        taken = 1
-        while len(data) < limit:
-            try:
-                item = self._tx.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:  # stopping: keep the sentinel for the loop
-                self._tx.task_done()
-                self._tx.put(None)
-                break
-            if callable(item) or item[1] or len(data) + len(item[0]) > limit:
-                self._carry = item  # keep the order: it goes next
-                break
-            data += item[0]
-            taken += 1
-        return data, taken
-
-    def _send(self, data: bytes) -> None:
-        self.transport.write(data)
-        if self.log is not None:
-            self._log_tx(data)
-
-    def _log_tx(self, data: bytes) -> None:
-        try:
-            self.log.tx(data)
-        except LogError as exc:
-            self.screen.status(exc.message)
-
-    def _send_paste(self, data: bytes) -> None:
-        if self.remote_bracketed_paste:
-            data = wrap_paste(data)
-        size = min(self.options.paste_chunk, self.transport.max_write or self.options.paste_chunk)
-        for piece in paste_chunks(data, size):
-            self._send(piece)
-            self.transport.drain()
-            if self._stop.is_set():
-                return
 
 
 def _sysrq_key(key: str | None) -> str:

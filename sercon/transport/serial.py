@@ -16,6 +16,8 @@ from sercon.targets import LineSettings
 from sercon.transport.base import BREAK, SYSRQ, Transport
 
 READ_SIZE = 65536
+if "sercon.transport.urlhandler" not in serial.protocol_handler_packages:
+    serial.protocol_handler_packages.append("sercon.transport.urlhandler")  # telnet://
 
 
 class SerialTransport(Transport):

@@ -1,0 +1,1 @@
+"""sercon's pyserial URL handlers (pyserial imports `protocol_<scheme>` from here)."""

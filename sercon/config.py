@@ -31,6 +31,7 @@ PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "paste_chunk": int,
     "reconnect": bool,
     "resize": str,
+    "qmp": str,
     "logout_on_exit": bool,
     "logout_sequence": str,
     "resource_group": str,

@@ -15,7 +15,7 @@ from sercon.errors import UsageError
 
 if TYPE_CHECKING:
     from sercon.config import Config
-LINE_KEYS = ("baud", "databits", "parity", "stopbits", "flow")
+LINE_KEYS = ("baud", "databits", "parity", "stopbits", "flow", "qmp")
 AZURE_KEYS = ("resource_group", "name", "subscription", "instance_id", "cloud")
 
 # Patterns are compiled on first use (re caches them), so `sercon --help` does not pay for them.
@@ -48,6 +48,7 @@ class SerialTarget:
     url: str
     line: LineSettings = field(default_factory=LineSettings)
     profile: str | None = None
+    qmp: str | None = None  # a local QEMU VM's QMP socket: NMI, reset, and BREAK when the line cannot
 
     @property
     def label(self) -> str:
@@ -112,7 +113,7 @@ def resolve_target(
     merged = {**profile, **{k: v for k, v in options.items() if v is not None}}
     prefs = {k: v for k, v in merged.items() if k not in LINE_KEYS + AZURE_KEYS}
     if spec is not None and is_local(spec):
-        return SerialTarget(spec, _line_settings(merged), profile_name), prefs
+        return SerialTarget(spec, _line_settings(merged), profile_name, merged.get("qmp")), prefs
     return _azure_target(spec, merged, profile_name), prefs
 
 

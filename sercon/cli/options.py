@@ -41,6 +41,7 @@ target_options = _apply(
     click.option("--parity", type=click.Choice(list(PARITIES)), help="Parity (default none)."),
     click.option("--stopbits", type=click.Choice(["1", "1.5", "2"]), help="Stop bits (default 1)."),
     click.option("--flow", type=click.Choice(FLOWS), help="Flow control (default none)."),
+    click.option("--qmp", metavar="SOCKET", help="A local QEMU VM's QMP socket: enables nmi, reset and BREAK."),
 )
 
 azure_options = _apply(

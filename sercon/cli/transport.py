@@ -42,7 +42,7 @@ def open_transport(target: Target, env: Env, identity: bool = False, share: bool
     if share and (running := find_session(console_key(target.url), env.environ)) is not None:
         env.info(f"using the running `sercon connect` to {target.url}")
         return running
-    transport = SerialTransport(target.url, target.line)
+    transport = SerialTransport(target.url, target.line, qmp=target.qmp)
     transport.open()
     return transport
 

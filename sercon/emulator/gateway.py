@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -59,8 +60,7 @@ class Gateway:
     async def open_session(self, vm_key: str, vm: dict[str, Any]) -> str:
         console = self.consoles.get(vm_key)
         if console is None:
-            console = VmConsole(vm.get("command") or default_command(vm["name"], vm.get("admin_username", "azureuser")),
-                                env=_vm_env(vm))
+            console = _make_console(vm)
             console.start()
             self.consoles[vm_key] = console
         previous = self.sessions.get(self.current.get(vm_key, ""))
@@ -162,6 +162,18 @@ class Gateway:
     def stop(self) -> None:
         for console in self.consoles.values():
             console.stop()
+
+
+def _make_console(vm: dict[str, Any]) -> Any:
+    """A VM is a command in a pty (a login prompt and a shell by default), or a real QEMU guest."""
+    if vm.get("qemu"):
+        from sercon.emulator.qemu import GuestImage
+        from sercon.emulator.qemu_console import QemuConsole
+
+        image = vm["qemu"]
+        return QemuConsole(GuestImage(Path(image["kernel"]), Path(image["initrd"]), vm.get("password", "")))
+    command = vm.get("command") or default_command(vm["name"], vm.get("admin_username", "azureuser"))
+    return VmConsole(command, env=_vm_env(vm))
 
 
 def _vm_env(vm: dict[str, Any]) -> dict[str, str]:

@@ -16,6 +16,9 @@ from sercon.transport.base import Transport
 
 EOLS = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}
 SEARCH_OVERLAP = 65536  # a match may start this far back in what was already searched
+# Questions a shell asks the terminal (busybox asks for the cursor position before each prompt).
+# There is no terminal to answer them here, and they would hide a prompt from --expect: drop them.
+TERMINAL_QUERIES = re.compile(rb"\x1b\[[56]n|\x1b\[0?c")
 
 
 @dataclass
@@ -97,7 +100,7 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
         wait = deadline - now
         if options.wait_idle is not None:
             wait = min(wait, max(0.01, options.wait_idle - (now - last_rx)))
-        data = transport.read(min(wait, 0.2))
+        data = TERMINAL_QUERIES.sub(b"", transport.read(min(wait, 0.2)))
         if not data:
             continue
         last_rx = time.monotonic()

@@ -11,11 +11,12 @@ from pathlib import Path
 import serial
 
 from sercon.checks import FAIL, OK, CheckResult
-from sercon.errors import ConnectionLost, DeviceBusy, PermissionDenied, SerconError, TargetNotFound
+from sercon.errors import ConnectionLost, DeviceBusy, NotSupported, PermissionDenied, SerconError, TargetNotFound
 from sercon.targets import LineSettings
-from sercon.transport.base import BREAK, SYSRQ, Transport
+from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
 
 READ_SIZE = 65536
+QMP_SERIAL_CHARDEV = "serial0"  # the chardev id QEMU gives the first -serial (or the id sercon's tests use)
 if "sercon.transport.urlhandler" not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append("sercon.transport.urlhandler")  # telnet://
 
@@ -23,8 +24,11 @@ if "sercon.transport.urlhandler" not in serial.protocol_handler_packages:
 class SerialTransport(Transport):
     controls = frozenset({BREAK, SYSRQ})
 
-    def __init__(self, url: str, line: LineSettings | None = None) -> None:
+    def __init__(self, url: str, line: LineSettings | None = None, qmp: str | None = None) -> None:
         self.url = url
+        self.qmp = qmp  # a local QEMU VM's QMP socket
+        if qmp:
+            self.controls = frozenset({BREAK, SYSRQ, NMI, RESET})
         self.label = url
         self.line = line or LineSettings()
         self.is_device = "://" not in url  # a path or COM port: lock it, find it again
@@ -141,7 +145,23 @@ class SerialTransport(Transport):
             with contextlib.suppress(OSError, serial.SerialException):
                 port.reset_input_buffer()
 
+    def nmi(self) -> None:
+        self._qmp("inject-nmi")
+
+    def reset(self) -> None:
+        self._qmp("system_reset")
+
+    def _qmp(self, command: str, arguments: dict | None = None) -> None:
+        if not self.qmp:
+            raise NotSupported(f"{self.label} is a serial line: {command} needs the VM's QMP socket (--qmp)")
+        from sercon.transport.qmp import qmp
+
+        qmp(self.qmp, command, arguments)
+
     def send_break(self, duration: float = 0.25) -> None:
+        if self.qmp and self.is_device:  # a pty cannot carry BREAK: QEMU puts it on the line itself
+            self._qmp("chardev-send-break", {"id": QMP_SERIAL_CHARDEV})
+            return
         port = self._port
         if port is None:
             raise ConnectionLost(f"{self.label} is closed")

@@ -85,7 +85,9 @@ class TelnetParser:
 
     @property
     def binary_out(self) -> bool:
-        return self.local.get(BINARY, False)
+        """We offer binary at once; until a server refuses it, a CR goes out bare (QEMU does not
+        strip the NUL of RFC 854's CR NUL, and ser2net takes a bare CR)."""
+        return self.local.get(BINARY, True)
 
 
 def escape(data: bytes, binary: bool) -> bytes:

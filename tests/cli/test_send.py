@@ -83,3 +83,13 @@ def test_bad_regex_is_a_usage_error(device):
     result = run_cli("send", device.path, "x", "--expect", "(")
     assert result.returncode == 2
     assert b"not a valid regular expression" in result.stderr
+
+
+def test_terminal_queries_do_not_hide_a_prompt(device):
+    proc = subprocess.Popen([*SERCON, "send", device.path, "x", "--expect", r"\$ $"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env())
+    device.expect(b"x\r")
+    device.write(b"user@box:~$ \x1b[6n")  # busybox asks for the cursor position after its prompt
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert out == b"user@box:~$ "

@@ -1,0 +1,43 @@
+"""A real Linux guest under QEMU, built by the tests: Debian's cloud kernel and a busybox initramfs.
+
+Needs qemu-system-x86, busybox-static, lz4 and apt (for the kernel package); .ci/run installs
+them and sets SERCON_REQUIRE_ALL=1, which turns a missing tool into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from sercon.emulator.qemu import QemuGuest, build_image, missing_tools
+from tests.conftest import REQUIRE_ALL
+
+PASSWORD = "guest-password"
+CACHE = Path(os.environ.get("SERCON_GUEST_CACHE", Path.home() / ".cache" / "sercon-test-guest"))
+
+
+@pytest.fixture(scope="session")
+def guest_image():
+    missing = missing_tools()
+    if missing:
+        message = f"QEMU tests need {', '.join(missing)} (apt-get install qemu-system-x86 busybox-static lz4)"
+        if REQUIRE_ALL:
+            pytest.fail(message + " -- SERCON_REQUIRE_ALL=1 forbids skipping")
+        pytest.skip("SKIPPED LOUDLY: " + message)
+    started = time.monotonic()
+    image = build_image(CACHE, PASSWORD)
+    print(f"guest image ready in {time.monotonic() - started:.1f} s: {image.kernel.name}")
+    return image
+
+
+@pytest.fixture(scope="module")
+def guest(guest_image, tmp_path_factory):
+    started = time.monotonic()
+    vm = QemuGuest(guest_image, tmp_path_factory.mktemp("guest")).start()
+    vm.wait_for(b"login: ", timeout=90)
+    print(f"guest booted to its login prompt in {time.monotonic() - started:.1f} s")
+    yield vm
+    vm.stop()

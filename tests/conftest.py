@@ -198,3 +198,11 @@ def run_cli(*args: str, input: bytes | None = None, env: dict[str, str] | None =
     """sercon as a plain subprocess with pipes (no terminal), as in a shell pipeline."""
     return subprocess.run([*SERCON, *args], input=input, capture_output=True, env=env or cli_env(),
                           timeout=timeout, cwd=str(ROOT))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how long the real-kernel tests took (the aim: under 3 minutes on the CI machine)."""
+    seconds = sum(report.duration for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
+                  if "tests/qemu/" in report.nodeid)
+    if seconds:
+        terminalreporter.write_line(f"QEMU guest tests: {seconds:.1f} s of test time")

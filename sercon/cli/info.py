@@ -91,11 +91,14 @@ DEMO_SUBSCRIPTION = "00000000-0000-4000-8000-00000000de40"
 
 @click.command()
 @click.option("--local", is_flag=True, help="Skip Azure: a shell on a pseudo-terminal serial line instead.")
+@click.option("--qemu", "use_qemu", is_flag=True,
+              help="Back the VM with a real Linux guest under QEMU (Debian's cloud kernel, busybox).")
 @click.pass_obj
-def demo(env: Env, local: bool) -> int:
+def demo(env: Env, local: bool, use_qemu: bool) -> int:
     """Try sercon with no account: an emulated Azure VM (a login prompt and a shell on this machine).
 
-    sercon starts its Azure emulator, signs in to it, runs doctor's checks and connects.
+    sercon starts its Azure emulator, signs in to it, runs doctor's checks and connects. With
+    --qemu the VM is a real kernel booted under QEMU, so SysRq, NMI and reset act on it for real.
     """
     if local:
         return _local_demo(env)
@@ -110,12 +113,16 @@ def demo(env: Env, local: bool) -> int:
     from sercon.terminal.session import Session, SessionOptions
 
     password = secrets.token_urlsafe(8)
+    vm: dict = {"name": "demo-vm", "password": password}
+    user = "azureuser"
+    if use_qemu:
+        vm["qemu"], user = _qemu_image(env, password), "guest"
     world = World({"subscriptions": [{"id": DEMO_SUBSCRIPTION, "name": "sercon demo", "resource_groups": {
-        "demo-rg": {"vms": [{"name": "demo-vm", "password": password, "boot_log": None}]}}}]})
+        "demo-rg": {"vms": [vm]}}}]})
     with Emulator(world) as emulator, _environment(emulator.environment()):
         demo_env = Env(env.stdin, env.stdout, env.stderr, {**env.environ, **emulator.environment()})
         target = AzureTarget("demo-vm", "demo-rg", DEMO_SUBSCRIPTION)
-        env.info(f"demo: Azure emulated at {emulator.base_url}; VM demo-vm, user azureuser, password {password}")
+        env.info(f"demo: Azure emulated at {emulator.base_url}; VM demo-vm, user {user}, password {password}")
         from sercon.azure.doctor import diagnose
         from sercon.cli.azure_commands import azure_vm_context
 
@@ -125,6 +132,22 @@ def demo(env: Env, local: bool) -> int:
         with contextlib.suppress(Exception):
             transport.write(b"\r")  # the login prompt was printed before we attached: ask for a fresh one
         return Session(transport, env.stdin, env.stdout_fd, SessionOptions(reconnect=True)).run()
+
+
+def _qemu_image(env: Env, password: str) -> dict[str, str]:
+    from pathlib import Path
+
+    from sercon.emulator.qemu import build_image, missing_tools
+    from sercon.errors import PreconditionFailed
+
+    missing = missing_tools()
+    if missing:
+        raise PreconditionFailed(f"--qemu needs {', '.join(missing)}",
+                                 "sudo apt-get install qemu-system-x86 busybox-static lz4 (or run `sercon demo`)")
+    cache = Path(env.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sercon" / "guest"
+    env.info(f"demo: preparing the guest in {cache} (the first time downloads Debian's cloud kernel)")
+    image = build_image(cache, password)
+    return {"kernel": str(image.kernel), "initrd": str(image.initrd)}
 
 
 def _environment(values: dict[str, str]):

@@ -19,6 +19,7 @@ SEARCH_OVERLAP = 65536  # a match may start this far back in what was already se
 # Questions a shell asks the terminal (busybox asks for the cursor position before each prompt).
 # There is no terminal to answer them here, and they would hide a prompt from --expect: drop them.
 TERMINAL_QUERIES = re.compile(rb"\x1b\[[56]n|\x1b\[0?c")
+UNFINISHED_ESCAPE = re.compile(rb"\x1b(\[[0-9;]*)?$")  # a query may be split across reads: hold it back
 
 
 @dataclass
@@ -85,6 +86,7 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
     deadline = start + options.timeout
     sender.start()
     received = bytearray()
+    held = b""
     printed = searched = 0
     last_rx = start
     while True:
@@ -94,13 +96,18 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
         if sender.finished_at is not None and pattern is None:
             quiet_since = max(last_rx, sender.finished_at)
             if options.wait_idle is None or now - quiet_since >= options.wait_idle:
+                write_all(out_fd, held)
                 return ExitStatus.SUCCESS
         if now >= deadline:
+            write_all(out_fd, held)  # partial output is kept, to the last byte
             raise _timeout(options, pattern, sender)
         wait = deadline - now
         if options.wait_idle is not None:
             wait = min(wait, max(0.01, options.wait_idle - (now - last_rx)))
-        data = TERMINAL_QUERIES.sub(b"", transport.read(min(wait, 0.2)))
+        data = held + transport.read(min(wait, 0.2))
+        unfinished = UNFINISHED_ESCAPE.search(data)
+        held, data = (data[unfinished.start():], data[:unfinished.start()]) if unfinished else (b"", data)
+        data = TERMINAL_QUERIES.sub(b"", data)
         if not data:
             continue
         last_rx = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -93,3 +94,15 @@ def test_terminal_queries_do_not_hide_a_prompt(device):
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert out == b"user@box:~$ "
+
+
+def test_a_query_split_across_reads_is_still_dropped(device):
+    proc = subprocess.Popen([*SERCON, "send", device.path, "x", "--expect", r"\$ $"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env())
+    device.expect(b"x\r")
+    device.write(b"box:~$ \x1b[")
+    time.sleep(0.3)
+    device.write(b"6n")
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert out == b"box:~$ "

@@ -99,6 +99,8 @@ def _extract_elf(image: Path, out: Path) -> bool:
 
 def initramfs(cache: Path, password: str) -> Path:
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
+    if b"ld-linux" in busybox.read_bytes()[:65536]:  # a dynamic busybox cannot be init of a bare initramfs
+        raise PreconditionFailed(f"{busybox} is linked dynamically", "apt-get install busybox-static")
     hashed = subprocess.run([str(busybox), "mkpasswd", "-m", "sha512", password], capture_output=True, text=True,
                             check=True).stdout.strip()
     files = {

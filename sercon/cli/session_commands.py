@@ -156,15 +156,16 @@ def _machine_action(env: Env, target: str | None, options: dict[str, Any], ident
     return ExitStatus.SUCCESS
 
 
-yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def machine_command(func: Any) -> click.Command:
+    """nmi and reset take the same arguments: a target, its options, and --yes."""
+    for decorator in reversed((click.command(), target_argument, target_options, azure_options,
+                               click.option("--yes", is_flag=True, help="Do not ask for confirmation."),
+                               click.pass_obj)):
+        func = decorator(func)
+    return func
 
 
-@click.command()
-@target_argument
-@target_options
-@azure_options
-@yes_option
-@click.pass_obj
+@machine_command
 def nmi(env: Env, target: str | None, identity: bool, yes: bool, **options: Any) -> int:
     """Send a non-maskable interrupt (asks first unless --yes).
 
@@ -174,12 +175,7 @@ def nmi(env: Env, target: str | None, identity: bool, yes: bool, **options: Any)
                            "Send an NMI to {label}? With unknown_nmi_panic set the guest panics.")
 
 
-@click.command()
-@target_argument
-@target_options
-@azure_options
-@yes_option
-@click.pass_obj
+@machine_command
 def reset(env: Env, target: str | None, identity: bool, yes: bool, **options: Any) -> int:
     """Hard-reset the machine, like pressing its reset button (asks first unless --yes)."""
     return _machine_action(env, target, options, identity, yes, "reset",

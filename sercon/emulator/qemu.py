@@ -152,9 +152,11 @@ def _die_with_parent() -> None:
 class QemuGuest:
     """One running guest: `telnet_url` is its serial port, `qmp_path` its QMP socket."""
 
-    def __init__(self, image: GuestImage, folder: Path) -> None:
-        self.image, self.folder = image, folder
+    def __init__(self, image: GuestImage, folder: Path, serial: str = "telnet") -> None:
+        """*serial*: "telnet" (a telnet server on loopback) or "pty" (a pseudo-terminal, `pty_path`)."""
+        self.image, self.folder, self.serial = image, folder, serial
         self.port = free_port()
+        self.pty_path = ""
         self.qmp_path = str(folder / "qmp.sock")
         self.serial_log = folder / "serial.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -169,22 +171,33 @@ class QemuGuest:
             "qemu-system-x86_64", "-accel", "tcg", "-m", "256M", "-nographic", "-no-user-config", "-nodefaults",
             "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
             "-append", "console=ttyS0,115200 panic=1 loglevel=6",
-            "-chardev", f"socket,id=serial0,host=127.0.0.1,port={self.port},server=on,wait=off,telnet=on,"
-                        f"logfile={self.serial_log},logappend=on",
+            "-chardev", self._chardev(),
             "-serial", "chardev:serial0",
             "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
             "-monitor", "none",
         ]
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 30
-        while not (Path(self.qmp_path).exists() and _listening(self.port)):
+        if self.serial == "pty":  # QEMU says where on stdout: "char device redirected to /dev/pts/N (label serial0)"
+            line = self.process.stdout.readline().decode()
+            match = re.search(r"redirected to (/dev/pts/\d+)", line)
+            if match is None:
+                raise PreconditionFailed(f"QEMU gave no pty: {line.strip()}")
+            self.pty_path = match[1]
+        while not (Path(self.qmp_path).exists() and (self.serial == "pty" or _listening(self.port))):
             if self.process.poll() is not None:
                 raise PreconditionFailed(f"QEMU did not start: {self.process.stderr.read().decode()[-300:]}")
             if time.monotonic() > deadline:
                 raise PreconditionFailed("QEMU did not open its sockets within 30 s")
             time.sleep(0.05)
         return self
+
+    def _chardev(self) -> str:
+        log = f"logfile={self.serial_log},logappend=on"
+        if self.serial == "pty":
+            return f"pty,id=serial0,{log}"
+        return f"socket,id=serial0,host=127.0.0.1,port={self.port},server=on,wait=off,telnet=on,{log}"
 
     def wait_for(self, text: bytes, timeout: float = 60.0, after: int = 0) -> int:
         """Wait until the serial log (what the guest printed) shows *text*; returns where it ends."""

@@ -115,3 +115,41 @@ def test_guest_killed_mid_session_exits_7_with_the_terminal_restored(guest):
         assert status == 7 and before == after
     finally:
         term.close()
+
+
+def test_sysrq_over_a_pty_goes_through_qmp(guest_image, tmp_path):
+    """A pty cannot carry BREAK; with --qmp sercon has QEMU put it on the line (chardev-send-break)."""
+    from sercon.emulator.qemu import QemuGuest
+
+    vm = QemuGuest(guest_image, tmp_path, serial="pty").start()
+    try:
+        vm.wait_for(b"login: ", timeout=90)
+        for qmp_args, works in (([], False), (["--qmp", vm.qmp_path], True)):
+            term = Terminal(["connect", vm.pty_path, *qmp_args], cols=200, rows=30)
+            try:
+                assert sysrq_help_seen(term, works) == works, qmp_args  # tcsendbreak on a pty reaches nobody
+                term.send(b"\x1dq")
+                assert term.wait_exit() == 0
+            finally:
+                term.close()
+    finally:
+        vm.stop()
+
+
+def sysrq_help_seen(term: Terminal, expected: bool) -> bool:
+    term.connected()
+    mark = 0
+    for _ in range(40):  # QEMU notices a reader on its pty within a second or two
+        term.send(b"\r")
+        try:
+            mark = wait_output(term, rb"login: ", mark, timeout=0.5)
+            break
+        except AssertionError:
+            continue
+    term.send(b"\x1ds")
+    term.send(b"h")
+    try:
+        wait_output(term, rb"sysrq: HELP", mark, timeout=30 if expected else 3)
+    except AssertionError:
+        return False
+    return True

@@ -152,17 +152,20 @@ class Authority:
         who = Identity(principal.object_id, self.world.tenant, principal.name, app_id=principal.client_id)
         return self._token_response(who)
 
-    @staticmethod
-    def _certificate_assertion_ok(principal: Any, assertion: str) -> bool:
-        """A client assertion signed with the registered certificate (matched by its x5t thumbprint)."""
-        if not principal.certificate_thumbprint:
+    def _certificate_assertion_ok(self, principal: Any, assertion: str) -> bool:
+        """A client assertion (RFC 7523) signed with the key of the registered certificate, for us."""
+        if not principal.certificate:
             return False
+        import jwt
+        from cryptography import x509
+
+        public_key = x509.load_pem_x509_certificate(principal.certificate.encode()).public_key()
         try:
-            head = json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "=="))
-        except (ValueError, IndexError):
+            claims = jwt.decode(assertion, public_key, algorithms=["RS256", "PS256"],
+                                audience=f"{self.base_url}/{self.world.tenant}/oauth2/v2.0/token")
+        except jwt.PyJWTError:
             return False
-        thumb = base64.urlsafe_b64decode(head.get("x5t", "") + "==").hex()
-        return thumb.lower() == principal.certificate_thumbprint.lower().replace(":", "")
+        return claims.get("iss") == principal.client_id == claims.get("sub")
 
     def _token_response(self, who: Identity, extra: dict[str, Any] | None = None) -> web.Response:
         lifetime = self.world.token_lifetime

@@ -28,7 +28,7 @@ class Principal:
     object_id: str = ""
     name: str = "service principal"
     federated_token: str | None = None
-    certificate_thumbprint: str | None = None
+    certificate: str | None = None  # PEM of the public certificate whose key signs client assertions
 
 
 @dataclass

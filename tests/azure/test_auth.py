@@ -110,3 +110,41 @@ def test_debug_trace_redacts_tokens_and_signatures(azure):
     assert not re.search(r"eyJ[\w-]+\.[\w-]+", text)
     secret = azure.emulator.arm.blob_secret
     assert secret not in text and secret not in result.stdout.decode()
+
+
+def test_certificate_credential(azure_with, tmp_path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from tests.azure.conftest import WORLD
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sercon-test-app")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    principals = [*WORLD["principals"], {"client_id": "cert-client", "certificate": cert_pem.decode(),
+                                         "object_id": "oid-admin", "name": "cert-app"}]
+    azure = azure_with(principals=principals)
+    bundle = tmp_path / "app.pem"
+    bundle.write_bytes(key_pem + cert_pem)
+    result = azure.cli("account", "--json", AZURE_CLIENT_ID="cert-client", AZURE_CLIENT_SECRET=None,
+                       AZURE_CLIENT_CERTIFICATE_PATH=str(bundle))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["app_id"] == "cert-client"
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = tmp_path / "forged.pem"
+    forged.write_bytes(other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()) + cert_pem)
+    refused = azure.cli("account", AZURE_CLIENT_ID="cert-client", AZURE_CLIENT_SECRET=None,
+                        AZURE_CLIENT_CERTIFICATE_PATH=str(forged))
+    assert refused.returncode == 5 and b"invalid_client" in refused.stderr

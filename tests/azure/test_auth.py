@@ -148,3 +148,33 @@ def test_certificate_credential(azure_with, tmp_path):
     refused = azure.cli("account", AZURE_CLIENT_ID="cert-client", AZURE_CLIENT_SECRET=None,
                         AZURE_CLIENT_CERTIFICATE_PATH=str(forged))
     assert refused.returncode == 5 and b"invalid_client" in refused.stderr
+
+
+def test_azure_cli_login_is_used(azure, tmp_path):
+    """An `az` on PATH that answers `account get-access-token` as the Azure CLI does, with a real token
+    it gets from the emulator (the Azure CLI itself is not on the test machine)."""
+    import stat
+    import sys
+
+    fake = tmp_path / "bin" / "az"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!{sys.executable}
+import json, os, sys, time, requests
+assert sys.argv[1:5] == ["account", "get-access-token", "--output", "json"], sys.argv
+host, tenant = os.environ["AZURE_AUTHORITY_HOST"], os.environ["FAKE_AZ_TENANT"]
+answer = requests.post(f"{{host}}/{{tenant}}/oauth2/v2.0/token", data={{
+    "grant_type": "client_credentials", "client_id": os.environ["FAKE_AZ_CLIENT"],
+    "client_secret": os.environ["FAKE_AZ_SECRET"], "scope": sys.argv[6]}}).json()
+print(json.dumps({{"accessToken": answer["access_token"], "expires_on": int(time.time()) + 3600,
+                  "expiresOn": time.strftime("%Y-%m-%d %H:%M:%S.000000"), "tokenType": "Bearer"}}))
+""")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = {"AZURE_CLIENT_ID": None, "AZURE_CLIENT_SECRET": None, "PATH": f"{fake.parent}:/usr/bin:/bin",
+           "FAKE_AZ_TENANT": azure.env["AZURE_TENANT_ID"], "FAKE_AZ_CLIENT": ADMIN,
+           "FAKE_AZ_SECRET": "admin-secret-value"}
+    result = azure.cli("account", "--json", **env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["signed_in_with"] == "Azure CLI"
+    fake.write_text("#!/bin/sh\necho 'ERROR: Please run az login to setup account. token=abc.def' >&2\nexit 1\n")
+    failed = azure.cli("account", **env)
+    assert failed.returncode == 5 and b"Please run az login" in failed.stderr and b"abc.def" not in failed.stderr

@@ -58,7 +58,13 @@ class GuestImage:
 
 def build_image(cache: Path, password: str) -> GuestImage:
     cache.mkdir(parents=True, exist_ok=True)
-    return GuestImage(kernel_file(cache), initramfs(cache, password), password)
+    try:
+        return GuestImage(kernel_file(cache), initramfs(cache, password), password)
+    except subprocess.CalledProcessError as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        detail = stderr.strip()[-300:]
+        raise PreconditionFailed(f"building the guest failed: {' '.join(map(str, exc.cmd))}: {detail}",
+                                 "check apt (apt-get update), busybox-static and lz4") from exc
 
 
 def kernel_file(cache: Path) -> Path:
@@ -101,8 +107,8 @@ def initramfs(cache: Path, password: str) -> Path:
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
     if b"ld-linux" in busybox.read_bytes()[:65536]:  # a dynamic busybox cannot be init of a bare initramfs
         raise PreconditionFailed(f"{busybox} is linked dynamically", "apt-get install busybox-static")
-    hashed = subprocess.run([str(busybox), "mkpasswd", "-m", "sha512", password], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    hashed = subprocess.run([str(busybox), "mkpasswd", "-m", "sha512", "-P", "0"], input=password,
+                            capture_output=True, text=True, check=True).stdout.strip()  # stdin: "-x" is no option
     files = {
         "init": (INIT.encode(), 0o100755),
         "bin/busybox": (busybox.read_bytes(), 0o100755),

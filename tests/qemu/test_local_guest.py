@@ -153,3 +153,12 @@ def sysrq_help_seen(term: Terminal, expected: bool) -> bool:
     except AssertionError:
         return False
     return True
+
+
+def test_a_password_that_looks_like_an_option(tmp_path):
+    import gzip
+
+    from sercon.emulator.qemu import initramfs
+
+    archive = gzip.decompress(initramfs(tmp_path, "-QwU-leading-dash").read_bytes())
+    assert b"guest:$6$" in archive

@@ -86,11 +86,8 @@ def resolve_target(
     spec: str | None, options: dict[str, Any], environ: dict[str, str], config: Config
 ) -> tuple[Target, dict[str, Any]]:
     """Pick the target and return it with the profile's session preferences (escape, log, ...)."""
-    source = "argument"
     if not spec and not options.get("name"):
-        spec, source = environ.get("SERCON_TARGET") or None, "SERCON_TARGET"
-        if not spec:
-            spec, source = config.default, f"`default` in {config.path}"
+        spec = environ.get("SERCON_TARGET") or config.default
     spec = spec or options.get("name")
     if not spec:
         raise UsageError(
@@ -108,8 +105,6 @@ def resolve_target(
                 f"profile {profile_name!r} names no device, url or Azure VM",
                 f"add `device = \"/dev/ttyUSB0\"` or `name = \"vm\"` under [profiles.{profile_name}]",
             )
-    elif source != "argument" and not is_local(spec) and config.profiles and spec not in config.profiles:
-        raise UsageError(f"{source} names {spec!r}, which is not a device, URL or profile")
     merged = {**profile, **{k: v for k, v in options.items() if v is not None}}
     prefs = {k: v for k, v in merged.items() if k not in LINE_KEYS + AZURE_KEYS}
     if spec is not None and is_local(spec):

@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from sercon.azure.resolve import AzureVm
+from sercon.azure.resolve import AzureVm, resource_group_of
 from sercon.checks import FAIL, OK, WARN, CheckResult
 from sercon.errors import PreconditionFailed
 
@@ -131,7 +131,7 @@ def check_storage_firewall(facts: Facts) -> CheckResult:
     if not missing:
         return CheckResult("storage firewall", OK, f"{facts.storage_name}: all {len(ips)} SerialConsole IPs for "
                            f"{name} are allowed")
-    rg = _resource_group_of(facts.storage_account)
+    rg = resource_group_of(facts.storage_account.get("id", ""))
     return CheckResult("storage firewall", FAIL,
                        f"{facts.storage_name} blocks {len(missing)} of the {len(ips)} SerialConsole IPs for {name}",
                        f"for ip in {' '.join(missing)}; do az storage account network-rule add -g {rg} "
@@ -145,7 +145,7 @@ def check_shared_key(facts: Facts) -> CheckResult:
     if facts.storage_account.get("properties", {}).get("allowSharedKeyAccess") is False:
         return CheckResult("shared key access", FAIL, f"{facts.storage_name} disallows storage account key access, "
                            "which the serial console needs",
-                           f"az storage account update -g {_resource_group_of(facts.storage_account)} -n "
+                           f"az storage account update -g {resource_group_of(facts.storage_account.get('id', ''))} -n "
                            f"{facts.storage_name} --allow-shared-key-access true")
     return CheckResult("shared key access", OK, "allowed")
 
@@ -220,8 +220,3 @@ def raise_on_failure(rows: list[CheckResult]) -> None:
         if row.status == FAIL:
             raise PreconditionFailed(f"{row.name}: {row.found}", row.fix or None)
 
-
-def _resource_group_of(resource: dict[str, Any]) -> str:
-    parts = resource.get("id", "").split("/")
-    lowered = [p.lower() for p in parts]
-    return parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered else "<resource group>"

@@ -114,23 +114,25 @@ def _raise_if_scale_set(arm: ArmClient, subscription: str, rg: str, name: str) -
         f"(instances: {', '.join(instances) or 'none'})")
 
 
-def _resource_group(resource_id: str) -> str:
+def resource_group_of(resource_id: str) -> str:
+    """The resource group named in an ARM resource id (any case of `resourceGroups`)."""
     parts = resource_id.split("/")
-    return parts[parts.index(next(p for p in parts if p.lower() == "resourcegroups")) + 1]
+    lowered = [part.lower() for part in parts]
+    return parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered else "<resource group>"
 
 
 def _find_vm(arm: ArmClient, subscription: str, name: str) -> AzureVm:
     matches = [vm for vm in arm.list(f"/subscriptions/{subscription}{COMPUTE}/virtualMachines", "compute")
                if vm["name"].lower() == name.lower()]
     if len(matches) > 1:
-        options = "; ".join(f"-g {_resource_group(vm['id'])} {vm['name']}" for vm in matches)
+        options = "; ".join(f"-g {resource_group_of(vm['id'])} {vm['name']}" for vm in matches)
         raise UsageError(f"{len(matches)} VMs are named {name!r} in subscription {subscription}",
                          f"pick one with its resource group: {options}")
     if matches:
-        return _get_vm(arm, subscription, _resource_group(matches[0]["id"]), matches[0]["name"])
+        return _get_vm(arm, subscription, resource_group_of(matches[0]["id"]), matches[0]["name"])
     for scale_set in arm.list(f"/subscriptions/{subscription}{COMPUTE}/virtualMachineScaleSets", "compute"):
         if scale_set["name"].lower() == name.lower():
-            _raise_if_scale_set(arm, subscription, _resource_group(scale_set["id"]), scale_set["name"])
+            _raise_if_scale_set(arm, subscription, resource_group_of(scale_set["id"]), scale_set["name"])
     raise TargetNotFound(f"no VM or scale set named {name!r} in subscription {subscription}",
                          "check the name (`az vm list -o table`) and the subscription (--subscription)")
 
@@ -144,8 +146,8 @@ def _resolve_instance(arm: ArmClient, target: AzureTarget, subscription: str) ->
             raise TargetNotFound(f"no scale set named {target.name!r} in subscription {subscription}")
         if len(sets) > 1:
             raise UsageError(f"{len(sets)} scale sets are named {target.name!r}",
-                             "pick one with -g: " + "; ".join(f"-g {_resource_group(s['id'])}" for s in sets))
-        rg = _resource_group(sets[0]["id"])
+                             "pick one with -g: " + "; ".join(f"-g {resource_group_of(s['id'])}" for s in sets))
+        rg = resource_group_of(sets[0]["id"])
     set_path = f"/subscriptions/{subscription}/resourceGroups/{rg}{COMPUTE}/virtualMachineScaleSets/{target.name}"
     scale_set = arm.get(set_path, "compute")
     if scale_set.get("properties", {}).get("orchestrationMode") == "Flexible":

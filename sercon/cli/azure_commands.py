@@ -24,6 +24,21 @@ def azure_vm_context(env: Env, target: Any, identity: bool):
     return arm_for(env, target.cloud, identity), pick_subscription(target, env.environ)
 
 
+def check_rows(env: Env, target: Any, identity: bool) -> tuple[list, Any]:
+    """doctor's rows for any target, and the resolution error if the VM could not be found."""
+    from sercon.targets import SerialTarget
+
+    if isinstance(target, SerialTarget):
+        from sercon.transport.serial import device_checks
+
+        return device_checks(target.url), None
+    from sercon.azure.doctor import diagnose
+
+    arm, subscription = azure_vm_context(env, target, identity)
+    report = diagnose(arm, target, subscription)
+    return report.rows, report.error
+
+
 @click.command()
 @target_argument
 @target_options
@@ -37,19 +52,9 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, **option
     """
     from sercon.checks import FAIL
     from sercon.cli.render import render_checks
-    from sercon.targets import SerialTarget
 
     resolved, _ = resolve(env, target, options)
-    if isinstance(resolved, SerialTarget):
-        from sercon.transport.serial import device_checks
-
-        rows, error = device_checks(resolved.url), None
-    else:
-        from sercon.azure.doctor import diagnose
-
-        arm, subscription = azure_vm_context(env, resolved, identity)
-        report = diagnose(arm, resolved, subscription)
-        rows, error = report.rows, report.error
+    rows, error = check_rows(env, resolved, identity)
     render_checks(env, resolved.label, rows, as_json)
     if error is not None:
         raise error  # after the table: the same message, on stderr, with its exit status

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -102,17 +105,18 @@ def demo(env: Env, local: bool, use_qemu: bool) -> int:
     """
     if local:
         return _local_demo(env)
-    import contextlib
     import secrets
 
+    from sercon.cli.azure_commands import check_rows
     from sercon.cli.render import render_checks
     from sercon.cli.transport import open_transport
     from sercon.emulator.server import Emulator
     from sercon.emulator.world import World
+    from sercon.errors import ConnectionLost
     from sercon.targets import AzureTarget
     from sercon.terminal.session import Session, SessionOptions
 
-    password = secrets.token_urlsafe(8)
+    password = secrets.token_hex(6)
     vm: dict = {"name": "demo-vm", "password": password}
     user = "azureuser"
     if use_qemu:
@@ -123,15 +127,11 @@ def demo(env: Env, local: bool, use_qemu: bool) -> int:
         demo_env = Env(env.stdin, env.stdout, env.stderr, {**env.environ, **emulator.environment()})
         target = AzureTarget("demo-vm", "demo-rg", DEMO_SUBSCRIPTION)
         env.info(f"demo: Azure emulated at {emulator.base_url}; VM demo-vm, user {user}, password {password}")
-        from sercon.azure.doctor import diagnose
-        from sercon.cli.azure_commands import azure_vm_context
-
-        arm, subscription = azure_vm_context(demo_env, target, False)
-        render_checks(demo_env, "demo-rg/demo-vm", diagnose(arm, target, subscription).rows, False)
+        render_checks(demo_env, target.label, check_rows(demo_env, target, False)[0], False)
         transport = open_transport(target, demo_env)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ConnectionLost):
             transport.write(b"\r")  # the login prompt was printed before we attached: ask for a fresh one
-        return Session(transport, env.stdin, env.stdout_fd, SessionOptions(reconnect=True)).run()
+        return Session(transport, env.stdin, env.stdout_fd, SessionOptions(reconnect=True, resize=True)).run()
 
 
 def _qemu_image(env: Env, password: str) -> dict[str, str]:
@@ -150,29 +150,23 @@ def _qemu_image(env: Env, password: str) -> dict[str, str]:
     return {"kernel": str(image.kernel), "initrd": str(image.initrd)}
 
 
-def _environment(values: dict[str, str]):
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
     """The emulator runs in this process: its CA must be trusted here too, for the length of the demo."""
-    import contextlib
-    import os
-
-    @contextlib.contextmanager
-    def scoped():
-        saved = {k: os.environ.get(k) for k in values}
-        os.environ.update({k: v for k, v in values.items() if k in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")})
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-    return scoped()
+    trust = {k: v for k, v in values.items() if k in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")}
+    saved = {k: os.environ.get(k) for k in trust}
+    os.environ.update(trust)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _local_demo(env: Env) -> int:
-    import os
     import shutil
 
     from sercon.cli.transport import open_transport

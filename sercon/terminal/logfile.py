@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -74,7 +75,9 @@ class SessionLog:
 
     def open(self) -> None:
         try:
-            self._file = open(self.path, "ab")  # noqa: SIM115 - lives as long as the session
+            # Consoles print secrets too: a new log is readable by its owner only.
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._file = os.fdopen(fd, "ab")
         except OSError as exc:
             raise LogError(f"cannot open log file {self.path}: {exc.strerror}", "pick another --log path") from exc
         self._last_flush = time.monotonic()
@@ -94,8 +97,13 @@ class SessionLog:
         else:
             self._write(self._stamper.stamp(data) if self.timestamps else data)
 
-    def tx(self, data: bytes) -> None:
-        if self.fmt == "jsonl":
+    def tx(self, data: bytes, secret: bool = False) -> None:
+        """Input, in JSONL logs only; typed at a password prompt, only its length is kept."""
+        if self.fmt != "jsonl":
+            return
+        if secret:
+            self._write(self._json({"t": iso_time(self.clock()), "dir": "tx", "hidden": len(data)}))
+        else:
             self._record("tx", data)
 
     def event(self, name: str, **fields: object) -> None:

@@ -1,7 +1,7 @@
 """Reading the console's last line: is a shell prompt or a login prompt showing?
 
 Used to type `stty rows R cols C` only at a shell prompt (serial lines cannot carry the window
-size), and to tell after a logout whether a shell was left behind.
+size), to tell after a logout whether a shell was left behind, and to keep typed passwords out of logs.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 ANSI = re.compile(rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*(\x07|\x1b\\)|[@-Z\\-_])")
 SHELL_PROMPT = re.compile(rb"[$#%>] ?$")
 LOGIN_PROMPT = re.compile(rb"(?i)login: ?$")
+SECRET_PROMPT = re.compile(rb"(?i)(password|passphrase|pin)\b[^:\n]{0,60}: ?$")
 TAIL = 4096
 
 
@@ -26,6 +27,11 @@ def at_shell_prompt(tail: bytes) -> bool:
 
 def at_login_prompt(tail: bytes) -> bool:
     return bool(LOGIN_PROMPT.search(last_line(tail)))
+
+
+def at_secret_prompt(tail: bytes) -> bool:
+    """A password prompt: what is typed now must not go into a log."""
+    return bool(SECRET_PROMPT.search(last_line(tail)))
 
 
 def stty_command(rows: int, cols: int) -> bytes:

@@ -19,9 +19,10 @@ TxItem = tuple[bytes, bool] | Callable[[], object]
 
 class Sender:
     def __init__(self, transport: Transport, screen: Screen, paste_chunk: int, stop: threading.Event,
-                 log: Callable[[], SessionLog | None], bracketed: Callable[[], bool]) -> None:
+                 log: Callable[[], SessionLog | None], bracketed: Callable[[], bool],
+                 secret: Callable[[], bool] = lambda: False) -> None:
         self.transport, self.screen, self.paste_chunk, self.stop = transport, screen, paste_chunk, stop
-        self.log, self.bracketed = log, bracketed
+        self.log, self.bracketed, self.secret = log, bracketed, secret
         self._queue: queue.Queue[TxItem | None] = queue.Queue()
         self._carry: TxItem | None = None
         self._dropped = False
@@ -59,7 +60,7 @@ class Sender:
         log = self.log()
         if log is not None:
             try:
-                log.tx(data)
+                log.tx(data, secret=self.secret())
             except LogError as exc:
                 self.screen.status(exc.message)
 

@@ -27,7 +27,7 @@ from sercon.terminal.control_server import ControlServer
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
 from sercon.terminal.logfile import LineStamper, LogError, SessionLog
 from sercon.terminal.paste import BURST
-from sercon.terminal.prompt import TAIL, at_login_prompt, at_shell_prompt, stty_command
+from sercon.terminal.prompt import TAIL, at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
 from sercon.terminal.screen import Screen
 from sercon.terminal.sender import Sender
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
@@ -80,7 +80,7 @@ class Session:
         self._quit = False
         self._fatal: BaseException | None = None
         self._tx = Sender(transport, self.screen, options.paste_chunk, self._stop, lambda: self.log,
-                          lambda: self.remote_bracketed_paste)
+                          lambda: self.remote_bracketed_paste, lambda: at_secret_prompt(self._tail))
         self._wake_r, self._wake_w = os.pipe()
         self._actions: dict[str, Callable[[str | None], str]] = {
             "break": lambda _: (self.transport.send_break(), "BREAK sent")[1],

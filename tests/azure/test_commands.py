@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import subprocess
 import time
@@ -58,19 +60,33 @@ def test_log_without_boot_diagnostics(azure):
     assert b"Boot diagnostics are not enabled" in result.stderr and b"sercon doctor" in result.stderr
 
 
+def read_until(stream, needle: bytes, timeout: float = 20) -> bytes:
+    """What a pipe delivers until *needle* has arrived (fails the test after *timeout*)."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while needle not in out:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"never saw {needle!r} in {out!r}"
+        if select.select([stream], [], [], remaining)[0]:
+            chunk = os.read(stream.fileno(), 65536)
+            assert chunk, f"the stream ended before {needle!r}: {out!r}"
+            out += chunk
+    return out
+
+
 def test_log_follow_prints_new_bytes_only(azure):
     proc = subprocess.Popen([*SERCON, "log", "-g", "prod-rg", "web1", "--follow", "--interval", "0.2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=azure.env)
     try:
-        time.sleep(1.5)
+        out = read_until(proc.stdout, b"web1 login: ")
         requests.post(f"{azure.emulator.base_url}/_emulator/bootlog/web1", data="password:\r\nwelcome\r\n",
                       verify=azure.env["REQUESTS_CA_BUNDLE"], timeout=5)
-        time.sleep(1.5)
+        out += read_until(proc.stdout, b"welcome\r\n")
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        rest, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
-    assert out == b"boot line 1\r\nboot line 2\r\nweb1 login: password:\r\nwelcome\r\n"
+    assert out + rest == b"boot line 1\r\nboot line 2\r\nweb1 login: password:\r\nwelcome\r\n"
     ranges = [r["range"] for r in azure.requests if r["url"].startswith("/blob/") and r["range"]]
     assert "bytes=38-" in ranges  # follow asks only for what is new (the first 38 bytes were printed)
     assert not any(r["authorization"] for r in azure.requests if r["url"].startswith("/blob/"))

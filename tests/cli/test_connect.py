@@ -236,3 +236,20 @@ def test_no_reconnect_exits_7(socat_device, terminal):
     procs[0].terminate()
     assert term.wait_exit() == 7
     assert "lost" in term.text()
+
+
+def test_a_password_typed_at_a_prompt_stays_out_of_the_log(device, terminal, tmp_path):
+    log = tmp_path / "console.jsonl"
+    term = terminal("connect", device.path, "--log", str(log), "--log-format", "jsonl").connected()
+    device.write(b"web1 login: ")
+    term.wait_text("web1 login:")
+    term.send(b"ops\r")
+    device.expect(b"ops\r")
+    device.write(b"\r\nPassword: ")
+    term.wait_text("Password:")
+    term.send(b"hunter2\r")
+    device.expect(b"hunter2\r")
+    term.send(MENU_KEY + b"q")
+    assert term.wait_exit() == 0
+    text = log.read_text()
+    assert "hunter2" not in text and '"hidden": 8' in text and '"data": "ops\\r"' in text

@@ -43,3 +43,13 @@ def test_unwritable_log_is_reported(tmp_path):
     log = SessionLog(tmp_path / "missing" / "x.log")
     with pytest.raises(LogError):
         log.open()
+
+
+def test_typed_secrets_keep_only_their_length_and_the_log_is_private(tmp_path):
+    path = tmp_path / "s.jsonl"
+    log = SessionLog(path, "jsonl", clock=clock)
+    log.open()
+    log.tx(b"hunter2\r", secret=True)
+    log.close()
+    assert json.loads(path.read_text()) == {"t": iso_time(clock()), "dir": "tx", "hidden": 8}
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -25,3 +25,12 @@ def test_last_line_strips_escapes_and_carriage_returns():
 
 def test_stty_command():
     assert stty_command(40, 120) == b" stty rows 40 cols 120\r"
+
+
+@pytest.mark.parametrize("tail, secret", [(b"Password: ", True), (b"\r\n[sudo] password for ops: ", True),
+                                          (b"Enter passphrase for key '/root/.ssh/id': ", True),
+                                          (b"web1 login: ", False), (b"$ echo password", False)])
+def test_secret_prompts(tail, secret):
+    from sercon.terminal.prompt import at_secret_prompt
+
+    assert at_secret_prompt(tail) is secret

@@ -58,3 +58,8 @@ def test_bad_line_settings():
         resolve("/dev/x", parity="sideways")
     with pytest.raises(UsageError):
         resolve("/dev/x", databits=9)
+
+
+def test_environment_may_name_an_azure_vm_when_profiles_exist():
+    target, _ = resolve(None, {"SERCON_TARGET": "db7"})
+    assert target == AzureTarget("db7")

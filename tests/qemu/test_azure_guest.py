@@ -78,7 +78,8 @@ def test_send_expect_pipeline_through_the_gateway(azure_guest):
     for text, expect in steps:
         result = cli(env, "send", "-g", "rg", "qvm", text, "--expect", expect, "--timeout", "60")
         assert result.returncode == 0, (text, result.stdout[-300:], result.stderr)
-    script = f"printf 'uname -a\\n' | {' '.join(SERCON)} send -g rg qvm --expect '\\$ $' | grep sercon-guest"
+    script = (f"printf 'uname -a\\n' | {' '.join(SERCON)} send -g rg qvm --expect '\\$ $' --timeout 60 "
+              "| grep sercon-guest")
     result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert b"Linux sercon-guest" in result.stdout

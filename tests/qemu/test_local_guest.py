@@ -23,7 +23,7 @@ def test_wrong_password_then_login_and_uname_in_a_pipeline(guest):
     assert wrong.returncode == 0 and b"Login incorrect" in wrong.stdout
     assert send(guest, "guest", "--expect", "Password: $").returncode == 0
     assert send(guest, PASSWORD, "--expect", PROMPT).returncode == 0
-    script = (f"printf 'uname -a\\n' | {' '.join(SERCON)} send {guest.telnet_url} --expect '\\$ $' "
+    script = (f"printf 'uname -a\\n' | {' '.join(SERCON)} send {guest.telnet_url} --expect '\\$ $' --timeout 60 "
               "| grep sercon-guest")
     result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env=cli_env(), timeout=90)
     assert result.returncode == 0, result.stderr

@@ -79,6 +79,30 @@ class TakenOver(SerconError):
     exit_status = ExitStatus.TAKEN_OVER
 
 
+class SessionClosed(ConnectionLost):
+    """The far end closed the session on purpose (a WebSocket close frame), not a network fault.
+
+    Reconnecting would open a new session, which takes a shared console from whoever holds it now,
+    so callers never do it on their own (docs/azure.md, "Reconnect policy"). Exit 8 when the reason
+    says another session took over, 7 otherwise.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, code: int | None = None, reason: str = "",
+                 taken_over: bool = False) -> None:
+        super().__init__(message, hint)
+        self.code, self.reason, self.taken_over = code, reason, taken_over
+        self.exit_status = ExitStatus.TAKEN_OVER if taken_over else ExitStatus.CONNECTION_LOST
+
+
+class InputNotText(UsageError):
+    """Input the far end cannot carry (the Azure gateway takes UTF-8 text only); the rest was sent."""
+
+    def __init__(self, dropped: int, where: str = "the Azure gateway") -> None:
+        super().__init__(f"{dropped} byte{'s' if dropped != 1 else ''} of input not sent: not UTF-8 text, which "
+                         f"{where} cannot carry", "send UTF-8 text (the rest of the input was sent)")
+        self.dropped = dropped
+
+
 class DeviceBusy(SerconError):
     exit_status = ExitStatus.DEVICE_BUSY
 

@@ -125,9 +125,9 @@ class ArmClient:
             if response.status_code < 300:
                 return response.json() if response.content else {}
             failure = parse_error(response.status_code, _json_or_text(response))
-            if failure.code == "ExpiredAuthenticationToken" and not refreshed:
+            if response.status_code == 401 and not refreshed:
                 refreshed = True
-                self.credential.invalidate()  # the cached token is stale: fetch a fresh one, once
+                self.credential.invalidate()  # expired or revoked: fetch a fresh token, once, then give up
                 continue
             if (response.status_code == 429 or response.status_code >= 500) and attempt < MAX_ATTEMPTS:
                 self._wait(attempt, response.headers.get("Retry-After"), f"HTTP {response.status_code}")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sercon.errors import ExitStatus, ExpectTimeout, UsageError
+from sercon.errors import ExitStatus, ExpectTimeout, InputNotText, UsageError
 from sercon.terminal.paste import paste_chunks
 from sercon.terminal.screen import write_all
 from sercon.transport.base import Transport
@@ -67,11 +67,17 @@ class _Sender(threading.Thread):
         self.finished_at: float | None = None
 
     def run(self) -> None:
+        not_text = 0
         try:
             for data in self.source:
                 for piece in paste_chunks(data, self.chunk):
-                    self.transport.write(piece)
+                    try:
+                        self.transport.write(piece)
+                    except InputNotText as exc:  # the rest goes on; the count is reported at the end
+                        not_text += exc.dropped
                     self.transport.drain()
+            if not_text:
+                self.error = InputNotText(not_text)
         except BaseException as exc:  # reported by the reading side
             self.error = exc
         self.finished_at = time.monotonic()
@@ -94,6 +100,8 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
             raise sender.error
         now = time.monotonic()
         if sender.finished_at is not None and pattern is None:
+            if sender.error is not None:  # set just before finished_at: seen here, not at the top
+                raise sender.error
             quiet_since = max(last_rx, sender.finished_at)
             if options.wait_idle is None or now - quiet_since >= options.wait_idle:
                 write_all(out_fd, held)

@@ -1,7 +1,9 @@
 """The Azure serial console gateway's WebSocket as a Transport (docs/azure-protocol.md sections 4-5).
 
-Knows nothing of ARM: an endpoint factory (from sercon.azure.gateway) gives a fresh connection
-string and token for every (re)connect. The token goes in the first text frame, never in a URL.
+Knows nothing of ARM: a *connect* callable (from sercon.azure.gateway) makes a fresh connect call
+for every (re)connect, and a token source gives the current ARM token for the socket and for each
+admin command. The token goes in the first text frame, never in a URL. Input goes out as TEXT
+frames of whole UTF-8 characters, as every public client sends it.
 """
 
 from __future__ import annotations
@@ -14,26 +16,52 @@ import select
 import ssl
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from sercon.errors import ConnectionLost, NotSupported, SerconError, TakenOver, redact
+from sercon.errors import (
+    AuthFailed,
+    ConnectionLost,
+    InputNotText,
+    NotSupported,
+    SerconError,
+    SessionClosed,
+    redact,
+)
 from sercon.transport.base import NMI, RESET, SYSRQ, Transport
+from sercon.transport.textframes import TextFramer
 
 FRAME_LIMIT = 2048
 FIRST_MESSAGE_TIMEOUT = 30.0
-KEEPALIVE = 20.0
-TAKEOVER = re.compile(r"another (user|connection|session)|taken over|took over", re.I)
+KEEPALIVE = 20.0  # a ping after this long without traffic; no answer within as long again: the network is gone
+# Reasons that say another session has the console now. The real wording is unknown, so a close
+# that does not match is still never followed by an automatic reconnect (see SessionClosed).
+TAKEOVER = re.compile(r"another (user|connection|session|client)|taken over|took over|takeover", re.I)
+UNTRUSTED = re.compile(r"not trusted|unauthori[sz]ed|authenticat", re.I)
+ADMIN_TRIES = 3  # one-shot admin commands: a refused session or POST is retried with a fresh session
+ADMIN_SETTLE = 0.5  # one-shot: how long to watch a new session for an immediate refusal before posting
+RETRYABLE_ADMIN = {404, 409, 429}  # and every 5xx: the session was refused or not ready
 
 
-@dataclass(frozen=True)
-class GatewayEndpoint:
-    url: str
-    token: str
+class TokenSource(Protocol):
+    """The current ARM token (cached until near expiry), and a fresh one after a 401."""
 
-    def __repr__(self) -> str:
-        return f"GatewayEndpoint({redact(self.url)!r}, <token>)"
+    def get(self) -> str: ...
+
+    def refresh(self) -> str: ...
+
+
+class AdminRefused(SerconError):
+    """The gateway answered an admin command with something other than 200."""
+
+    def __init__(self, command: str, status: int, text: str) -> None:
+        super().__init__(f"the gateway refused {command}: HTTP {status} {text[:200]}".strip())
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRYABLE_ADMIN or self.status >= 500
 
 
 def admin_url(connection_string: str, command: str) -> str:
@@ -55,25 +83,35 @@ def tls_context() -> ssl.SSLContext:
 
 class GatewayTransport(Transport):
     max_write = FRAME_LIMIT
-    reconnect_backoff = 10.0
+    reconnect_backoff = 30.0
+    reconnect_first_delay = 2.0  # every reconnect is an ARM connect call: never more than one every ~2 s
+    max_refusals = 5
 
-    def __init__(self, endpoint: Callable[[], GatewayEndpoint], label: str, key: str, windows: bool = False) -> None:
-        self.endpoint_factory = endpoint
+    def __init__(self, connect: Callable[[], str], tokens: TokenSource, label: str, key: str,
+                 windows: bool = False, suspects: Sequence[str] = (), one_shot: bool = False) -> None:
+        self.connect_call, self.tokens = connect, tokens
         self.label, self.key = label, key
         self.windows = windows
+        self.suspects = list(suspects)  # what the prerequisite checks warned about, named when the gateway fails
+        self.one_shot = one_shot  # a command without a running session: admin commands retry refused sessions
         self.controls = frozenset({NMI, RESET} if windows else {SYSRQ, NMI, RESET})
-        self.endpoint: GatewayEndpoint | None = None
+        self.url: str | None = None
         self._ws = None
+        self._framer = TextFramer(FRAME_LIMIT)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._last_traffic = time.monotonic()
+        self._ping_sent: float | None = None
+        self._answered = False  # console output seen on this session
+        self._token_refreshed = False  # after an untrusted close: one retry with a fresh token
 
+    # -- opening ----------------------------------------------------------------------------------
     def open(self) -> None:
         import websocket
 
-        self.endpoint = self.endpoint_factory()
+        self.url = self.connect_call()
         try:
-            ws = websocket.create_connection(self.endpoint.url, timeout=FIRST_MESSAGE_TIMEOUT,
+            ws = websocket.create_connection(self.url, timeout=FIRST_MESSAGE_TIMEOUT,
                                              sslopt={"context": tls_context()}, skip_utf8_validation=True,
                                              enable_multithread=True)
         except (OSError, websocket.WebSocketException) as exc:
@@ -82,16 +120,20 @@ class GatewayTransport(Transport):
         try:
             opcode, frame = ws.recv_data_frame(True)  # the gateway speaks first; it is not console output
             if opcode == websocket.ABNF.OPCODE_CLOSE:
-                raise self._closed(frame.data, before_first=True)
-            ws.send(self.endpoint.token)  # the new auth flow: the raw token, as a text frame
+                raise self._closed(frame.data)
+            ws.send(self.tokens.get())  # the new auth flow: the raw token, as a text frame
         except (OSError, websocket.WebSocketException) as exc:
             with contextlib.suppress(Exception):
                 ws.close()
-            raise ConnectionLost("the gateway closed before the console answered",
-                                 f"run `sercon doctor {self.label}`") from exc
+            raise ConnectionLost("the gateway closed before the console answered", self.doctor_hint()) from exc
+        except SerconError:
+            with contextlib.suppress(Exception):
+                ws.close()
+            raise
         ws.settimeout(None)
         self._ws = ws
-        self._last_traffic = time.monotonic()
+        self._last_traffic, self._ping_sent, self._answered = time.monotonic(), None, False
+        self._framer = TextFramer(FRAME_LIMIT)
 
     def reopen(self) -> None:
         self.close()
@@ -103,64 +145,101 @@ class GatewayTransport(Transport):
             with contextlib.suppress(Exception):
                 ws.close()
 
+    # -- reading ----------------------------------------------------------------------------------
     def read(self, timeout: float | None) -> bytes:
-        import websocket
-
         ws = self._ws
         if ws is None:
             raise ConnectionLost(f"{self.label}: not connected")
-        pending = ws.sock is not None and isinstance(ws.sock, ssl.SSLSocket) and ws.sock.pending()
+        pending = isinstance(ws.sock, ssl.SSLSocket) and ws.sock.pending()
         if not pending:
-            wait = KEEPALIVE if timeout is None else min(timeout, KEEPALIVE)
-            ready, _, _ = select.select([ws.sock, self._wake_r], [], [], wait)
+            wait = self._keepalive_due()
+            if timeout is not None:
+                wait = min(wait, timeout)
+            ready, _, _ = select.select([ws.sock, self._wake_r], [], [], max(0.0, wait))
             if self._wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 64)
             if ws.sock not in ready:
                 self._keepalive(ws)
                 return b""
+        return self._frame(ws)
+
+    def _frame(self, ws) -> bytes:
+        import websocket
+
         try:
             opcode, frame = ws.recv_data_frame(True)
         except (OSError, websocket.WebSocketException) as exc:
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
-        self._last_traffic = time.monotonic()
+        self._last_traffic, self._ping_sent = time.monotonic(), None
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise self._closed(frame.data)
-        if opcode == websocket.ABNF.OPCODE_TEXT:
-            return frame.data if isinstance(frame.data, bytes) else frame.data.encode()
-        if opcode == websocket.ABNF.OPCODE_BINARY:
-            return bytes(frame.data)
-        return b""  # ping/pong
+        if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+            data = frame.data if isinstance(frame.data, bytes) else frame.data.encode()
+            if data:
+                self._answered, self._token_refreshed = True, False
+            return bytes(data)
+        return b""  # ping (answered by websocket-client) or pong
+
+    def _keepalive_due(self) -> float:
+        """Seconds until the keep-alive needs attention: an exact deadline, not a poll."""
+        if self._ping_sent is not None:
+            return self._ping_sent + KEEPALIVE - time.monotonic()
+        return self._last_traffic + KEEPALIVE - time.monotonic()
 
     def _keepalive(self, ws) -> None:
-        if time.monotonic() - self._last_traffic >= KEEPALIVE:
-            with contextlib.suppress(Exception):
+        now = time.monotonic()
+        if self._ping_sent is not None:
+            if now - self._ping_sent >= KEEPALIVE:
+                raise ConnectionLost(f"lost the console of {self.label}: no answer to a keep-alive in "
+                                     f"{KEEPALIVE:g} s")
+            return
+        if now - self._last_traffic >= KEEPALIVE:
+            try:
                 ws.ping()
-            self._last_traffic = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - any failure to write is a lost network
+                raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
+            self._ping_sent = now
 
-    def _closed(self, payload: bytes, before_first: bool = False) -> SerconError:
+    def _closed(self, payload: bytes) -> SerconError:
         code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
         reason = payload[2:].decode("utf-8", "replace")
+        shown = f"{code} {reason!r}" if code is not None else "no code"
         if TAKEOVER.search(reason):
-            return TakenOver(f"another user took over the console of {self.label} ({reason})",
-                             "sercon connect --force takes it back")
-        if before_first or code == 1011:
-            return ConnectionLost(f"the gateway closed the session ({code} {reason})".strip(),
-                                  f"check the prerequisites: `sercon doctor {self.label}`")
-        return ConnectionLost(f"the gateway closed the console of {self.label} ({code} {reason})")
+            return SessionClosed(f"another session took over the console of {self.label} ({shown})",
+                                 "sercon connect --force takes it back", code, reason, taken_over=True)
+        if not self._answered and UNTRUSTED.search(reason):
+            if self._token_refreshed:
+                return AuthFailed(f"the gateway does not trust the token for {self.label} ({shown})",
+                                  "sign in again (`sercon login`), and check the Virtual Machine Contributor role "
+                                  f"(`sercon doctor {self.label}`)")
+            self._token_refreshed = True
+            self.tokens.refresh()
+        return SessionClosed(f"the gateway closed the console of {self.label} ({shown})", self.doctor_hint(),
+                             code, reason)
 
+    def doctor_hint(self) -> str:
+        hint = f"run `sercon doctor {self.label}`"
+        if self.suspects:
+            hint += "; the checks warned about: " + "; ".join(self.suspects)
+        return hint
+
+    # -- writing ----------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         import websocket
 
         ws = self._ws
         if ws is None:
             raise ConnectionLost(f"{self.label}: not connected")
+        frames, dropped = self._framer.frames(data)
         try:
-            for start in range(0, len(data), FRAME_LIMIT):
-                ws.send_bytes(data[start : start + FRAME_LIMIT])
+            for text in frames:
+                ws.send(text)  # a TEXT frame
         except (OSError, websocket.WebSocketException) as exc:
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
         self._last_traffic = time.monotonic()
+        if dropped:
+            raise InputNotText(dropped)
 
     def cancel_read(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
@@ -179,18 +258,54 @@ class GatewayTransport(Transport):
         self._admin("reset", {})
 
     def _admin(self, command: str, parameters: dict[str, str]) -> None:
+        """One POST in a running session; a one-shot command retries refusals with a fresh session."""
+        if not self.one_shot:
+            self._post(command, parameters)
+            return
+        failures: list[str] = []
+        for attempt in range(1, ADMIN_TRIES + 1):
+            try:
+                if attempt > 1:
+                    time.sleep(min(2.0, 0.5 * attempt))
+                    self.reopen()
+                self._settle()
+                self._post(command, parameters)
+                return
+            except AdminRefused as exc:
+                if not exc.retryable:
+                    raise
+                failures.append(exc.message)
+            except SessionClosed as exc:
+                if exc.taken_over:
+                    raise
+                failures.append(exc.message)
+        raise ConnectionLost(f"{command} not sent: the gateway refused {ADMIN_TRIES} sessions in a row "
+                             f"(last: {failures[-1]})", self.doctor_hint())
+
+    def _settle(self) -> None:
+        """Watch a new session briefly: a gateway that refuses it closes right after the token."""
+        deadline = time.monotonic() + ADMIN_SETTLE
+        while not self._answered and (left := deadline - time.monotonic()) > 0:
+            self.read(left)
+
+    def _post(self, command: str, parameters: dict[str, str]) -> None:
         import requests
 
-        if self.endpoint is None or self._ws is None:
+        if self.url is None or self._ws is None:
             raise ConnectionLost(f"{self.label}: not connected")
-        body = {"command": command, "requestId": str(uuid.uuid4()), "commandParameters": parameters}
-        headers = {"Authorization": f"Bearer {self.endpoint.token}", "Accept": "application/json",
-                   "Accept-Language": "en", "Content-Type": "application/json"}
-        try:
-            response = requests.post(admin_url(self.endpoint.url, command), data=json.dumps(body), headers=headers,
-                                     timeout=30)
-        except requests.RequestException as exc:
-            raise ConnectionLost(f"{command} failed: {exc.__class__.__name__}") from exc
-        if response.status_code != 200:
-            raise SerconError(redact(f"the gateway refused {command}: HTTP {response.status_code} "
-                                     f"{response.text[:200]}"))
+        body = json.dumps({"command": command, "requestId": str(uuid.uuid4()), "commandParameters": parameters})
+        token = self.tokens.get()
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
+                       "Accept-Language": "en", "Content-Type": "application/json"}
+            try:
+                response = requests.post(admin_url(self.url, command), data=body, headers=headers, timeout=30)
+            except requests.RequestException as exc:
+                raise ConnectionLost(f"{command} failed: {exc.__class__.__name__}") from exc
+            if response.status_code == 200:
+                return
+            if response.status_code != 401:
+                raise AdminRefused(command, response.status_code, redact(response.text))
+            if attempt == 1:
+                token = self.tokens.refresh()  # the token expired during a long session: once more, fresh
+        raise AuthFailed(f"the gateway refused {command}: HTTP 401 with a fresh token", "sign in again: `sercon login`")

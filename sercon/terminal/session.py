@@ -1,9 +1,11 @@
 """The interactive session: console output to the screen, keys to the console, the escape menu between.
 
 Three threads, sharing only events and a queue: the main thread reads keys and signals; a reader
-thread copies console output to the screen (and reconnects when the console vanishes); a writer
-thread (sender.py) sends input in order, pacing pastes. Fatal errors are raised from the main thread after the
-terminal is restored, so ``cli.main`` prints them on a sane terminal.
+thread copies console output to the screen (and reconnects when the console vanishes, by the policy
+of reconnect.py: a session the far end closed on purpose is reopened only when the user presses
+Enter, or with --force); a writer thread (sender.py) sends input in order, pacing pastes. Fatal
+errors are raised from the main thread after the terminal is restored, so ``cli.main`` prints them
+on a sane terminal.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError, TakenOver, UsageError
+from sercon.errors import (
+    ConnectionLost,
+    ExitStatus,
+    Interrupted,
+    SerconError,
+    SessionClosed,
+    TakenOver,
+    UsageError,
+)
 from sercon.sysrq import VALID_KEYS
 from sercon.terminal.console import Chunk, KeyReader, RawConsole
 from sercon.terminal.control_server import ControlServer
@@ -28,6 +38,7 @@ from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
 from sercon.terminal.logfile import LineStamper, LogError, SessionLog
 from sercon.terminal.paste import BURST
 from sercon.terminal.prompt import TAIL, at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
+from sercon.terminal.reconnect import Reconnector
 from sercon.terminal.screen import Screen
 from sercon.terminal.sender import Sender
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
@@ -46,7 +57,8 @@ class SessionOptions:
     timestamps: bool = False
     log_path: str | None = None
     log_format: str = "text"
-    take_back: bool = False  # when another user takes the console over, take it back (--force)
+    take_back: bool = False  # reopen a session the far end closed (another user's takeover too) (--force)
+    interactive: bool | None = None  # may the user be asked (Enter reconnects)? None: stdin is a terminal
     control_path: Path | None = None  # where other sercon commands reach this session
     resize: bool = False  # type `stty rows R cols C` at a shell prompt when the window size changes
     logout_on_exit: bool = False
@@ -77,6 +89,11 @@ class Session:
         self._rx_count = 0
         self._resize_pending = options.resize
         self._stop = threading.Event()
+        self._interactive = options.interactive if options.interactive is not None else stdin.isatty()
+        self._closed: SessionClosed | None = None  # set while a closed session waits for the user's Enter
+        self._enter = threading.Event()  # the user pressed Enter to reopen it (or the session stops)
+        self._reconnector = Reconnector(transport, self._stop, self.screen.status, self._log_event,
+                                        self._quit_hint())
         self._quit = False
         self._fatal: BaseException | None = None
         self._tx = Sender(transport, self.screen, options.paste_chunk, self._stop, lambda: self.log,
@@ -90,7 +107,9 @@ class Session:
         }
         self.control: ControlServer | None = None
         if options.control_path is not None:
-            self.control = ControlServer(options.control_path, self._control_write, self._control_act)
+            tty = os.ttyname(stdin.fileno()) if self._interactive and os.isatty(stdin.fileno()) else None
+            self.control = ControlServer(options.control_path, self._control_write, self._control_act,
+                                         {"pid": os.getpid(), "tty": tty})
 
     # -- main thread ------------------------------------------------------------------------------
     def run(self) -> ExitStatus:
@@ -147,7 +166,8 @@ class Session:
                 chunks = []
             self._handle(chunks)
             self._flush_log()
-        return ExitStatus.SUCCESS
+        closed = self._closed  # quit while a closed session waited for Enter: say why it had ended
+        return closed.exit_status if closed is not None else ExitStatus.SUCCESS
 
     def _handle(self, chunks: list[Chunk]) -> None:
         for chunk in chunks:
@@ -156,11 +176,20 @@ class Session:
                 continue
             for action in self.machine.feed(chunk.data):
                 if isinstance(action, Forward):
-                    self._tx.typed(action.data)
+                    self._forward(action.data)
                 elif isinstance(action, Prompt):
                     self.screen.show_menu(action.text)
                 elif isinstance(action, Run):
                     self._command(action.name, action.arg)
+
+    def _forward(self, data: bytes) -> None:
+        if self._closed is None:
+            self._tx.typed(data)
+        elif b"\r" in data or b"\n" in data:
+            self._closed = None
+            self._enter.set()
+        else:
+            self._tx.input_lost()
 
     def _command(self, name: str, arg: str | None) -> None:
         if name == "quit":
@@ -241,6 +270,10 @@ class Session:
 
     def _control_act(self, op: str, key: str | None) -> str:
         """An action from another sercon command, run in order by the writer thread; its result returned."""
+        if op == "release":  # the same user's `sercon connect --force`
+            self._post_fatal(TakenOver(f"another sercon of yours took over the console of {self.transport.label}",
+                                       "only one sercon session per console: use the other one"))
+            return "released"
         if op not in self._actions:
             raise UsageError(f"unknown control action {op!r}")
         done, outcome = threading.Event(), {}
@@ -264,6 +297,7 @@ class Session:
 
     def _shutdown(self, threads: list[threading.Thread]) -> None:
         self._stop.set()
+        self._enter.set()
         if self.control is not None:
             self.control.stop()
         self._tx.close()
@@ -288,11 +322,8 @@ class Session:
             while not self._stop.is_set():
                 try:
                     data = self.transport.read(1.0)
-                except TakenOver as exc:
-                    if self._stop.is_set() or not self.options.take_back:
-                        self._post_fatal(exc)
-                        return
-                    if not self._recover(ConnectionLost(f"{exc.message}; taking it back (--force)")):
+                except SessionClosed as exc:
+                    if self._stop.is_set() or not self._after_close(exc):
                         return
                     continue
                 except ConnectionLost as exc:
@@ -301,14 +332,47 @@ class Session:
                     if not self.options.reconnect:
                         self._post_fatal(exc)
                         return
-                    if not self._recover(exc):
+                    if not self._reconnector.recover(exc):
                         return
+                    self._tx.reconnected()
                     continue
                 if data:
+                    self._reconnector.backoff.answered()
                     self._show(data)
         except BaseException as exc:  # anything unexpected ends the session, reported by the main thread
             if not self._stop.is_set():
                 self._post_fatal(exc)
+
+    def _after_close(self, exc: SessionClosed) -> bool:
+        """The far end closed the session on purpose. Reopening takes the console from whoever holds
+        it now, so it happens on its own only for a session that never answered (a refusal), or with
+        --force; otherwise the user decides. False when the session ends."""
+        if self.options.take_back:
+            reopened = self._reconnector.recover(ConnectionLost(f"{exc.message}; reopening it (--force)"),
+                                                 refused=self._reconnector.backoff.on_probation())
+        elif not exc.taken_over and self._reconnector.backoff.on_probation():
+            reopened = self._reconnector.recover(exc, refused=True)
+        elif not (self._interactive and self.options.reconnect):
+            self._post_fatal(exc)
+            return False
+        else:
+            reopened = self._await_enter(exc) and self._reconnector.recover(exc)
+        if reopened:
+            self._tx.reconnected()
+        return reopened
+
+    def _await_enter(self, exc: SessionClosed) -> bool:
+        self._log_event("closed", code=exc.code, reason=exc.reason)
+        self._enter.clear()
+        self._closed = exc
+        self.screen.status(f"{exc.message}. Press Enter to reconnect (a new session takes the console over if "
+                           f"someone else holds it now), or {self._quit_hint()}")
+        self._enter.wait()
+        return not self._stop.is_set()
+
+    def _log_event(self, kind: str, **fields: object) -> None:
+        if self.log is not None:
+            self.log.event(kind, **fields)
 
     def _show(self, data: bytes) -> None:
         if b"\x1b[?2004" in data:
@@ -324,25 +388,6 @@ class Session:
                 self.log.rx(data)
             except LogError as exc:
                 self.screen.status(exc.message)
-
-    def _recover(self, exc: ConnectionLost) -> bool:
-        """Wait for the console to come back; False if the session is stopping first."""
-        self.screen.status(f"{exc.message}; waiting for it to come back ({self._quit_hint()})")
-        if self.log is not None:
-            self.log.event("lost", reason=exc.message)
-        delay = 0.1
-        while not self._stop.wait(delay):
-            try:
-                self.transport.reopen()
-            except SerconError:
-                delay = min(delay * 1.5, self.transport.reconnect_backoff)
-                continue
-            self._tx.reconnected()
-            self.screen.status(f"reconnected to {self.transport.label}")
-            if self.log is not None:
-                self.log.event("reconnected", target=self.transport.label)
-            return True
-        return False
 
     def _quit_hint(self) -> str:
         esc = self.options.escape

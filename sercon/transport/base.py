@@ -24,8 +24,12 @@ class Transport:
     label: str = "?"
     #: Names the console for the control socket: the device's real path, the VM's resource id.
     key: str = ""
-    #: Longest wait between reconnect attempts (a local device comes back fast; a network takes longer).
+    #: Waits between reconnect attempts: the first, and the longest (a local device comes back fast;
+    #: each Azure attempt is an ARM call and takes the console from whoever holds it).
+    reconnect_first_delay: float = 0.1
     reconnect_backoff: float = 1.0
+    #: Refusals in a row (closed before the console answered) after which reconnecting stops; None: never.
+    max_refusals: int | None = None
 
     def open(self) -> None:
         raise NotImplementedError

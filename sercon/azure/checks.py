@@ -1,5 +1,6 @@
 """The serial console's prerequisites as pure functions over what ARM returned: each says what it
-found and the exact fix. `sercon doctor` shows them all; `sercon connect` stops on a failure."""
+found and the exact fix. `sercon doctor` shows them all; `sercon connect` stops on a definite
+blocker only (see ``gate``)."""
 
 from __future__ import annotations
 
@@ -214,9 +215,16 @@ def run_checks(facts: Facts) -> list[CheckResult]:
     return rows
 
 
-def raise_on_failure(rows: list[CheckResult]) -> None:
-    """For `sercon connect`: stop at the first failed prerequisite, with its fix."""
-    for row in rows:
-        if row.status == FAIL:
-            raise PreconditionFailed(f"{row.name}: {row.found}", row.fix or None)
+# Only these stop `connect`, `send` and the control commands: each is a definite blocker. The others
+# are read from APIs the console itself may not need (a stale IP list, a PIM or conditional role, a
+# service that no longer reads the storage account), so they warn and sercon goes on to the connect call.
+BLOCKERS = frozenset({"console", "vm", "power", "boot diagnostics"})
+INFORMATIONAL = frozenset({"guest"})
 
+
+def gate(rows: list[CheckResult]) -> list[CheckResult]:
+    """Raise on the first definite blocker; return the rows to warn about before connecting."""
+    for row in rows:
+        if row.status == FAIL and row.name in BLOCKERS:
+            raise PreconditionFailed(f"{row.name}: {row.found}", row.fix or None)
+    return [row for row in rows if row.status != OK and row.name not in INFORMATIONAL]

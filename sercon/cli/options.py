@@ -48,6 +48,10 @@ azure_options = _apply(
     click.option("--identity", is_flag=True, help="Sign in with the machine's managed identity."),
 )
 
+checks_option = click.option(
+    "--no-checks", "no_checks", is_flag=True, default=None,
+    help="Azure: skip the prerequisite checks and go straight to the connect call.")
+
 paste_option = click.option(
     "--paste-chunk", type=click.IntRange(min=16), help="Largest write of pasted input, in bytes (default 2048)."
 )

@@ -10,6 +10,7 @@ import click
 from sercon.cli.env import Env
 from sercon.cli.options import (
     azure_options,
+    checks_option,
     paste_option,
     session_options,
     target_argument,
@@ -32,6 +33,7 @@ def resolve(env: Env, target: str | None, options: dict[str, Any]) -> tuple[Targ
 @target_argument
 @target_options
 @azure_options
+@checks_option
 @session_options
 @click.pass_obj
 def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int:
@@ -39,7 +41,7 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
 
     Quit with Ctrl-] q, or <Enter>~. as in ssh.
     """
-    from sercon.cli.transport import open_transport
+    from sercon.cli.transport import OpenOptions, open_transport
     from sercon.targets import AzureTarget
     from sercon.terminal.escape import parse_escape_key
     from sercon.terminal.session import Session, SessionOptions
@@ -60,7 +62,8 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
         session_options_.logout_sequence = unescape(prefs["logout_sequence"])
     from sercon.transport.control import socket_path
 
-    transport = open_transport(resolved, env, identity, share=False)
+    open_options = OpenOptions(share=False, force=session_options_.take_back, checks=not prefs.get("no_checks"))
+    transport = open_transport(resolved, env, identity, open_options)
     session_options_.control_path = socket_path(transport.key, env.environ)
     return Session(transport, env.stdin, env.stdout_fd, session_options_).run()
 
@@ -78,6 +81,7 @@ def unescape(text: str) -> bytes:
 @click.argument("text", nargs=-1)
 @target_options
 @azure_options
+@checks_option
 @click.option("--eol", type=click.Choice(["cr", "lf", "crlf"]), default="cr", show_default=True,
               help="Line ending for TEXT and for each line of stdin; lf sends stdin byte for byte.")
 @click.option("--expect", metavar="REGEX", help="Print output up to and including the first match, then exit 0.")
@@ -94,13 +98,13 @@ def send(env: Env, target: str | None, text: tuple[str, ...], eol: str, expect: 
     \b
     printf 'uname -a\\n' | sercon send /dev/ttyUSB0 --expect '\\$ $' | grep Linux
     """
-    from sercon.cli.transport import open_transport
+    from sercon.cli.transport import OpenOptions, open_transport
     from sercon.terminal.scripted import SendOptions, run_send, stream_input, text_input
 
     resolved, prefs = resolve(env, target, options)
     source = stream_input(env.stdin.fileno(), eol) if text in ((), ("-",)) else text_input(text, eol)
     send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048)
-    transport = open_transport(resolved, env, identity)
+    transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks")))
     try:
         return run_send(transport, source, send_options, env.stdout_fd)
     finally:
@@ -112,6 +116,7 @@ def send(env: Env, target: str | None, text: tuple[str, ...], eol: str, expect: 
 @target_argument
 @target_options
 @azure_options
+@checks_option
 @click.option("--interval", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Seconds between keys when several are sent (reisub).")
 @click.pass_obj
@@ -121,12 +126,12 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bo
     On a serial line this is a BREAK followed by the key. Several keys
     (`reisub`, `sync,reboot`) go one at a time, --interval apart.
     """
-    from sercon.cli.transport import open_transport
+    from sercon.cli.transport import OpenOptions, open_transport
     from sercon.sysrq import parse_keys
 
     sequence = parse_keys(keys)
-    resolved, _ = resolve(env, target, options)
-    transport = open_transport(resolved, env, identity)
+    resolved, prefs = resolve(env, target, options)
+    transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
     try:
         for index, key in enumerate(sequence):
             if index:
@@ -141,13 +146,13 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bo
 
 def _machine_action(env: Env, target: str | None, options: dict[str, Any], identity: bool, yes: bool,
                     action: str, question: str) -> int:
-    from sercon.cli.transport import open_transport
+    from sercon.cli.transport import OpenOptions, open_transport
 
-    resolved, _ = resolve(env, target, options)
+    resolved, prefs = resolve(env, target, options)
     if not env.confirmed(question.format(label=resolved.label), yes):
         env.info("nothing sent")
         return ExitStatus.ERROR
-    transport = open_transport(resolved, env, identity)
+    transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
     try:
         getattr(transport, action)()
     finally:
@@ -158,7 +163,7 @@ def _machine_action(env: Env, target: str | None, options: dict[str, Any], ident
 
 def machine_command(func: Any) -> click.Command:
     """nmi and reset take the same arguments: a target, its options, and --yes."""
-    for decorator in reversed((click.command(), target_argument, target_options, azure_options,
+    for decorator in reversed((click.command(), target_argument, target_options, azure_options, checks_option,
                                click.option("--yes", is_flag=True, help="Do not ask for confirmation."),
                                click.pass_obj)):
         func = decorator(func)

@@ -3,48 +3,111 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sercon.cli.env import Env
+from sercon.errors import DeviceBusy, SerconError
 from sercon.targets import AzureTarget, Target
 from sercon.transport.base import Transport
 
+RELEASE_WAIT = 10.0  # how long a --force connect waits for the user's other session to let go
 
-def open_transport(target: Target, env: Env, identity: bool = False, share: bool = True) -> Transport:
-    """Build and open the transport for *target* (for Azure, after its prerequisites pass).
 
-    With *share*, a `sercon connect` already running on the same console is used instead (a second
-    Azure session would take the console from it; a device would be locked).
+@dataclass(frozen=True)
+class OpenOptions:
+    """How a command wants its console.
+
+    *share*: use a `sercon connect` already running on the console (a second Azure session would
+    take the console from it; a device would be locked). *force*: a new interactive session may end
+    the user's own running one. *checks*: run the prerequisite checks first (`--no-checks` skips
+    them). *one_shot*: a control command with no session behind it (admin commands retry refusals).
     """
+
+    share: bool = True
+    force: bool = False
+    checks: bool = True
+    one_shot: bool = False
+
+
+def open_transport(target: Target, env: Env, identity: bool = False, options: OpenOptions | None = None) -> Transport:
+    """Build and open the transport for *target* (for Azure, once no definite blocker was found)."""
     from sercon.transport.control import find_session
 
+    options = options or OpenOptions()
     if isinstance(target, AzureTarget):
-        from sercon.azure.checks import raise_on_failure
-        from sercon.azure.doctor import diagnose
-        from sercon.azure.resolve import resolve_vm
-        from sercon.cli.azure_commands import azure_vm_context
-
-        arm, subscription = azure_vm_context(env, target, identity)
-        vm = resolve_vm(arm, target, subscription)
-        if share and (running := find_session(vm.resource_id, env.environ)) is not None:
-            env.info(f"using the running `sercon connect` to {vm.label}")
-            return running
-        report = diagnose(arm, target, subscription, vm)
-        if report.error is not None:
-            raise report.error
-        raise_on_failure(report.rows)
-        from sercon.azure.gateway import open_console
-
-        with connecting(env, report.vm.label):
-            return open_console(arm, report.vm)
+        return _open_azure(target, env, identity, options)
     from sercon.transport.serial import SerialTransport, console_key
 
-    if share and (running := find_session(console_key(target.url), env.environ)) is not None:
+    if options.share and (running := find_session(console_key(target.url), env.environ)) is not None:
         env.info(f"using the running `sercon connect` to {target.url}")
         return running
     transport = SerialTransport(target.url, target.line, qmp=target.qmp)
     transport.open()
     return transport
+
+
+def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOptions) -> Transport:
+    from sercon.azure.gateway import console_transport
+    from sercon.azure.resolve import resolve_vm
+    from sercon.cli.azure_commands import azure_vm_context
+    from sercon.transport.control import find_session
+
+    arm, subscription = azure_vm_context(env, target, identity)
+    vm = resolve_vm(arm, target, subscription)
+    running = find_session(vm.resource_id, env.environ)
+    if running is not None and options.share:
+        env.info(f"using the running `sercon connect` to {vm.label}")
+        return running
+    if running is not None:
+        _take_from_own_session(env, running, vm.resource_id, options.force)
+    suspects = _checked(env, arm, target, subscription, vm) if options.checks else []
+    transport = console_transport(arm, vm, suspects, one_shot=options.one_shot)
+    with connecting(env, vm.label):
+        try:
+            transport.open()
+        except SerconError as exc:
+            if suspects and exc.hint is None:
+                exc.hint = transport.doctor_hint()  # name what the checks warned about
+            raise
+    return transport
+
+
+def _checked(env: Env, arm, target: AzureTarget, subscription: str, vm) -> list[str]:
+    """Stop on a definite blocker; print the other findings as warnings and return them."""
+    from sercon.azure.checks import gate
+    from sercon.azure.doctor import diagnose
+
+    report = diagnose(arm, target, subscription, vm)
+    if report.error is not None:
+        raise report.error
+    warnings = gate(report.rows)
+    for row in warnings:
+        env.info(f"warning: {row.name}: {row.found}" + (f" (fix: {row.fix})" if row.fix else ""))
+    return [f"{row.name}: {row.found}" for row in warnings]
+
+
+def _take_from_own_session(env: Env, running, key: str, force: bool) -> None:
+    """A second interactive session would silently take the console from the user's first one."""
+    from sercon.transport.control import find_session
+
+    try:
+        if not force:
+            who = running.describe()
+            raise DeviceBusy(f"already connected in another sercon ({who})",
+                             "quit that session, or use it: sercon send/sysrq/nmi/reset go through it; "
+                             "--force ends it and connects here")
+        env.info(f"ending your other sercon session ({running.describe()}): --force")
+        running.release()
+    finally:
+        running.close()
+    deadline = time.monotonic() + RELEASE_WAIT
+    while (again := find_session(key, env.environ)) is not None:
+        again.close()
+        if time.monotonic() > deadline:
+            raise DeviceBusy("your other sercon session did not let go of the console", "quit it by hand")
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager

@@ -22,8 +22,10 @@ class ControlServer:
     session's writes and returns its status line (or raises).
     """
 
-    def __init__(self, path: Path, write: Callable[[bytes], None], act: Callable[[str, str | None], str]) -> None:
+    def __init__(self, path: Path, write: Callable[[bytes], None], act: Callable[[str, str | None], str],
+                 info: dict[str, object] | None = None) -> None:
         self.path, self.write, self.act = path, write, act
+        self.info = info or {}  # what "hello" answers: the session's pid and tty
         self._clients: list[socket.socket] = []
         self._lock = threading.Lock()
         self._server: socket.socket | None = None
@@ -74,6 +76,9 @@ class ControlServer:
         op = message.get("op")
         if op == "write":
             self.write(base64.b64decode(message.get("data", "")))
+            return
+        if op == "hello":
+            conn.sendall(encode({"reply": op, "ok": True, **self.info}))
             return
         try:
             self.act(str(op), message.get("key"))

@@ -5,8 +5,10 @@ A second session to the same console would take it over (Azure) or find it locke
 lives in a per-user folder (mode 0700) and answers only its own user (SO_PEERCRED).
 
 Protocol: one JSON object per line. Client -> session: {"op": "write", "data": b64} or
-{"op": "sysrq"|"nmi"|"reset"|"break", "key": "h"}. Session -> client: {"rx": b64} for console output,
-and {"reply": op, "ok": true} or {"reply": op, "ok": false, "error": "..."} for actions.
+{"op": "sysrq"|"nmi"|"reset"|"break", "key": "h"}, {"op": "hello"} (who holds the console: pid and
+tty come back in the reply) and {"op": "release"} (a `connect --force` of the same user: the session
+ends with exit 8). Session -> client: {"rx": b64} for console output, and {"reply": op, "ok": true,
+...} or {"reply": op, "ok": false, "error": "..."} for actions.
 """
 
 from __future__ import annotations
@@ -110,8 +112,11 @@ class ControlTransport(Transport):
     def write(self, data: bytes) -> None:
         self.sock.sendall(encode({"op": "write", "data": base64.b64encode(data).decode()}))
 
-    def _action(self, op: str, key: str | None = None) -> None:
-        self.sock.sendall(encode({"op": op, "key": key}))
+    def _action(self, op: str, key: str | None = None) -> dict:
+        try:
+            self.sock.sendall(encode({"op": op, "key": key}))
+        except OSError as exc:
+            raise ConnectionLost("the running sercon connect session ended") from exc
         while True:
             messages = self._messages(REPLY_TIMEOUT)
             if not messages:
@@ -122,7 +127,20 @@ class ControlTransport(Transport):
                 elif message.get("reply") == op:
                     if not message.get("ok"):
                         raise SerconError(message.get("error", f"{op} failed"))
-                    return
+                    return message
+
+    def describe(self) -> str:
+        """Who holds the console, as "pid N, tty T" (a session too old to say: "pid unknown")."""
+        try:
+            info = self._action("hello")
+        except SerconError:
+            return "pid unknown"
+        return f"pid {info.get('pid', '?')}, tty {info.get('tty') or 'none'}"
+
+    def release(self) -> None:
+        """Ask the session to end (it exits 8); it may close the socket before it can answer."""
+        with contextlib.suppress(ConnectionLost):
+            self._action("release")
 
     def send_break(self, duration: float = 0.25) -> None:
         self._action("break")

@@ -1,8 +1,9 @@
 """The emulator's Azure Resource Manager: the calls of docs/azure-protocol.md, with ARM's error bodies.
 
 One catch-all handler matches paths case-insensitively (ARM ignores case; the CLI's SDK writes
-`resourcegroups`) and accepts %2F in scale-set parents. Every call needs a live token and the
-caller's permission for the route's action, as ARM does.
+`resourcegroups`) and accepts %2F in scale-set parents. Every call needs a live token, a published
+api-version of the provider (api_versions.py) and the caller's permission for the route's action,
+as ARM does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from sercon.emulator import api_versions
 from sercon.emulator.arm_shapes import (
     boot_log_text,
     lock_json,
@@ -28,7 +30,7 @@ from sercon.emulator.arm_shapes import (
 )
 from sercon.emulator.authority import Identity, TokenStore
 from sercon.emulator.gateway import Gateway
-from sercon.emulator.world import CONNECT_ACTION, World
+from sercon.emulator.world import CONNECT_ACTION, World, nested_gateway
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
@@ -111,6 +113,8 @@ class Arm:
         who, problem = self._caller(request)
         if who is None:
             return problem
+        if (bad_version := self._api_version_problem(request, path)) is not None:
+            return bad_version
         for method, pattern, action, handler in self.table:
             match = pattern.match(path)
             if match and method == request.method:
@@ -141,6 +145,14 @@ class Arm:
                        if code == "ExpiredAuthenticationToken" else "The access token is invalid.")
             return None, arm_error(401, code, message)
         return who, web.Response()
+
+    def _api_version_problem(self, request: web.Request, path: str) -> web.Response | None:
+        """ARM's 400 for a missing or unpublished api-version (the name matched in any case)."""
+        if not self.world.api_version_check:
+            return None
+        version = next((v for k, v in request.query.items() if k.lower() == "api-version"), None)
+        found = api_versions.problem(path, version, self.world.api_versions)
+        return arm_error(400, *found) if found else None
 
     def _page(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
         start = int(request.query.get("$skiptoken", "0"))
@@ -259,7 +271,8 @@ class Arm:
                              "non-Enabled state for the serial console.")
         if "iid" in params:
             scale_set, inst, error = self._instance(params)
-            vm = {**scale_set, **inst, "name": f"{scale_set['name']}_{inst['id']}"} if not error else None
+            vm = {**scale_set, **inst, "name": f"{scale_set['name']}_{inst['id']}",
+                  "gateway": nested_gateway(scale_set, inst)} if not error else None
         else:
             vm, error = self._vm(params)
         if error:

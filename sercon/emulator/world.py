@@ -1,4 +1,4 @@
-"""The emulated Azure: identities, subscriptions, VMs, scale sets, storage, locks, roles and faults.
+"""The emulated Azure: identities, subscriptions, VMs, scale sets, storage, locks, roles, faults, gateway options.
 
 Loaded from a JSON world file (see docs/emulator.md); everything has a default so that a small
 file describes a useful world. Pure data and lookups; the HTTP side is in authority.py and arm.py.
@@ -10,7 +10,7 @@ import json
 import re
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,10 @@ DEFAULT_CLIENT_ID = "00000000-0000-4000-8000-00000000c11e"
 DEFAULT_SECRET = "emulator-client-secret"  # a test credential for the local emulator, not a real secret
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-0000000005b1"
 CONNECT_ACTION = "Microsoft.SerialConsole/serialPorts/connect/action"
+TAKEOVER_REASON = "Another user connected to the serial console of this virtual machine"
+BINARY_INPUT = ("reject", "ignore", "accept")
+REFUSE_AFTER_AUTH = ("never", "always", "alternate")
+SERVER_CLOSE_CODES = (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1012, 1013, 1014)  # RFC 6455 §7.4
 
 
 @dataclass
@@ -52,6 +56,46 @@ class Fault:
     count: int = 1
 
 
+@dataclass(frozen=True)
+class GatewayOptions:
+    """How strict the gateway is; the defaults are the strict choices (docs/emulator.md, "gateway")."""
+
+    binary_input: str = "reject"
+    takeover_code: int = 1000
+    takeover_reason: str = TAKEOVER_REASON
+    refuse_after_auth: str = "never"
+    ping_interval: float | None = None
+    connection_string_ttl: float = 60.0
+
+    def merged(self, changes: dict[str, Any] | None) -> GatewayOptions:
+        """These options with a world file's "gateway" dict applied; a typo fails loudly."""
+        changes = dict(changes or {})
+        unknown = set(changes) - set(self.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown gateway option(s): {', '.join(sorted(unknown))}")
+        options = replace(self, **changes)
+        options._check()
+        return options
+
+    def _check(self) -> None:
+        if self.binary_input not in BINARY_INPUT:
+            raise ValueError(f"gateway binary_input must be one of {BINARY_INPUT}, not {self.binary_input!r}")
+        if self.refuse_after_auth not in REFUSE_AFTER_AUTH:
+            raise ValueError(f"gateway refuse_after_auth must be one of {REFUSE_AFTER_AUTH}, "
+                             f"not {self.refuse_after_auth!r}")
+        if self.takeover_code not in SERVER_CLOSE_CODES and not 3000 <= self.takeover_code <= 4999:
+            raise ValueError(f"gateway takeover_code {self.takeover_code} is not a close code a server may send")
+        if self.ping_interval is not None and self.ping_interval <= 0:
+            raise ValueError("gateway ping_interval must be a positive number of seconds, or null")
+        if self.connection_string_ttl < 0:
+            raise ValueError("gateway connection_string_ttl must not be negative")
+
+
+def nested_gateway(scale_set: dict[str, Any], instance: dict[str, Any]) -> dict[str, Any]:
+    """A scale-set instance's gateway options: its own over its scale set's."""
+    return {**(scale_set.get("gateway") or {}), **(instance.get("gateway") or {})}
+
+
 def _vm_defaults(vm: dict[str, Any], rg: str) -> dict[str, Any]:
     return {"resource_group": rg, "location": "westeurope", "power": "running", "os": "Linux",
             "boot_diagnostics": "managed", "storage_account": None, "admin_username": "azureuser",
@@ -76,6 +120,9 @@ class World:
         self.role_assignments = [RoleAssignment(**r) for r in data.get("role_assignments", [])] or [
             RoleAssignment("*", "/", ["*"])]
         self.faults = [Fault(**f) for f in data.get("faults", [])]
+        self.gateway = GatewayOptions().merged(data.get("gateway"))
+        self.api_version_check: bool = bool(data.get("api_version_check", True))
+        self.api_versions: dict[str, list[str]] = {k: list(v) for k, v in data.get("api_versions", {}).items()}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         for sub in data.get("subscriptions", [{"id": DEFAULT_SUBSCRIPTION}]):
             self._add_subscription(sub)
@@ -96,16 +143,23 @@ class World:
                     for inst in scale_set.get("instances", []):
                         vms.append(_vm_defaults({**inst, "name": f"{scale_set['name']}_{inst['id']}",
                                                  "scale_set": scale_set["name"],
+                                                 "gateway": nested_gateway(scale_set, inst),
                                                  "boot_diagnostics": scale_set["boot_diagnostics"]}, rg))
             accounts += [{"resource_group": rg, "location": "westeurope", "ip_rules": [], "default_action": "Allow",
                           "allow_shared_key_access": True, **acct} for acct in content.get("storage_accounts", [])]
             locks += [{"scope": f"/subscriptions/{sub['id']}/resourceGroups/{rg}", **lock}
                       for lock in content.get("locks", [])]
+        for item in [*vms, *sets, *(i for s in sets for i in s.get("instances", []))]:
+            self.gateway_options(item)  # a bad per-VM "gateway" dict fails at load, not at connect
         self.subscriptions[sub["id"]] = {
             "id": sub["id"], "name": sub.get("name", "Emulated subscription"),
             "console_disabled": bool(sub.get("console_disabled", False)),
             "vms": vms, "scale_sets": sets, "storage_accounts": accounts, "locks": locks,
         }
+
+    def gateway_options(self, vm: dict[str, Any]) -> GatewayOptions:
+        """The world's gateway options with the VM's own "gateway" dict on top."""
+        return self.gateway.merged(vm.get("gateway"))
 
     # -- lookups (case-insensitive, as ARM is) ----------------------------------------------------
     def subscription(self, sub_id: str) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ import select
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tty
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERCON = [sys.executable, "-m", "sercon"]
 # CI sets this: a test that needs a component that is missing fails instead of skipping.
 REQUIRE_ALL = os.environ.get("SERCON_REQUIRE_ALL") == "1"
+# Control sockets of this test run, apart from the user's own sessions and from any other test run.
+RUNTIME_DIR = tempfile.mkdtemp(prefix="sercon-tests-run-")
 
 
 def need_program(name: str) -> str:
@@ -36,7 +39,8 @@ def need_program(name: str) -> str:
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERCON_")}
-    env.update({"SERCON_CONFIG": "/nonexistent/sercon.toml", "PYTHONPATH": str(ROOT), "TERM": "xterm"})
+    env.update({"SERCON_CONFIG": "/nonexistent/sercon.toml", "PYTHONPATH": str(ROOT), "TERM": "xterm",
+                "XDG_RUNTIME_DIR": RUNTIME_DIR})
     env.update(extra)
     return env
 

@@ -79,7 +79,10 @@ class AzureWorld:
         self.home = tmp_path
         env = emulator.environment()
         env.update(AZURE_CLIENT_ID=ADMIN, AZURE_CLIENT_SECRET="admin-secret-value", AZURE_SUBSCRIPTION_ID=SUB)
-        self.env = cli_env(**env, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"))
+        runtime = tmp_path / "run"  # this test's own control sockets
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        self.env = cli_env(**env, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"),
+                           XDG_RUNTIME_DIR=str(runtime))
 
     def cli(self, *args: str, **overrides: str):
         env = {**self.env, **overrides}

@@ -98,7 +98,7 @@ def test_network_cut_reconnects_and_the_log_goes_on(azure, tmp_path):
         run(term, "echo before-cut", r"before-cut\r\n")
         requests.post(f"{azure.emulator.base_url}/_emulator/gateway/web1/cut", verify=azure.env["REQUESTS_CA_BUNDLE"],
                       timeout=5)
-        term.wait_text("waiting for it to come back", timeout=15)
+        term.wait_text("reconnecting in", timeout=15)
         term.wait_text("reconnected to prod-rg/web1", timeout=30)
         run(term, "echo after-cut", r"after-cut\r\n")
         term.send(b"\x1dq")
@@ -109,33 +109,6 @@ def test_network_cut_reconnects_and_the_log_goes_on(azure, tmp_path):
         assert len(connects) >= 2  # a fresh connect call (and token) for the new session
     finally:
         term.close()
-
-
-def test_takeover_exits_8(azure):
-    first = start(azure, "-g", "prod-rg", "web1")
-    second = start(azure, "-g", "prod-rg", "web1")
-    try:
-        assert first.wait_exit(20) == 8
-        assert "another user took over the console" in first.text()
-        second.send(b"\x1dq")
-        assert second.wait_exit() == 0
-    finally:
-        first.close()
-        second.close()
-
-
-def test_force_takes_the_console_back(azure):
-    first = start(azure, "-g", "prod-rg", "web1", "--force")
-    second = start(azure, "-g", "prod-rg", "web1")
-    try:
-        first.wait_text("taking it back", timeout=20)
-        first.wait_text("reconnected to prod-rg/web1", timeout=20)
-        assert second.wait_exit(20) == 8
-        first.send(b"\x1dq")
-        assert first.wait_exit() == 0
-    finally:
-        first.close()
-        second.close()
 
 
 def test_send_expect_over_the_gateway(azure):

@@ -221,7 +221,7 @@ def test_reconnects_when_the_device_comes_back(socat_device, terminal):
     term.wait_text("before unplug")
     procs[0].terminate()
     procs[0].wait()
-    term.wait_text("waiting for it to come back")
+    term.wait_text("reconnecting in")
     procs.append(start())
     term.wait_text(f"reconnected to {dev}")
     _peer_write(peer, b"after replug\r\n")

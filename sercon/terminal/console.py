@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import termios
 from dataclasses import dataclass
 from typing import TextIO
@@ -15,10 +16,21 @@ from sercon.terminal.screen import write_all
 BRACKETED_PASTE_ON, BRACKETED_PASTE_OFF = b"\x1b[?2004h", b"\x1b[?2004l"
 
 
+# What a terminal sends back when the remote asks it something (busybox asks for the cursor position
+# at every prompt): a cursor position report, device attributes, a status report, an OSC answer
+# (colours), a mode report. They still go to the remote, but they are not keystrokes: they must not
+# move the escape machine (`<Enter>~.` after a prompt) nor count as typing.
+TERMINAL_REPLY = re.compile(
+    rb"\x1b\[\d+;\d+R|\x1b\[[?>=][\d;]*c|\x1b\[\d*n|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[\??[\d;]*\$y"
+    rb"|\x1bP[^\x1b]*\x1b\\"
+)
+
+
 @dataclass(frozen=True)
 class Chunk:
     data: bytes
     pasted: bool = False
+    reply: bool = False  # the terminal answering a query, not the user typing
 
 
 class RawConsole:
@@ -105,15 +117,27 @@ def _chunks(key_presses: list) -> list[Chunk]:
     typed = bytearray()
     for press in key_presses:
         if press.key == Keys.BracketedPaste:
-            if typed:
-                chunks.append(Chunk(bytes(typed)))
-                typed.clear()
+            chunks += _typed_chunks(bytes(typed))
+            typed.clear()
             chunks.append(Chunk(press.data.encode("utf-8", "surrogateescape"), pasted=True))
         else:
             typed += press.data.encode("utf-8", "surrogateescape")
-    if typed:
-        chunks.append(Chunk(bytes(typed), pasted=len(typed) > BURST))
-    return chunks
+    return chunks + _typed_chunks(bytes(typed))
+
+
+def _typed_chunks(data: bytes) -> list[Chunk]:
+    """Typed bytes, with the terminal's replies to queries split out as chunks of their own."""
+    chunks: list[Chunk] = []
+    start = 0
+    for match in TERMINAL_REPLY.finditer(data):
+        chunks += _typing(data[start : match.start()])
+        chunks.append(Chunk(match.group(0), reply=True))
+        start = match.end()
+    return chunks + _typing(data[start:])
+
+
+def _typing(data: bytes) -> list[Chunk]:
+    return [Chunk(data, pasted=len(data) > BURST)] if data else []
 
 
 def wrap_paste(data: bytes) -> bytes:

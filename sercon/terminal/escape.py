@@ -2,6 +2,8 @@
 
 Two ways in: the escape key (Ctrl-] by default) opens the menu; ``<Enter>~.`` quits, as in ssh, for
 keyboard layouts where Ctrl-] is hard to reach. One registry drives dispatch, the menu line and help.
+Every prompt fits in ``width`` columns: the menu line shortens to the keys alone on a narrow window,
+and help is shown a page at a time (``?`` again for the next page), so nothing is ever cut.
 """
 
 from __future__ import annotations
@@ -21,20 +23,21 @@ class MenuCommand:
     description: str
     needs: str | None = None  # a transport control this command requires
     arg_prompt: str | None = None  # the command takes one more key
-    confirm: bool = False  # asks y/N first
+    question: str | None = None  # asks this, y/N, first
+    label: str = ""  # a short name for the menu line on a narrow window
 
 
 MENU: tuple[MenuCommand, ...] = (
-    MenuCommand("q", "quit", "quit sercon."),
-    MenuCommand("b", "break", "send a BREAK.", needs=BREAK),
-    MenuCommand("s", "sysrq", "send a magic SysRq key (then press the key).", needs=SYSRQ,
+    MenuCommand("q", "quit", "quit sercon"),
+    MenuCommand("b", "break", "send a BREAK", needs=BREAK),
+    MenuCommand("s", "sysrq", "SysRq, then its key", needs=SYSRQ,
                 arg_prompt="SysRq: press the key (h = help, Esc = cancel)"),
-    MenuCommand("n", "nmi", "send a non-maskable interrupt.", needs=NMI, confirm=True),
-    MenuCommand("r", "reset", "hard-reset the machine.", needs=RESET, confirm=True),
-    MenuCommand("w", "resize", "tell the remote the window size (types stty rows/cols)."),
-    MenuCommand("l", "toggle_log", "start or stop logging."),
-    MenuCommand("t", "toggle_timestamps", "show or hide timestamps."),
-    MenuCommand("?", "help", "show this help."),
+    MenuCommand("n", "nmi", "NMI (asks first)", needs=NMI, question="Send a non-maskable interrupt?"),
+    MenuCommand("r", "reset", "hard reset (asks first)", needs=RESET, question="Hard-reset the machine?"),
+    MenuCommand("w", "resize", "type stty rows/cols", label="size"),
+    MenuCommand("l", "toggle_log", "logging on/off"),
+    MenuCommand("t", "toggle_timestamps", "timestamps on/off", label="time"),
+    MenuCommand("?", "help", "this help"),
 )
 
 
@@ -67,7 +70,8 @@ class State(Enum):
     CONFIRM = auto()
 
 
-CANCEL = {0x1B, 0x03, 0x0D}  # Esc, Ctrl-C, Enter close the menu
+CANCEL = {0x1B, 0x03, 0x0D}
+HELP_TAIL = "  (?)"  # Esc, Ctrl-C, Enter close the menu
 TILDE, DOT = ord("~"), ord(".")
 
 
@@ -89,23 +93,52 @@ def key_name(byte: int) -> str:
 
 
 class EscapeMachine:
-    def __init__(self, escape: int | None, controls: Iterable[str] = ()) -> None:
+    def __init__(self, escape: int | None, controls: Iterable[str] = (), width: int = 80) -> None:
         self.escape = escape
         self.commands = {c.key: c for c in MENU if c.needs is None or c.needs in set(controls)}
+        self.width = width  # the window's columns: the session updates it when the window changes
         self.state = State.IDLE
         self.at_line_start = True
         self._pending: MenuCommand | None = None
+        self._help_page = 0
 
     def menu_line(self) -> str:
-        names = "  ".join(f"{c.key} {c.name.split('_')[-1]}" for c in self.commands.values())
+        """The keys with their names if that fits, else the keys alone, else as many as fit."""
         esc = key_name(self.escape) if self.escape is not None else ""
-        return f"sercon: {names}  {esc} send {esc}" if esc else f"sercon: {names}"
+        send = f"  {esc} send {esc}" if esc else ""
+        for label, tail in ((lambda c: c.name.split("_")[-1], send), (lambda c: c.label or c.name.split("_")[-1], send),
+                            (lambda c: c.label or c.name.split("_")[-1], "")):
+            line = "sercon: " + "  ".join(f"{c.key} {label(c)}" for c in self.commands.values()) + tail
+            if len(line) < self.width:
+                return line
+        keys = " ".join(self.commands)
+        short = f"sercon: {keys} (? help)"
+        return short if len(short) < self.width else _fit(f"{keys} ?", self.width)
 
-    def help_line(self) -> str:
-        items = [f"{c.key}: {c.description.rstrip('.')}" for c in self.commands.values()]
+    def help_pages(self) -> list[str]:
+        """The help, a page a line, each less than ``width`` columns; a long item flows on to the next page."""
+        items = [f"{c.key} {c.description}" for c in self.commands.values()]
         if self.escape is not None:
-            items.append(f"{key_name(self.escape)}: send {key_name(self.escape)} itself")
-        return "; ".join(items) + "; <Enter>~. quits too"
+            items.append(f"{key_name(self.escape)} send {key_name(self.escape)} itself")
+        items.append("<Enter>~. quits too")
+        room = max(12, self.width - 1 - len("10/10 ") - len(HELP_TAIL))
+        pages: list[str] = []
+        line = ""
+        for item in items:
+            if line and len(line) + 3 + len(item) <= room:
+                line = f"{line} · {item}"
+                continue
+            if line:
+                pages.append(line)
+            line = ""
+            for word in item.split():
+                if line and len(line) + 1 + len(word) > room:
+                    pages.append(line)
+                    line = word
+                else:
+                    line = f"{line} {word}" if line else word
+        pages.append(line)
+        return [_fit(f"{i + 1}/{len(pages)} {page}{HELP_TAIL}", self.width) for i, page in enumerate(pages)]
 
     def feed(self, data: bytes) -> list[Action]:
         actions: list[Action] = []
@@ -165,20 +198,31 @@ class EscapeMachine:
         return self._command_key(byte)
 
     def _command_key(self, byte: int) -> list[Action]:
+        if byte != ord("?"):
+            self._help_page = 0
         if byte in CANCEL:
             self.state = State.IDLE
             return [Prompt(None)]
         command = self.commands.get(chr(byte))
         if command is None:
-            return [Prompt(f"sercon: no command on {key_name(byte)!s}; ? for help, Esc to close")]
+            return [Prompt(_fit(f"sercon: no command on {key_name(byte)!s}; ? for help, Esc to close", self.width))]
         if command.name == "help":
-            return [Prompt(self.help_line())]
+            pages = self.help_pages()
+            page = pages[self._help_page % len(pages)]
+            self._help_page += 1
+            return [Prompt(page)]
         self._pending = command
         if command.arg_prompt:
             self.state = State.ARG
-            return [Prompt(command.arg_prompt)]
-        if command.confirm:
+            return [Prompt(_fit(command.arg_prompt, self.width))]
+        if command.question:
             self.state = State.CONFIRM
-            return [Prompt(f"{command.description[:-1].capitalize()}? [y/N]")]
+            return [Prompt(_fit(f"{command.question} [y/N]", self.width))]
         self.state = State.IDLE
         return [Prompt(None), Run(command.name)]
+
+
+def _fit(text: str, width: int) -> str:
+    """*text* in at most *width* columns (one column is kept free: some terminals wrap on the last)."""
+    room = max(1, width - 1)
+    return text if len(text) <= room else text[: room - 1] + "…"

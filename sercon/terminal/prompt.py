@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 ANSI = re.compile(rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*(\x07|\x1b\\)|[@-Z\\-_])")
-SHELL_PROMPT = re.compile(rb"[$#%>] ?$")
+# `user@host:~$ `, `# `, `% `: a shell waiting for a command. Not `>` (a Python `>>> `, Windows
+# `SAC>`, a continuation line), and the space after the mark is required (`5$` in output is not one).
+SHELL_PROMPT = re.compile(rb"[$#%] $")
 LOGIN_PROMPT = re.compile(rb"(?i)login: ?$")
 SECRET_PROMPT = re.compile(rb"(?i)(password|passphrase|pin)\b[^:\n]{0,60}: ?$")
 TAIL = 4096

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import select
 import threading
 
 SAVE, RESTORE, ERASE_EOL = b"\x1b7", b"\x1b8", b"\x1b[K"
 NOWRAP, WRAP, REVERSE, PLAIN, BOLD = b"\x1b[?7l", b"\x1b[?7h", b"\x1b[7m", b"\x1b[0m", b"\x1b[1m"
+LINE_MEMORY = 2048  # bytes of the cursor's line kept to redraw it after the menu
+ESCAPE = re.compile(rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+HARMLESS = re.compile(rb"\x1b\[[0-9;]*[mK]")  # colours and erase-to-end: a line redrawn with these stays right
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
@@ -23,9 +27,12 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 class Screen:
     """Serialises writes from the reader thread (console output) and the input loop (menu, status).
 
-    The menu line is drawn over the cursor's line with autowrap off and the cursor saved, then erased
-    and the cursor restored, so the remote program's idea of the screen stays right. Console output
-    that arrives while the menu is shown waits and is written when it closes.
+    The menu line is drawn from the first column of the cursor's line (so it has the whole width),
+    with autowrap off and the cursor saved. When it closes, that line is redrawn from the bytes the
+    console printed on it since its last line feed, and the cursor restored, so the screen is as it
+    was and the remote program's idea of it stays right. (A line a full-screen program drew with
+    cursor movements cannot be redrawn that way: it stays blank until the program redraws it.)
+    Console output that arrives while the menu is shown waits and is written when it closes.
     """
 
     def __init__(self, out_fd: int, status_fd: int | None = None, is_tty: bool = True) -> None:
@@ -36,6 +43,29 @@ class Screen:
         self._lock = threading.Lock()
         self._menu_open = False
         self._held = bytearray()
+        self._line = bytearray()  # what the console printed since the last line feed
+
+    def _remember(self, data: bytes) -> None:
+        newline = data.rfind(b"\n")
+        if newline != -1:
+            self._line = bytearray(data[newline + 1 :])
+        else:
+            self._line += data
+        del self._line[:-LINE_MEMORY]
+
+    def _line_redraw(self) -> bytes:
+        """The cursor's line as the console drew it, or b"" when replaying it could not be right."""
+        line = bytes(self._line)
+        if len(line) >= LINE_MEMORY or any(not HARMLESS.fullmatch(m.group(0)) for m in ESCAPE.finditer(line)):
+            return b""
+        visible = ESCAPE.sub(b"", line).rsplit(b"\r", 1)[-1]
+        return line if len(visible.decode("utf-8", "replace")) < self._columns() else b""
+
+    def _columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.out_fd).columns
+        except OSError:
+            return 80
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -45,6 +75,7 @@ class Screen:
                 self._held += data
             else:
                 write_all(self.out_fd, data)
+                self._remember(data)
             self.at_line_start = data[-1:] == b"\n"
 
     def status(self, message: str) -> None:
@@ -57,6 +88,7 @@ class Screen:
             self._erase_menu()
             write_all(self.out_fd, lead + BOLD + b"[sercon] " + message.encode(errors="replace") + PLAIN + b"\r\n")
             self.at_line_start = True
+            self._line.clear()
             if self._menu_open:
                 self._draw_menu(self._menu_text)
 
@@ -79,14 +111,16 @@ class Screen:
                 self._menu_open = False
                 held, self._held = bytes(self._held), bytearray()
                 write_all(self.out_fd, held)
+                self._remember(held)
             else:
                 self._menu_open = True
                 self._menu_text = text
                 self._draw_menu(text)
 
     def _draw_menu(self, text: str) -> None:
-        write_all(self.out_fd, SAVE + NOWRAP + REVERSE + text.encode(errors="replace") + PLAIN)
+        text = text[: max(1, self._columns() - 1)]  # never wrap: the line below stays as it is
+        write_all(self.out_fd, SAVE + NOWRAP + b"\r" + REVERSE + text.encode(errors="replace") + PLAIN + ERASE_EOL)
 
     def _erase_menu(self) -> None:
         if self._menu_open:
-            write_all(self.out_fd, RESTORE + ERASE_EOL + WRAP)
+            write_all(self.out_fd, b"\r" + ERASE_EOL + self._line_redraw() + RESTORE + WRAP)

@@ -39,6 +39,7 @@ from sercon.terminal.logfile import LineStamper, LogError, SessionLog
 from sercon.terminal.paste import BURST
 from sercon.terminal.prompt import TAIL, at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
 from sercon.terminal.reconnect import Reconnector
+from sercon.terminal.resize import ResizePolicy
 from sercon.terminal.screen import Screen
 from sercon.terminal.sender import Sender
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
@@ -60,7 +61,7 @@ class SessionOptions:
     take_back: bool = False  # reopen a session the far end closed (another user's takeover too) (--force)
     interactive: bool | None = None  # may the user be asked (Enter reconnects)? None: stdin is a terminal
     control_path: Path | None = None  # where other sercon commands reach this session
-    resize: bool = False  # type `stty rows R cols C` at a shell prompt when the window size changes
+    resize: bool = False  # type `stty rows R cols C` at a shell prompt when the window size changes (resize.py)
     logout_on_exit: bool = False
     logout_sequence: bytes = b"\x15exit\r"  # Ctrl-U clears a half-typed line first
 
@@ -87,7 +88,7 @@ class Session:
         self.remote_bracketed_paste = False
         self._tail = b""  # the console's last few KB: is a prompt showing?
         self._rx_count = 0
-        self._resize_pending = options.resize
+        self._resize = ResizePolicy(options.resize, windows_guest=transport.windows)
         self._stop = threading.Event()
         self._interactive = options.interactive if options.interactive is not None else stdin.isatty()
         self._closed: SessionClosed | None = None  # set while a closed session waits for the user's Enter
@@ -119,6 +120,7 @@ class Session:
         keys = KeyReader(self.stdin)
         threads = [threading.Thread(target=self._read_loop, name="sercon-rx", daemon=True), self._tx.thread]
         try:
+            self.machine.width = self._window()[1]
             with SignalWake() as signals, RawConsole(self.stdin, self.screen.out_fd):
                 self.screen.status(self._banner())
                 if self.control is not None:
@@ -147,8 +149,9 @@ class Session:
             for signum in signals.pending():
                 if signum in EXIT_SIGNALS:
                     raise Interrupted(signum, signal.Signals(signum).name)
-                if signum == signal.SIGWINCH and self.options.resize:
-                    self._resize_pending = True
+                if signum == signal.SIGWINCH:
+                    self.machine.width = self._window()[1]
+                    self._resize.window_changed()
                     self._resize_at_prompt()
             if self._wake_r in ready:
                 os.read(self._wake_r, 64)
@@ -171,8 +174,13 @@ class Session:
 
     def _handle(self, chunks: list[Chunk]) -> None:
         for chunk in chunks:
+            if chunk.reply:  # the terminal answering the remote (cursor position...): not a keystroke
+                if self._closed is None:
+                    self._tx.typed(chunk.data)
+                continue
             if chunk.pasted:
                 self._tx.put((chunk.data, True))
+                self._resize.typed(b"x")  # a paste leaves a line half-typed as far as resize knows
                 continue
             for action in self.machine.feed(chunk.data):
                 if isinstance(action, Forward):
@@ -185,6 +193,7 @@ class Session:
     def _forward(self, data: bytes) -> None:
         if self._closed is None:
             self._tx.typed(data)
+            self._resize.typed(data)
         elif b"\r" in data or b"\n" in data:
             self._closed = None
             self._enter.set()
@@ -206,18 +215,25 @@ class Session:
                 self.log.timestamps = self.timestamps
             self.screen.status(f"timestamps {'on' if self.timestamps else 'off'}")
 
-    def _resize_at_prompt(self) -> None:
-        if self._resize_pending and at_shell_prompt(self._tail):
-            self._resize_pending = False
-            self._type_window_size()
-
-    def _type_window_size(self) -> None:
-        """Serial lines cannot carry the window size: tell the remote tty with stty."""
+    def _window(self) -> tuple[int, int]:
         try:
             size = os.get_terminal_size(self.screen.out_fd)
         except OSError:
+            return 0, 80
+        return size.lines, size.columns
+
+    def _resize_at_prompt(self) -> None:
+        command = self._resize.command(self._tail, *self._window())
+        if command is not None:
+            self._tx.put((command, False))
+
+    def _type_window_size(self) -> None:
+        """The menu's w: the user asked, so it is typed now (a 0x0 window is never sent)."""
+        rows, cols = self._window()
+        if rows <= 0 or cols <= 0:
+            self.screen.status("this terminal reports no window size: nothing typed")
             return
-        self._tx.put((stty_command(size.lines, size.columns), False))
+        self._tx.put((stty_command(rows, cols), False))
 
     def _logout(self) -> None:
         """Log the console out before leaving (Azure keeps a disconnected user logged in), and say how it went."""
@@ -380,6 +396,7 @@ class Session:
         self.screen.write(self._stamper.stamp(data) if self.timestamps else data)
         self._tail = (self._tail + data)[-TAIL:]
         self._rx_count += len(data)
+        self._resize.output()
         self._resize_at_prompt()
         if self.control is not None:
             self.control.broadcast(data)

@@ -28,6 +28,8 @@ class Transport:
     #: each Azure attempt is an ARM call and takes the console from whoever holds it).
     reconnect_first_delay: float = 0.1
     reconnect_backoff: float = 1.0
+    #: A Windows guest (Azure knows): no SysRq, and sercon never types shell commands into its SAC.
+    windows: bool = False
     #: Refusals in a row (closed before the console answered) after which reconnecting stops; None: never.
     max_refusals: int | None = None
 

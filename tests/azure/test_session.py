@@ -204,7 +204,7 @@ def stty_size(term: Terminal) -> str:
 
 
 def test_resize_auto_follows_the_local_window(azure):
-    term = start(azure, "-g", "prod-rg", "web1", cols=120)  # 30 rows
+    term = start(azure, "-g", "prod-rg", "web1", "--resize", "auto", cols=120)  # 30 rows
     try:
         log_in(term)
         assert stty_size(term) == "30 120"  # typed at the first shell prompt
@@ -218,7 +218,7 @@ def test_resize_auto_follows_the_local_window(azure):
 
 
 def test_resize_from_the_menu(azure):
-    term = start(azure, "-g", "prod-rg", "web1", "--resize", "off", cols=100)
+    term = start(azure, "-g", "prod-rg", "web1", cols=100)  # --resize is off by default
     try:
         log_in(term)
         assert stty_size(term) == "24 80"  # the emulated VM's own default: nothing was typed

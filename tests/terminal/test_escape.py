@@ -62,16 +62,37 @@ def test_unknown_key_keeps_menu_open_and_help_lists_every_command():
     machine = EscapeMachine(ESC, {BREAK, SYSRQ})
     actions = feed(machine, b"\x1dZ")
     assert "no command" in actions[-1].text
-    help_text = feed(machine, b"?")[-1].text
-    for key in "qbslt":
-        assert f"{key}:" in help_text
+    pages = len(machine.help_pages())
+    help_text = " ".join(feed(machine, b"?")[-1].text for _ in range(pages))  # ? again: the next page
+    for key in "qbslt?":
+        assert f"{key} " in help_text
     assert feed(machine, b"\x1b") == [Prompt(None)]
 
 
 def test_every_command_is_described():
     for command in MENU:
-        assert command.description.endswith("."), command
+        assert command.description and not command.description.endswith(".")
         assert len(command.key) == 1
+
+
+@pytest.mark.parametrize("width", [120, 80, 60, 40, 30])
+def test_menu_and_help_fit_any_width_and_cut_nothing(width):
+    machine = EscapeMachine(ESC, {BREAK, SYSRQ, "nmi", "reset"}, width=width)
+    line = machine.menu_line()
+    assert len(line) < width
+    assert all(key in line for key in machine.commands)
+    pages = machine.help_pages()
+    assert all(len(page) < width for page in pages)
+    words = " ".join(page.split(" ", 1)[1].removesuffix("  (?)") for page in pages).replace(" · ", " ").split()
+    expected = " ".join(f"{c.key} {c.description}" for c in machine.commands.values()).split()
+    assert words[: len(expected)] == expected  # every description, whole and in order
+
+
+def test_help_pages_cycle():
+    machine = EscapeMachine(ESC, width=40)
+    pages = machine.help_pages()
+    shown = [feed(machine, b"\x1d?")[-1].text] + [feed(machine, b"?")[-1].text for _ in range(len(pages))]
+    assert shown == [*pages, pages[0]]
 
 
 def test_confirmation_defaults_to_no():

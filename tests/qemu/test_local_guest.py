@@ -162,3 +162,26 @@ def test_a_password_that_looks_like_an_option(tmp_path):
 
     archive = gzip.decompress(initramfs(tmp_path, "-QwU-leading-dash").read_bytes())
     assert b"guest:$6$" in archive
+
+
+def test_enter_tilde_dot_quits_at_a_busybox_prompt_that_asks_for_the_cursor(guest):
+    """busybox asks the terminal where the cursor is at each prompt; the answer must not count as typing."""
+    term = connect(guest)
+    try:
+        mark = len(term.raw)
+        term.send(b"\r")
+        mark = wait_output(term, rb"login: $|\$ \x1b\[6n$", mark)
+        if term.raw.endswith(b"login: "):
+            term.send(b"guest\r")
+            mark = wait_output(term, rb"Password: $", mark)
+            term.send(PASSWORD.encode() + b"\r")
+            mark = wait_output(term, rb"\$ \x1b\[6n$", mark)
+            term.send(b"\x1b[3;23R")
+        mark = len(term.raw)
+        term.send(b"\r")
+        wait_output(term, rb"\$ \x1b\[6n$", mark)  # the prompt, then the query
+        term.send(b"\x1b[3;23R")  # the local terminal's answer (pyte does not send one itself)
+        term.send(b"~.")
+        assert term.wait_exit(15) == 0
+    finally:
+        term.close()

@@ -22,6 +22,7 @@ class ExitStatus(IntEnum):
     TAKEN_OVER = 8
     DEVICE_BUSY = 9
     INTERRUPTED = 130
+    OUTPUT_CLOSED = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`), as for any Unix filter
 
 
 class SerconError(Exception):
@@ -105,6 +106,12 @@ class InputNotText(UsageError):
 
 class DeviceBusy(SerconError):
     exit_status = ExitStatus.DEVICE_BUSY
+
+
+class OutputClosed(SerconError):
+    """Whoever read our output is gone (a closed pipe): end quietly, saying nothing."""
+
+    exit_status = ExitStatus.OUTPUT_CLOSED
 
 
 class Interrupted(SerconError):

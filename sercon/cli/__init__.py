@@ -6,13 +6,16 @@ Importing this package imports click and nothing heavy, so `sercon --help` start
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import click
 
 from sercon import __version__
 from sercon.cli.env import Env
-from sercon.errors import ExitStatus, Interrupted, SerconError
+from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError
+from sercon.terminal.signals import EXIT_SIGNALS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,13 +46,24 @@ _register()
 
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
-    """Run sercon and return its exit status; the one place errors are turned into messages."""
+    """Run sercon and return its exit status; the one place errors are turned into messages.
+
+    Click's own main is bypassed (but for shell completion): its broken-pipe handler would exit 1
+    before sercon could end quietly.
+    """
     env = env or Env.from_process()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if env.environ.get("_SERCON_COMPLETE"):
+        return cli.main(args=args, prog_name="sercon", obj=env)  # prints the completions and exits
+    _raise_on_exit_signals()
     try:
-        result = cli.main(args=argv, prog_name="sercon", standalone_mode=False, obj=env)
-        return int(result or 0)
+        with cli.make_context("sercon", args, obj=env) as ctx:
+            return int(cli.invoke(ctx) or 0)
     except Interrupted as exc:
         return exc.exit_code
+    except (OutputClosed, BrokenPipeError):
+        _silence_stdout()
+        return int(ExitStatus.OUTPUT_CLOSED)
     except SerconError as exc:
         env.error(exc.message, exc.hint)
         _traceback_if_debug(env)
@@ -62,13 +76,24 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     except (click.Abort, KeyboardInterrupt):
         env.stderr.write("\nsercon: interrupted\n")
         return int(ExitStatus.INTERRUPTED)
-    except BrokenPipeError:
-        _silence_stdout()
-        return int(ExitStatus.SUCCESS)
     except Exception as exc:  # a bug: say so plainly, with the way to see more
         env.error(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
         _traceback_if_debug(env)
         return int(ExitStatus.ERROR)
+
+
+def _raise_on_exit_signals() -> None:
+    """SIGTERM, SIGHUP and the like end sercon through its error path, so every `finally` runs
+    (the spinner's hidden cursor comes back; a session installs its own handlers while it runs)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in EXIT_SIGNALS:
+        if signum != signal.SIGINT:  # Python's KeyboardInterrupt already does this
+            signal.signal(signum, _interrupted)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum, signal.Signals(signum).name)
 
 
 def _traceback_if_debug(env: Env) -> None:

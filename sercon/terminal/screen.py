@@ -7,6 +7,8 @@ import re
 import select
 import threading
 
+from sercon.errors import OutputClosed
+
 SAVE, RESTORE, ERASE_EOL = b"\x1b7", b"\x1b8", b"\x1b[K"
 NOWRAP, WRAP, REVERSE, PLAIN, BOLD = b"\x1b[?7l", b"\x1b[?7h", b"\x1b[7m", b"\x1b[0m", b"\x1b[1m"
 LINE_MEMORY = 2048  # bytes of the cursor's line kept to redraw it after the menu
@@ -22,6 +24,8 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
             view = view[os.write(fd, view) :]
         except BlockingIOError:
             select.select([], [fd], [])
+        except BrokenPipeError as exc:
+            raise OutputClosed("the output was closed") from exc
 
 
 class Screen:

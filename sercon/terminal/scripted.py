@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -29,11 +30,23 @@ class SendOptions:
     wait_idle: float | None = None
     paste_chunk: int = 2048
 
+    def __post_init__(self) -> None:
+        for name, value in (("--timeout", self.timeout), ("--wait-idle", self.wait_idle)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise UsageError(f"{name} {value:g} is not a number of seconds", f"give {name} a positive number, "
+                                 "e.g. 10 or 0.5")
+        if self.expect is not None:
+            compile_expect(self.expect)  # a bad pattern is a usage error before anything is sent
 
-def compile_expect(pattern: str) -> re.Pattern[bytes]:
+
+def compile_expect(pattern: str):  # -> regex.Pattern[bytes]
+    """--expect, compiled with the `regex` module, whose searches take a timeout: a pattern that
+    backtracks catastrophically cannot outrun --timeout."""
+    import regex
+
     try:
-        return re.compile(pattern.encode("utf-8"))
-    except re.error as exc:
+        return regex.compile(pattern.encode("utf-8"))
+    except (regex.error, ValueError) as exc:
         raise UsageError(f"--expect {pattern!r} is not a valid regular expression: {exc}") from exc
 
 
@@ -121,7 +134,12 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
         last_rx = time.monotonic()
         received += data
         if pattern is not None:
-            match = pattern.search(received, max(0, searched - SEARCH_OVERLAP))
+            try:
+                match = pattern.search(received, max(0, searched - SEARCH_OVERLAP),
+                                       timeout=max(0.001, deadline - time.monotonic()))
+            except TimeoutError:
+                write_all(out_fd, bytes(received[printed:]))
+                raise _timeout(options, pattern, sender) from None
             searched = len(received)
             if match:
                 write_all(out_fd, bytes(received[printed : max(printed, match.end())]))
@@ -130,7 +148,7 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
         printed = len(received)
 
 
-def _timeout(options: SendOptions, pattern: re.Pattern[bytes] | None, sender: _Sender) -> ExpectTimeout:
+def _timeout(options: SendOptions, pattern, sender: _Sender) -> ExpectTimeout:
     if sender.finished_at is None:
         return ExpectTimeout(
             f"could not send all input within {options.timeout:g} s (the console is not taking it)",

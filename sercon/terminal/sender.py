@@ -13,8 +13,12 @@ from sercon.terminal.paste import paste_chunks
 from sercon.terminal.screen import Screen
 from sercon.transport.base import Transport
 
-# What the writer takes: (bytes, pasted) to send, or an action whose result is a status line.
-TxItem = tuple[bytes, bool] | Callable[[], object]
+# How input goes out: typed (coalesced), a paste (paced, and bracketed when the remote asked for
+# bracketed paste), or paced input that is still typing (`sercon send` through a running session:
+# bash would hold a bracketed paste unexecuted until the user's next Enter).
+TYPED, PASTE, PACED = "typed", "paste", "paced"
+# What the writer takes: (bytes, how) to send, or an action whose result is a status line.
+TxItem = tuple[bytes, str] | Callable[[], object]
 
 
 class Sender:
@@ -26,6 +30,8 @@ class Sender:
         self._queue: queue.Queue[TxItem | None] = queue.Queue()
         self._carry: TxItem | None = None
         self._dropped = False
+        self._lost = 0
+        self._lost_lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, name="sercon-tx", daemon=True)
 
     def put(self, item: TxItem) -> None:
@@ -40,21 +46,34 @@ class Sender:
             try:
                 sent = self.transport.try_write(data)
             except ConnectionLost:
-                self.input_lost()
+                self.input_lost(len(data))
                 return
             if sent:
                 self.log_tx(data[:sent])
             data = data[sent:]
         if data:
-            self._queue.put((data, False))
+            self._queue.put((data, TYPED))
 
-    def input_lost(self) -> None:
-        if not self._dropped:
-            self._dropped = True
-            self.screen.status("not connected: input dropped")
+    def input_lost(self, count: int = 0) -> None:
+        """Input that cannot go anywhere: said once per disconnection, with what was lost."""
+        with self._lost_lock:  # the key loop, the writer and the reader (on reconnect) all get here
+            self._lost += count
+            first, self._dropped = not self._dropped, True
+        if first:
+            self.screen.status("not connected: input is dropped until the console is back")
+
+    def take_lost(self) -> int:
+        """Bytes dropped while disconnected (counted since the last call)."""
+        with self._lost_lock:
+            lost, self._lost = self._lost, 0
+        return lost
 
     def reconnected(self) -> None:
-        self._dropped = False
+        with self._lost_lock:
+            self._dropped = False
+        lost = self.take_lost()
+        if lost:
+            self.screen.status(f"{lost} byte{'s' if lost != 1 else ''} of input were dropped while disconnected")
 
     def log_tx(self, data: bytes) -> None:
         log = self.log()
@@ -73,16 +92,19 @@ class Sender:
                     if message:
                         self.screen.status(str(message))
                     continue
-                data, pasted = item
-                if pasted:
-                    self._send_paste(data)
-                else:
+                data, how = item
+                if how == TYPED:
                     data, taken = self._coalesce(data)
                     self._send(data)
+                else:
+                    self._send_paced(data, bracket=how == PASTE)
             except ConnectionLost:
-                self.input_lost()
+                self.input_lost(len(item[0]) if not callable(item) else 0)
             except SerconError as exc:
                 self.screen.status(exc.message)
+            except Exception as exc:  # noqa: BLE001 - a bug in one action must not end all input
+                self.screen.status(f"internal error, input goes on: {type(exc).__name__}: {exc} "
+                                   "(please report it; --debug shows more)")
             finally:
                 for _ in range(taken):
                     self._queue.task_done()
@@ -104,7 +126,7 @@ class Sender:
                 self._queue.task_done()
                 self._queue.put(None)
                 break
-            if callable(item) or item[1] or len(data) + len(item[0]) > limit:
+            if callable(item) or item[1] != TYPED or len(data) + len(item[0]) > limit:
                 self._carry = item  # keep the order: it goes next
                 break
             data += item[0]
@@ -115,8 +137,8 @@ class Sender:
         self.transport.write(data)
         self.log_tx(data)
 
-    def _send_paste(self, data: bytes) -> None:
-        if self.bracketed():
+    def _send_paced(self, data: bytes, bracket: bool) -> None:
+        if bracket and self.bracketed():
             data = wrap_paste(data)
         size = min(self.paste_chunk, self.transport.max_write or self.paste_chunk)
         for piece in paste_chunks(data, size):

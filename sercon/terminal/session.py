@@ -41,7 +41,7 @@ from sercon.terminal.prompt import TAIL, at_login_prompt, at_secret_prompt, at_s
 from sercon.terminal.reconnect import Reconnector
 from sercon.terminal.resize import ResizePolicy
 from sercon.terminal.screen import Screen
-from sercon.terminal.sender import Sender
+from sercon.terminal.sender import PACED, PASTE, TYPED, Sender
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
 from sercon.transport.base import Transport
 
@@ -179,7 +179,7 @@ class Session:
                     self._tx.typed(chunk.data)
                 continue
             if chunk.pasted:
-                self._tx.put((chunk.data, True))
+                self._tx.put((chunk.data, PASTE))
                 self._resize.typed(b"x")  # a paste leaves a line half-typed as far as resize knows
                 continue
             for action in self.machine.feed(chunk.data):
@@ -198,7 +198,7 @@ class Session:
             self._closed = None
             self._enter.set()
         else:
-            self._tx.input_lost()
+            self._tx.input_lost(len(data))
 
     def _command(self, name: str, arg: str | None) -> None:
         if name == "quit":
@@ -225,7 +225,7 @@ class Session:
     def _resize_at_prompt(self) -> None:
         command = self._resize.command(self._tail, *self._window())
         if command is not None:
-            self._tx.put((command, False))
+            self._tx.put((command, TYPED))
 
     def _type_window_size(self) -> None:
         """The menu's w: the user asked, so it is typed now (a 0x0 window is never sent)."""
@@ -233,12 +233,12 @@ class Session:
         if rows <= 0 or cols <= 0:
             self.screen.status("this terminal reports no window size: nothing typed")
             return
-        self._tx.put((stty_command(rows, cols), False))
+        self._tx.put((stty_command(rows, cols), TYPED))
 
     def _logout(self) -> None:
         """Log the console out before leaving (Azure keeps a disconnected user logged in), and say how it went."""
         start = self._rx_count
-        self._tx.put((self.options.logout_sequence, False))
+        self._tx.put((self.options.logout_sequence, TYPED))
         deadline = time.monotonic() + LOGOUT_WAIT
         while time.monotonic() < deadline and self._fatal is None:
             if self._rx_count > start and at_login_prompt(self._tail):
@@ -282,7 +282,7 @@ class Session:
 
     def _control_write(self, data: bytes) -> None:
         """Input from `sercon send` through the control socket: in order with the user's typing."""
-        self._tx.put((data, len(data) > BURST))
+        self._tx.put((data, PACED if len(data) > BURST else TYPED))
 
     def _control_act(self, op: str, key: str | None) -> str:
         """An action from another sercon command, run in order by the writer thread; its result returned."""

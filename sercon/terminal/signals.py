@@ -6,7 +6,9 @@ import contextlib
 import os
 import signal
 
-EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Every catchable signal whose default would end sercon with the terminal still raw.
+EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+                signal.SIGALRM)
 
 
 class SignalWake:

@@ -41,7 +41,14 @@ def _answer(stream: Any) -> dict[str, Any]:
         line = stream.readline()
         if not line:
             raise ConnectionLost("QEMU closed the QMP socket")
-        message = json.loads(line)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):  # a common mix-up: -monitor (HMP) instead of -qmp
+            raise SerconError("this socket does not speak QMP (is it QEMU's human monitor, -monitor?): "
+                              f"it said {line[:60]!r}", "start QEMU with -qmp unix:PATH,server=on,wait=off "
+                              "and give that PATH to --qmp")
         if "error" in message:
             raise SerconError(f"QEMU refused: {message['error'].get('desc', message['error'])}")
         if "event" not in message:

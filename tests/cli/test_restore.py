@@ -68,6 +68,9 @@ def unplug(term, device):
     ("SIGINT", kill_with(signal.SIGINT), 130),
     ("SIGTERM", kill_with(signal.SIGTERM), 128 + signal.SIGTERM),
     ("SIGHUP", kill_with(signal.SIGHUP), 128 + signal.SIGHUP),
+    ("SIGQUIT", kill_with(signal.SIGQUIT), 128 + signal.SIGQUIT),
+    ("SIGUSR1", kill_with(signal.SIGUSR1), 128 + signal.SIGUSR1),
+    ("SIGALRM", kill_with(signal.SIGALRM), 128 + signal.SIGALRM),
     ("device vanished", unplug, 7),
 ])
 def test_mode_restored(device, how, action, expected):

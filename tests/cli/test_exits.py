@@ -1,0 +1,26 @@
+"""A closed pipe is not an error of sercon: it ends quietly, as Unix filters do."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+
+from tests.conftest import SERCON, cli_env
+
+
+def test_a_closed_pipe_ends_quietly_with_141(device):
+    stop = threading.Event()
+
+    def stream() -> None:
+        while not stop.is_set():
+            device.write(b"0123456789abcdef" * 256 + b"\r\n")
+
+    writer = threading.Thread(target=stream, daemon=True)
+    writer.start()
+    script = (f"{' '.join(SERCON)} send {device.path} '' --wait-idle 5 --timeout 20 | head -c 100 > /dev/null; "
+              "echo \"status=${PIPESTATUS[0]}\" >&2")
+    try:
+        result = subprocess.run(["bash", "-c", script], capture_output=True, env=cli_env(), timeout=60)
+    finally:
+        stop.set()
+    assert result.stderr.decode().strip() == "status=141", result.stderr  # nothing else on stderr

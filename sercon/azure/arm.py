@@ -19,6 +19,7 @@ from sercon.errors import (
     TargetNotFound,
     redact,
 )
+from sercon.trust import Trust
 
 API_VERSIONS = {
     "compute": "2023-09-01",
@@ -68,13 +69,13 @@ def error_for(failure: ArmFailure, what: str) -> SerconError:
 
 class ArmClient:
     def __init__(self, base_url: str, credential: Any, scope: str, trace: Callable[[str], None] | None = None,
-                 notify: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        import requests
-
+                 notify: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 trust: Trust | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.credential, self.scope = credential, scope
         self.trace, self.notify, self.sleep = trace, notify, sleep
-        self.session = requests.Session()
+        self.trust = trust or Trust()
+        self.session = self.trust.session()
         self.session.headers.update({"Accept": "application/json", "Accept-Language": "en",
                                      "User-Agent": f"sercon/{__version__}"})
 

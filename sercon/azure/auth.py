@@ -18,6 +18,7 @@ from typing import Any
 
 from sercon.azure.clouds import Cloud
 from sercon.errors import AuthFailed, AuthUnavailable, ConnectionLost, redact
+from sercon.trust import Trust
 
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's public client, as az uses
 CLI_TIMEOUT = 20
@@ -57,10 +58,8 @@ def msal_call(source: str, call: Any) -> Any:
         raise AuthFailed(redact(f"{source}: {exc}")) from exc
 
 
-def _http_client() -> Any:
-    import requests
-
-    return requests.Session()  # verifies TLS; trusts REQUESTS_CA_BUNDLE / the system store
+def _http_client(trust: Trust) -> Any:
+    return trust.session()  # verifies TLS against the system store plus the run's extra CAs
 
 
 def _authority(cloud: Cloud, tenant: str) -> dict[str, Any]:
@@ -101,7 +100,7 @@ class ServicePrincipalCredential:
 
             credential = self._credential()
             self._app = msal_call(self.name, lambda: msal.ConfidentialClientApplication(
-                self.client_id, client_credential=credential, http_client=_http_client(),
+                self.client_id, client_credential=credential, http_client=_http_client(self.cloud.trust),
                 **_authority(self.cloud, self.tenant)))
         return _from_msal(msal_call(self.name, lambda: self._app.acquire_token_for_client([scope])), self.name)
 
@@ -128,8 +127,9 @@ class ManagedIdentityCredential:
 
     name = "managed identity"
 
-    def __init__(self, client_id: str | None = None) -> None:
+    def __init__(self, client_id: str | None = None, trust: Trust | None = None) -> None:
         self.client_id = client_id
+        self.trust = trust or Trust()
         self._client: Any = None
 
     def get_token(self, scope: str) -> AccessToken:
@@ -138,7 +138,7 @@ class ManagedIdentityCredential:
         if self._client is None:
             identity = (msal.UserAssignedManagedIdentity(client_id=self.client_id) if self.client_id
                         else msal.SystemAssignedManagedIdentity())
-            self._client = msal.ManagedIdentityClient(identity, http_client=_http_client())
+            self._client = msal.ManagedIdentityClient(identity, http_client=_http_client(self.trust))
         result = msal_call(self.name, lambda: self._client.acquire_token_for_client(
             resource=scope.removesuffix("/.default")))
         return _from_msal(result, self.name)
@@ -214,12 +214,12 @@ def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False) -
     from sercon.azure.login import LoginCredential
 
     if identity:
-        return TokenChain([ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"))])
+        return TokenChain([ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"), cloud.trust)])
     chain: list[Any] = []
     if environ.get("AZURE_CLIENT_ID") and environ.get("AZURE_TENANT_ID"):
         chain.append(ServicePrincipalCredential(cloud, environ))
     if environ.get("IDENTITY_ENDPOINT") and environ.get("IDENTITY_HEADER"):
-        chain.append(ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID")))
+        chain.append(ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"), cloud.trust))
     chain += [LoginCredential(cloud, environ), AzureCliCredential()]
     return TokenChain(chain)
 

@@ -31,10 +31,8 @@ class BootLog:
     """Reads the log blob from an offset, with Range requests, renewing the SAS URL when it expires."""
 
     def __init__(self, arm: ArmClient, vm: AzureVm) -> None:
-        import requests
-
         self.arm, self.vm = arm, vm
-        self.session = requests.Session()
+        self.session = arm.trust.session()
         self.url = log_url(arm, vm)
         self.offset = 0
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sercon.errors import UsageError
+from sercon.trust import Trust
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,7 @@ class Cloud:
     authority_host: str
     arm_endpoint: str
     arm_resource: str
+    trust: Trust = field(default_factory=Trust)  # the CAs every connection to this cloud verifies against
 
     @property
     def arm_scope(self) -> str:
@@ -43,4 +45,4 @@ def cloud_for(name: str | None, environ: dict[str, str]) -> Cloud:
     if not authority.startswith("https://"):
         authority = "https://" + authority
     arm = environ.get("SERCON_ARM_ENDPOINT", base.arm_endpoint).rstrip("/")
-    return Cloud(base.name, authority, arm, base.arm_resource)
+    return Cloud(base.name, authority, arm, base.arm_resource, Trust.from_environ(environ))

@@ -46,4 +46,4 @@ def console_transport(arm: ArmClient, vm: AzureVm, suspects: Sequence[str] = (),
                       one_shot: bool = False) -> GatewayTransport:
     """The gateway transport for *vm*, not yet open."""
     return GatewayTransport(lambda: connection_string(arm, vm), ArmTokens(arm), vm.label, vm.resource_id,
-                            windows=vm.is_windows, suspects=suspects, one_shot=one_shot)
+                            windows=vm.is_windows, suspects=suspects, one_shot=one_shot, trust=arm.trust)

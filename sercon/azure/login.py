@@ -70,7 +70,7 @@ def _public_app(cloud: Cloud, tenant: str, cache: Any) -> Any:
     import msal
 
     return msal_call("sign-in", lambda: msal.PublicClientApplication(
-        AZURE_CLI_CLIENT_ID, token_cache=cache, http_client=_http_client(), **_authority(cloud, tenant)))
+        AZURE_CLI_CLIENT_ID, token_cache=cache, http_client=_http_client(cloud.trust), **_authority(cloud, tenant)))
 
 
 class LoginCredential:

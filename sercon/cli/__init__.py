@@ -14,7 +14,7 @@ import click
 
 from sercon import __version__
 from sercon.cli.env import Env
-from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError
+from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError, redact
 from sercon.terminal.signals import EXIT_SIGNALS
 
 
@@ -97,10 +97,13 @@ def _interrupted(signum: int, frame: object) -> None:
 
 
 def _traceback_if_debug(env: Env) -> None:
+    """The traceback for --debug, with tokens and signatures blanked (a chained exception may carry
+    a signed blob URL or a token in its message)."""
     if env.debug:
         import traceback
 
-        traceback.print_exc(file=env.stderr)
+        env.stderr.write(redact(traceback.format_exc()))
+        env.stderr.flush()
 
 
 def _silence_stdout() -> None:

@@ -31,6 +31,7 @@ from sercon.errors import (
 )
 from sercon.transport.base import NMI, RESET, SYSRQ, Transport
 from sercon.transport.textframes import TextFramer
+from sercon.trust import Trust
 
 FRAME_LIMIT = 2048
 FIRST_MESSAGE_TIMEOUT = 30.0
@@ -72,15 +73,6 @@ def admin_url(connection_string: str, command: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
-def tls_context() -> ssl.SSLContext:
-    """The same trust as ARM: REQUESTS_CA_BUNDLE / SSL_CERT_FILE when set, else the system store."""
-    context = ssl.create_default_context()
-    for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
-        if os.environ.get(variable) and os.path.isfile(os.environ[variable]):
-            context.load_verify_locations(os.environ[variable])
-    return context
-
-
 class GatewayTransport(Transport):
     max_write = FRAME_LIMIT
     reconnect_backoff = 30.0
@@ -88,7 +80,8 @@ class GatewayTransport(Transport):
     max_refusals = 5
 
     def __init__(self, connect: Callable[[], str], tokens: TokenSource, label: str, key: str,
-                 windows: bool = False, suspects: Sequence[str] = (), one_shot: bool = False) -> None:
+                 windows: bool = False, suspects: Sequence[str] = (), one_shot: bool = False,
+                 trust: Trust | None = None) -> None:
         self.connect_call, self.tokens = connect, tokens
         self.label, self.key = label, key
         self.windows = windows
@@ -96,10 +89,11 @@ class GatewayTransport(Transport):
         self.one_shot = one_shot  # a command without a running session: admin commands retry refused sessions
         self.controls = frozenset({NMI, RESET} if windows else {SYSRQ, NMI, RESET})
         self.url: str | None = None
+        self.trust = trust or Trust()  # the same CAs as ARM, for WSS and the admin POSTs
+        self._http = None  # a requests session for admin commands, made on first use
         self._ws = None
         self._framer = TextFramer(FRAME_LIMIT)
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
+        self._wake: tuple[int, int] | None = None  # wakes a blocked read; made by open, closed by close
         self._last_traffic = time.monotonic()
         self._ping_sent: float | None = None
         self._answered = False  # console output seen on this session
@@ -109,10 +103,13 @@ class GatewayTransport(Transport):
     def open(self) -> None:
         import websocket
 
+        if self._wake is None:
+            self._wake = os.pipe()
+            os.set_blocking(self._wake[1], False)
         self.url = self.connect_call()
         try:
             ws = websocket.create_connection(self.url, timeout=FIRST_MESSAGE_TIMEOUT,
-                                             sslopt={"context": tls_context()}, skip_utf8_validation=True,
+                                             sslopt={"context": self.trust.context()}, skip_utf8_validation=True,
                                              enable_multithread=True)
         except (OSError, websocket.WebSocketException) as exc:
             raise ConnectionLost(redact(f"cannot open the console gateway: {exc}"),
@@ -140,10 +137,17 @@ class GatewayTransport(Transport):
         self.open()
 
     def close(self) -> None:
+        """Close the session and everything it holds (reopen() opens it all again)."""
         ws, self._ws = self._ws, None
         if ws is not None:
             with contextlib.suppress(Exception):
                 ws.close()
+        wake, self._wake = self._wake, None
+        for fd in wake or ():
+            os.close(fd)
+        http, self._http = self._http, None
+        if http is not None:
+            http.close()
 
     # -- reading ----------------------------------------------------------------------------------
     def read(self, timeout: float | None) -> bytes:
@@ -155,10 +159,11 @@ class GatewayTransport(Transport):
             wait = self._keepalive_due()
             if timeout is not None:
                 wait = min(wait, timeout)
-            ready, _, _ = select.select([ws.sock, self._wake_r], [], [], max(0.0, wait))
-            if self._wake_r in ready:
+            wake_r = self._wake[0] if self._wake else -1
+            ready, _, _ = select.select([ws.sock] + ([wake_r] if wake_r >= 0 else []), [], [], max(0.0, wait))
+            if wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
-                    os.read(self._wake_r, 64)
+                    os.read(wake_r, 64)
             if ws.sock not in ready:
                 self._keepalive(ws)
                 return b""
@@ -242,8 +247,10 @@ class GatewayTransport(Transport):
             raise InputNotText(dropped)
 
     def cancel_read(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"x")
+        wake = self._wake
+        if wake is not None:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(wake[1], b"x")
 
     # -- control actions: the gateway's admin commands -----------------------------------------------
     def sysrq(self, key: str) -> None:
@@ -291,6 +298,8 @@ class GatewayTransport(Transport):
     def _post(self, command: str, parameters: dict[str, str]) -> None:
         import requests
 
+        if self._http is None:
+            self._http = self.trust.session()
         if self.url is None or self._ws is None:
             raise ConnectionLost(f"{self.label}: not connected")
         body = json.dumps({"command": command, "requestId": str(uuid.uuid4()), "commandParameters": parameters})
@@ -299,7 +308,7 @@ class GatewayTransport(Transport):
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
                        "Accept-Language": "en", "Content-Type": "application/json"}
             try:
-                response = requests.post(admin_url(self.url, command), data=body, headers=headers, timeout=30)
+                response = self._http.post(admin_url(self.url, command), data=body, headers=headers, timeout=30)
             except requests.RequestException as exc:
                 raise ConnectionLost(f"{command} failed: {exc.__class__.__name__}") from exc
             if response.status_code == 200:

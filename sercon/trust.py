@@ -1,0 +1,64 @@
+"""TLS trust, in one place, for HTTPS (ARM, sign-in, blobs, admin commands) and WSS (the gateway).
+
+Read from the run's environment (never from ``os.environ`` behind the caller's back):
+REQUESTS_CA_BUNDLE and SSL_CERT_FILE name extra CA files (a TLS-inspecting proxy, a private
+cloud, the emulator), which are ADDED to the system store and certifi's bundle, the same way for
+every connection. Verification is never turned off.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+@dataclass(frozen=True)
+class Trust:
+    extra_cas: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str]) -> Trust:
+        files = [environ[name] for name in CA_VARIABLES if environ.get(name) and os.path.isfile(environ[name])]
+        return cls(tuple(dict.fromkeys(files)))
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        try:
+            import certifi
+
+            context.load_verify_locations(certifi.where())
+        except (ImportError, OSError, ssl.SSLError):  # the system store is still there
+            pass
+        for path in self.extra_cas:
+            context.load_verify_locations(path)
+        return context
+
+    def session(self) -> Any:
+        """A requests session whose every HTTPS connection verifies against ``context()``."""
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        context = self.context()
+
+        class TrustAdapter(HTTPAdapter):
+            def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+                kwargs["ssl_context"] = context
+                super().init_poolmanager(*args, **kwargs)
+
+            def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+                kwargs["ssl_context"] = context
+                return super().proxy_manager_for(proxy, **kwargs)
+
+        class TrustSession(requests.Session):
+            def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+                settings = super().merge_environment_settings(*args, **kwargs)
+                settings["verify"] = True  # the adapter's context holds the trust; os.environ does not decide
+                return settings
+
+        session = TrustSession()
+        session.mount("https://", TrustAdapter())
+        return session

@@ -1,11 +1,16 @@
 """The interactive session: console output to the screen, keys to the console, the escape menu between.
 
-Three threads, sharing only events and a queue: the main thread reads keys and signals; a reader
-thread copies console output to the screen (and reconnects when the console vanishes, by the policy
-of reconnect.py: a session the far end closed on purpose is reopened only when the user presses
-Enter, or with --force); a writer thread (sender.py) sends input in order, pacing pastes. Fatal
-errors are raised from the main thread after the terminal is restored, so ``cli.main`` prints them
-on a sane terminal.
+Three threads. The main thread reads keys and signals and runs the menu; a reader thread copies
+console output to the screen (and reconnects when the console vanishes, by the policy of
+reconnect.py: a session the far end closed on purpose is reopened only when the user presses Enter,
+or with --force); a writer thread (sender.py) sends input in order, pacing pastes, and runs control
+actions (actions.py). What they share: the writer's queue; events (stop, the user's Enter); the
+Screen, SessionLog, ResizePolicy and Sender's drop count, each guarded by its own lock; and a few
+values written by one thread and only read by the others (the reader's ``_tail``, ``_rx_count`` and
+``remote_bracketed_paste``; the main thread's ``timestamps`` and ``log``; ``_closed``, handed from
+the reader to the main thread with the Enter event; ``_fatal``, handed over with the wake pipe).
+Fatal errors are raised from the main thread after the terminal is restored, so ``cli.main``
+prints them on a sane terminal.
 """
 
 from __future__ import annotations
@@ -26,12 +31,10 @@ from sercon.errors import (
     ConnectionLost,
     ExitStatus,
     Interrupted,
-    SerconError,
     SessionClosed,
     TakenOver,
-    UsageError,
 )
-from sercon.sysrq import VALID_KEYS
+from sercon.terminal.actions import Actions
 from sercon.terminal.console import Chunk, KeyReader, RawConsole
 from sercon.terminal.control_server import ControlServer
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
@@ -100,11 +103,14 @@ class Session:
         self._tx = Sender(transport, self.screen, options.paste_chunk, self._stop, lambda: self.log,
                           lambda: self.remote_bracketed_paste, lambda: at_secret_prompt(self._tail))
         self._wake_r, self._wake_w = os.pipe()
-        self._actions: dict[str, Callable[[str | None], str]] = {
-            "break": lambda _: (self.transport.send_break(), "BREAK sent")[1],
-            "sysrq": lambda key: (self.transport.sysrq(_sysrq_key(key)), f"SysRq {key} sent")[1],
-            "nmi": lambda _: (self.transport.nmi(), "NMI sent")[1],
-            "reset": lambda _: (self.transport.reset(), "reset sent")[1],
+        self._actions = Actions(transport, self._tx.put)
+        # What each menu command does (escape.py's MENU names them; help is answered by the menu itself).
+        self._menu: dict[str, Callable[[str | None], None]] = {
+            "quit": lambda _: setattr(self, "_quit", True),
+            "resize": lambda _: self._type_window_size(),
+            "toggle_log": lambda _: self._toggle_log(),
+            "toggle_timestamps": lambda _: self._toggle_timestamps(),
+            **{name: (lambda arg, name=name: self._actions.queue(name, arg)) for name in self._actions.table},
         }
         self.control: ControlServer | None = None
         if options.control_path is not None:
@@ -201,19 +207,13 @@ class Session:
             self._tx.input_lost(len(data))
 
     def _command(self, name: str, arg: str | None) -> None:
-        if name == "quit":
-            self._quit = True
-        elif name in self._actions:
-            self._tx.put(lambda: self._actions[name](arg))
-        elif name == "resize":
-            self._type_window_size()
-        elif name == "toggle_log":
-            self._toggle_log()
-        elif name == "toggle_timestamps":
-            self.timestamps = not self.timestamps
-            if self.log:
-                self.log.timestamps = self.timestamps
-            self.screen.status(f"timestamps {'on' if self.timestamps else 'off'}")
+        self._menu[name](arg)
+
+    def _toggle_timestamps(self) -> None:
+        self.timestamps = not self.timestamps
+        if self.log:
+            self.log.timestamps = self.timestamps
+        self.screen.status(f"timestamps {'on' if self.timestamps else 'off'}")
 
     def _window(self) -> tuple[int, int]:
         try:
@@ -290,26 +290,7 @@ class Session:
             self._post_fatal(TakenOver(f"another sercon of yours took over the console of {self.transport.label}",
                                        "only one sercon session per console: use the other one"))
             return "released"
-        if op not in self._actions:
-            raise UsageError(f"unknown control action {op!r}")
-        done, outcome = threading.Event(), {}
-
-        def job() -> str | None:
-            try:
-                outcome["message"] = self._actions[op](key)
-                return outcome["message"]
-            except SerconError as exc:
-                outcome["error"] = exc
-                raise
-            finally:
-                done.set()
-
-        self._tx.put(job)
-        if not done.wait(60):
-            raise ConnectionLost(f"the session did not run {op} in time")
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["message"]
+        return self._actions.run_and_wait(op, key)
 
     def _shutdown(self, threads: list[threading.Thread]) -> None:
         self._stop.set()
@@ -410,8 +391,3 @@ class Session:
         esc = self.options.escape
         return f"{key_name(esc)} q to quit" if esc is not None else "<Enter>~. to quit"
 
-
-def _sysrq_key(key: str | None) -> str:
-    if key is None or key not in VALID_KEYS:
-        raise UsageError(f"{key!r} is not a SysRq key (keys: {''.join(sorted(VALID_KEYS))})")
-    return key

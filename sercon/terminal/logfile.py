@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sercon.errors import SerconError
+from sercon.errors import UsageError
 
 FLUSH_INTERVAL = 0.75  # with the session ticking every 0.25 s, no byte waits over a second
 LOG_FORMATS = ("text", "jsonl")
@@ -23,31 +23,52 @@ def iso_time(epoch: float) -> str:
 
 
 class LineStamper:
-    """Prefixes each line with the time its first byte arrived. Keeps state across chunks."""
+    """Prefixes each line with the time its first byte arrived. Keeps state across chunks.
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    With *restamp*, a bare carriage return (a progress bar redrawing its line) is followed by the
+    line's stamp again: on a screen the remote's next text would otherwise overwrite it.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time, restamp: bool = False) -> None:
         self.clock = clock
+        self.restamp = restamp
         self.at_line_start = True
+        self._stamp = b""
+        self._after_cr = False  # the last byte seen was a CR: a stamp is due unless LF follows
 
     def stamp(self, data: bytes) -> bytes:
         out = bytearray()
-        pos = 0
-        while pos < len(data):
+        for piece in _lines(data):
             if self.at_line_start:
-                out += f"[{iso_time(self.clock())}] ".encode()
+                self._stamp = f"[{iso_time(self.clock())}] ".encode()
+                out += self._stamp
                 self.at_line_start = False
-            newline = data.find(b"\n", pos)
-            if newline == -1:
-                out += data[pos:]
-                break
-            out += data[pos : newline + 1]
-            pos = newline + 1
-            self.at_line_start = True
+            elif self._after_cr and piece[:1] != b"\n":
+                out += self._stamp
+            self._after_cr = False
+            out += piece
+            if piece.endswith(b"\n"):
+                self.at_line_start = True
+            elif self.restamp and piece.endswith(b"\r"):
+                self._after_cr = True
         return bytes(out)
 
 
-class LogError(SerconError):
-    """The log file cannot be written; the session goes on without it."""
+def _lines(data: bytes) -> list[bytes]:
+    """*data* cut after each LF and after each CR (a CR may start a redraw of the same line)."""
+    pieces, start = [], 0
+    for index, byte in enumerate(data):
+        if byte in (0x0A, 0x0D):
+            pieces.append(data[start : index + 1])
+            start = index + 1
+    if start < len(data):
+        pieces.append(data[start:])
+    return pieces
+
+
+class LogError(UsageError):
+    """The log file cannot be written: before the session, a usage error (exit 2, nothing opened);
+    during it, a status line, and the session goes on without the log."""
 
 
 class SessionLog:
@@ -72,6 +93,13 @@ class SessionLog:
     @property
     def active(self) -> bool:
         return self._file is not None
+
+    @staticmethod
+    def check(path: str | Path) -> None:
+        """Fail now, before connecting, if *path* cannot be appended to."""
+        log = SessionLog(path)
+        log.open()
+        log.close()
 
     def open(self) -> None:
         try:

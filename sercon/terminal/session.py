@@ -84,7 +84,7 @@ class Session:
         self.screen = Screen(out_fd, status_fd, is_tty=os.isatty(out_fd))
         self.machine = EscapeMachine(options.escape, transport.controls)
         self.timestamps = options.timestamps
-        self._stamper = LineStamper()
+        self._stamper = LineStamper(restamp=True)  # on screen, a bare CR must not hide the stamp
         self.log: SessionLog | None = None
         if options.log_path:
             self.log = SessionLog(options.log_path, options.log_format, options.timestamps)

@@ -53,3 +53,23 @@ def test_typed_secrets_keep_only_their_length_and_the_log_is_private(tmp_path):
     log.close()
     assert json.loads(path.read_text()) == {"t": iso_time(clock()), "dir": "tx", "hidden": 8}
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_bare_carriage_return_gets_the_stamp_again_on_screen():
+    from sercon.terminal.logfile import LineStamper
+
+    stamper = LineStamper(clock=lambda: 0.0, restamp=True)
+    out = b"".join(stamper.stamp(chunk) for chunk in (b"10%\r", b"20%\r", b"\n", b"next\r", b"\nx"))
+    stamp = out[: out.index(b"] ") + 2]
+    assert out == (stamp + b"10%\r" + stamp + b"20%\r" + b"\n" + stamp + b"next\r" + b"\n" + stamp + b"x")
+    plain = LineStamper(clock=lambda: 0.0)  # the text log keeps the bytes as they came
+    assert plain.stamp(b"10%\r20%\r\n") == stamp + b"10%\r20%\r\n"
+
+
+def test_an_unwritable_log_path_is_a_usage_error_before_connecting(device, tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("connect", device.path, "--log", str(tmp_path / "no-such-folder" / "x.log"))
+    assert result.returncode == 2, result.stderr
+    assert b"cannot open log file" in result.stderr and b"fix:" in result.stderr
+    assert not result.stdout  # it never connected

@@ -9,7 +9,7 @@ from typing import Any
 from sercon.azure.arm import ArmClient
 from sercon.azure.auth import token_claims
 from sercon.azure.checks import Facts, run_checks, storage_account_name
-from sercon.azure.resolve import AzureVm, resolve_vm
+from sercon.azure.resolve import AzureVm, check_names, resolve_vm
 from sercon.checks import FAIL, CheckResult
 from sercon.errors import SerconError
 from sercon.targets import AzureTarget
@@ -34,6 +34,7 @@ def console_disabled(arm: ArmClient, subscription: str) -> bool:
 
 def diagnose(arm: ArmClient, target: AzureTarget, subscription: str, vm: AzureVm | None = None) -> Report:
     """All the checks; *vm* when the caller has resolved it already."""
+    check_names(target, subscription)
     facts = Facts()
     with ThreadPoolExecutor(max_workers=6) as pool:
         console = pool.submit(console_disabled, arm, subscription)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,30 @@ def azure_cli_default_subscription(environ: dict[str, str]) -> str | None:
     return next((s["id"] for s in profile.get("subscriptions", []) if s.get("isDefault")), None)
 
 
+# Azure's naming rules, a little looser (never stricter): each name becomes one segment of an ARM
+# path, so `?`, `#`, `/`, `%` or a space would change what is asked for (`-g rg 'echo?x=1'` opened
+# VM `echo`). Checked before any call.
+NAME_RULES = {
+    "subscription": (re.compile(r"[A-Za-z0-9-]{1,64}"), "letters, digits and '-'"),
+    "resource group": (re.compile(r"[-\w.()]{0,89}[-\w()]"), "letters, digits, '-', '_', '.', '(' and ')', "
+                       "at most 90, not ending in '.'"),
+    "VM or scale-set name": (re.compile(r"[A-Za-z0-9._-]{1,80}"), "letters, digits, '-', '_' and '.'"),
+    "instance id": (re.compile(r"[A-Za-z0-9._-]{1,80}"), "letters, digits, '-', '_' and '.'"),
+}
+
+
+def check_names(target: AzureTarget, subscription: str) -> None:
+    """Refuse a name that is not an Azure name (exit 2) before it reaches an ARM path."""
+    for kind, value in (("subscription", subscription), ("resource group", target.resource_group),
+                        ("VM or scale-set name", target.name), ("instance id", target.instance_id)):
+        pattern, allowed = NAME_RULES[kind]
+        if value is not None and not pattern.fullmatch(str(value)):
+            raise UsageError(f"{value!r} is not a valid Azure {kind}: it may hold only {allowed}",
+                             "check the name (`sercon list` shows local devices; `az vm list -o table` VMs)")
+
+
 def resolve_vm(arm: ArmClient, target: AzureTarget, subscription: str) -> AzureVm:
+    check_names(target, subscription)
     if target.instance_id is not None:
         return _resolve_instance(arm, target, subscription)
     if target.resource_group:

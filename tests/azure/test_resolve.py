@@ -138,3 +138,13 @@ def test_connect_runs_the_blocking_checks_first(azure):
     assert b"power: VM deallocated" in blocked.stderr and b"az vm start -g prod-rg -n dealloc1" in blocked.stderr
     healthy = azure.cli("connect", "-g", "prod-rg", "web1")  # no terminal: stdin's end ends the session
     assert healthy.returncode == 0, healthy.stderr
+
+
+def test_names_that_would_change_the_arm_path_are_refused_before_any_call(azure):
+    before = len(azure.requests)
+    for args in (("-g", "prod-rg", "echo?x=1"), ("-g", "prod-rg", "web1/../../x"), ("-g", "rg#frag", "web1"),
+                 ("-g", "prod rg", "web1"), ("--subscription", "sub/../x", "-g", "prod-rg", "web1")):
+        result = azure.cli("doctor", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert b"not a" in result.stderr and b"fix:" in result.stderr
+    assert len(azure.requests) == before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,11 +49,10 @@ class Config:
 
 
 def config_path(environ: dict[str, str]) -> Path:
-    """$SERCON_CONFIG, else $XDG_CONFIG_HOME/sercon/config.toml, else ~/.config/sercon/config.toml."""
-    if environ.get("SERCON_CONFIG"):
-        return Path(environ["SERCON_CONFIG"]).expanduser()
-    base = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME", "~"), ".config")
-    return Path(base).expanduser() / "sercon" / "config.toml"
+    """$SERCON_CONFIG, else $XDG_CONFIG_HOME/sercon/config.toml (sercon/paths.py)."""
+    from sercon.paths import config_file
+
+    return config_file(environ)
 
 
 def load_config(path: Path) -> Config:

@@ -8,63 +8,18 @@ from msal or the Azure CLI goes through ``redact``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sercon.azure.clouds import Cloud
-from sercon.errors import AuthFailed, AuthUnavailable, ConnectionLost, redact
+from sercon.azure.msal_calls import AccessToken, authority, from_msal, http_client, msal_call
+from sercon.errors import AuthFailed, AuthUnavailable, redact
 from sercon.trust import Trust
 
-AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's public client, as az uses
 CLI_TIMEOUT = 20
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    token: str
-    expires_on: float
-
-    def __repr__(self) -> str:  # never let a token reach a log through repr()
-        return f"AccessToken(<redacted>, expires_on={self.expires_on:.0f})"
-
-
-def _from_msal(result: dict[str, Any] | None, source: str) -> AccessToken:
-    if not result:
-        raise AuthUnavailable(f"{source}: no cached sign-in")
-    if "access_token" not in result:
-        description = str(result.get("error_description", "")).splitlines()[0] if result.get(
-            "error_description") else ""
-        raise AuthFailed(f"{source}: {result.get('error', 'error')}: {description}")
-    return AccessToken(result["access_token"], time.time() + int(result.get("expires_in", 0)))
-
-
-def msal_call(source: str, call: Any) -> Any:
-    """Run an msal call; its failures (network, discovery, service errors) become sercon's errors."""
-    import msal
-    import requests
-
-    try:
-        return call()
-    except requests.RequestException as exc:
-        raise ConnectionLost(f"{source}: cannot reach the sign-in authority ({exc.__class__.__name__})",
-                             "check the network, AZURE_AUTHORITY_HOST, and REQUESTS_CA_BUNDLE for a private CA",
-                             ) from exc
-    except (ValueError, RuntimeError, msal.exceptions.MsalError) as exc:
-        raise AuthFailed(redact(f"{source}: {exc}")) from exc
-
-
-def _http_client(trust: Trust) -> Any:
-    return trust.session()  # verifies TLS against the system store plus the run's extra CAs
-
-
-def _authority(cloud: Cloud, tenant: str) -> dict[str, Any]:
-    return {"authority": f"{cloud.authority_host}/{tenant}",
-            "instance_discovery": None if cloud.is_microsoft_authority else False}
 
 
 class ServicePrincipalCredential:
@@ -100,9 +55,9 @@ class ServicePrincipalCredential:
 
             credential = self._credential()
             self._app = msal_call(self.name, lambda: msal.ConfidentialClientApplication(
-                self.client_id, client_credential=credential, http_client=_http_client(self.cloud.trust),
-                **_authority(self.cloud, self.tenant)))
-        return _from_msal(msal_call(self.name, lambda: self._app.acquire_token_for_client([scope])), self.name)
+                self.client_id, client_credential=credential, http_client=http_client(self.cloud.trust),
+                **authority(self.cloud, self.tenant)))
+        return from_msal(msal_call(self.name, lambda: self._app.acquire_token_for_client([scope])), self.name)
 
     def invalidate(self) -> None:
         self._app = None  # a new app has an empty in-memory cache
@@ -138,10 +93,10 @@ class ManagedIdentityCredential:
         if self._client is None:
             identity = (msal.UserAssignedManagedIdentity(client_id=self.client_id) if self.client_id
                         else msal.SystemAssignedManagedIdentity())
-            self._client = msal.ManagedIdentityClient(identity, http_client=_http_client(self.trust))
+            self._client = msal.ManagedIdentityClient(identity, http_client=http_client(self.trust))
         result = msal_call(self.name, lambda: self._client.acquire_token_for_client(
             resource=scope.removesuffix("/.default")))
-        return _from_msal(result, self.name)
+        return from_msal(result, self.name)
 
     def invalidate(self) -> None:
         self._client = None
@@ -233,12 +188,3 @@ def token_claims(token: str) -> dict[str, Any]:
         return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
         return {}
-
-
-def private_file(path: Path) -> int:
-    """Open *path* for writing, readable by its owner only (token caches)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd

@@ -5,25 +5,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from sercon.azure.auth import (
+from sercon.azure.clouds import Cloud
+from sercon.azure.msal_calls import (
     AZURE_CLI_CLIENT_ID,
     AccessToken,
-    _authority,
-    _from_msal,
-    _http_client,
+    authority,
+    from_msal,
+    http_client,
     msal_call,
     private_file,
 )
-from sercon.azure.clouds import Cloud
 from sercon.errors import AuthFailed, AuthUnavailable
-
-
-def cache_dir(environ: dict[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME", os.path.expanduser("~")), ".cache")
-    return Path(base) / "sercon"
+from sercon.paths import cache_dir
 
 
 class LoginStore:
@@ -70,7 +65,7 @@ def _public_app(cloud: Cloud, tenant: str, cache: Any) -> Any:
     import msal
 
     return msal_call("sign-in", lambda: msal.PublicClientApplication(
-        AZURE_CLI_CLIENT_ID, token_cache=cache, http_client=_http_client(cloud.trust), **_authority(cloud, tenant)))
+        AZURE_CLI_CLIENT_ID, token_cache=cache, http_client=http_client(cloud.trust), **authority(cloud, tenant)))
 
 
 class LoginCredential:
@@ -99,7 +94,7 @@ class LoginCredential:
         self.store.save_cache(cache)
         if result is None:
             raise AuthFailed("sercon login: the sign-in has expired", "run `sercon login` again")
-        return _from_msal(result, self.name)
+        return from_msal(result, self.name)
 
     def invalidate(self) -> None:
         self._force_refresh = True
@@ -120,7 +115,7 @@ def login(cloud: Cloud, environ: dict[str, str], tenant: str | None, use_device_
         result = msal_call("sign-in", lambda: app.acquire_token_by_device_flow(flow))
     else:
         result = msal_call("sign-in", lambda: app.acquire_token_interactive(scopes, prompt="select_account"))
-    _from_msal(result, "sign-in")
+    from_msal(result, "sign-in")
     claims = result.get("id_token_claims", {})
     account = {"home_account_id": f"{claims.get('oid')}.{claims.get('tid')}",
                "username": claims.get("preferred_username", ""), "tenant": claims.get("tid", tenant or ""),

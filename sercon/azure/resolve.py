@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sercon.azure.arm import ArmClient
 from sercon.errors import TargetNotFound, UsageError
+from sercon.paths import azure_cli_dir
 from sercon.targets import AzureTarget
 
 COMPUTE = "/providers/Microsoft.Compute"
@@ -71,7 +70,7 @@ def pick_subscription(target: AzureTarget, environ: dict[str, str]) -> str:
 
 
 def azure_cli_default_subscription(environ: dict[str, str]) -> str | None:
-    folder = Path(environ.get("AZURE_CONFIG_DIR") or os.path.join(environ.get("HOME", "~"), ".azure")).expanduser()
+    folder = azure_cli_dir(environ)
     try:
         profile = json.loads((folder / "azureProfile.json").read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):

@@ -1,0 +1,69 @@
+"""msal, the way sercon uses it: the token type, msal calls whose failures become sercon's errors,
+the HTTP client (sercon's TLS trust) and authority every msal application gets, and private files
+for token caches. Shared by the credential chain (auth.py) and `sercon login` (login.py)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sercon.azure.clouds import Cloud
+from sercon.errors import AuthFailed, AuthUnavailable, ConnectionLost, redact
+from sercon.trust import Trust
+
+AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's public client, as az uses
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_on: float
+
+    def __repr__(self) -> str:  # never let a token reach a log through repr()
+        return f"AccessToken(<redacted>, expires_on={self.expires_on:.0f})"
+
+
+def from_msal(result: dict[str, Any] | None, source: str) -> AccessToken:
+    if not result:
+        raise AuthUnavailable(f"{source}: no cached sign-in")
+    if "access_token" not in result:
+        description = str(result.get("error_description", "")).splitlines()[0] if result.get(
+            "error_description") else ""
+        raise AuthFailed(f"{source}: {result.get('error', 'error')}: {description}")
+    return AccessToken(result["access_token"], time.time() + int(result.get("expires_in", 0)))
+
+
+def msal_call(source: str, call: Any) -> Any:
+    """Run an msal call; its failures (network, discovery, service errors) become sercon's errors."""
+    import msal
+    import requests
+
+    try:
+        return call()
+    except requests.RequestException as exc:
+        raise ConnectionLost(f"{source}: cannot reach the sign-in authority ({exc.__class__.__name__})",
+                             "check the network, AZURE_AUTHORITY_HOST, and REQUESTS_CA_BUNDLE for a private CA",
+                             ) from exc
+    except (ValueError, RuntimeError, msal.exceptions.MsalError) as exc:
+        raise AuthFailed(redact(f"{source}: {exc}")) from exc
+
+
+def http_client(trust: Trust) -> Any:
+    return trust.session()  # verifies TLS against the system store plus the run's extra CAs
+
+
+def authority(cloud: Cloud, tenant: str) -> dict[str, Any]:
+    return {"authority": f"{cloud.authority_host}/{tenant}",
+            "instance_discovery": None if cloud.is_microsoft_authority else False}
+
+
+def private_file(path: Path) -> int:
+    """Open *path* for writing, readable by its owner only (token caches)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd

@@ -1,0 +1,46 @@
+"""Where sercon keeps its files, in one place, from the run's environment (XDG base directories).
+
+config: $SERCON_CONFIG, else $XDG_CONFIG_HOME/sercon/config.toml (~/.config/sercon/config.toml).
+cache (the `sercon login` token cache, the demo's guest image): $XDG_CACHE_HOME/sercon (~/.cache/sercon).
+runtime (control sockets): $XDG_RUNTIME_DIR/sercon, else $TMPDIR/sercon-UID; private to the user.
+The Azure CLI's folder (its default subscription): $AZURE_CONFIG_DIR, else ~/.azure.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from sercon.errors import SerconError
+
+
+def _home(environ: dict[str, str]) -> str:
+    return environ.get("HOME") or os.path.expanduser("~")
+
+
+def config_file(environ: dict[str, str]) -> Path:
+    if environ.get("SERCON_CONFIG"):
+        return Path(environ["SERCON_CONFIG"]).expanduser()
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(_home(environ), ".config")
+    return Path(base).expanduser() / "sercon" / "config.toml"
+
+
+def cache_dir(environ: dict[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(_home(environ), ".cache")
+    return Path(base).expanduser() / "sercon"
+
+
+def azure_cli_dir(environ: dict[str, str]) -> Path:
+    return Path(environ.get("AZURE_CONFIG_DIR") or os.path.join(_home(environ), ".azure")).expanduser()
+
+
+def runtime_dir(environ: dict[str, str]) -> Path:
+    """The user's private folder for sockets (mode 0700, made if missing, refused if someone else's)."""
+    base = environ.get("XDG_RUNTIME_DIR")
+    folder = Path(base) / "sercon" if base else Path(tempfile.gettempdir()) / f"sercon-{os.getuid()}"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.stat().st_uid != os.getuid():
+        raise SerconError(f"{folder} belongs to another user", "set XDG_RUNTIME_DIR to a folder of your own")
+    os.chmod(folder, 0o700)
+    return folder

@@ -47,6 +47,7 @@ from sercon.terminal.screen import Screen
 from sercon.terminal.sender import PACED, PASTE, TYPED, Sender
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
 from sercon.transport.base import Transport
+from sercon.wakeup import WakePipe
 
 TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
 EOF_DRAIN_TIMEOUT = 10.0
@@ -102,7 +103,7 @@ class Session:
         self._fatal: BaseException | None = None
         self._tx = Sender(transport, self.screen, options.paste_chunk, self._stop, lambda: self.log,
                           lambda: self.remote_bracketed_paste, lambda: at_secret_prompt(self._tail))
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake = WakePipe()  # the reader thread wakes the key loop with a fatal error
         self._actions = Actions(transport, self._tx.put)
         # What each menu command does (escape.py's MENU names them; help is answered by the menu itself).
         self._menu: dict[str, Callable[[str | None], None]] = {
@@ -151,7 +152,7 @@ class Session:
         holding_esc = False
         while not self._quit:
             busy = holding_esc or (self.log is not None and self.log.active)
-            ready, _, _ = select.select([keys, signals.read_fd, self._wake_r], [], [], TICK if busy else None)
+            ready, _, _ = select.select([keys, signals.read_fd, self._wake], [], [], TICK if busy else None)
             for signum in signals.pending():
                 if signum in EXIT_SIGNALS:
                     raise Interrupted(signum, signal.Signals(signum).name)
@@ -159,8 +160,8 @@ class Session:
                     self.machine.width = self._window()[1]
                     self._resize.window_changed()
                     self._resize_at_prompt()
-            if self._wake_r in ready:
-                os.read(self._wake_r, 64)
+            if self._wake in ready:
+                self._wake.drain()
                 if self._fatal is not None:
                     raise self._fatal
             if keys in ready:
@@ -306,12 +307,11 @@ class Session:
         if self.log is not None:
             self.log.event("close", target=self.transport.label)
             self.log.close()
-        for fd in (self._wake_r, self._wake_w):
-            os.close(fd)
+        self._wake.close()
 
     def _post_fatal(self, exc: BaseException) -> None:
         self._fatal = exc
-        os.write(self._wake_w, b"!")
+        self._wake.wake()
 
     # -- reader thread ---------------------------------------------------------------------------
     def _read_loop(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import select
 import ssl
@@ -32,6 +31,7 @@ from sercon.errors import (
 from sercon.transport.base import NMI, RESET, SYSRQ, Transport
 from sercon.transport.textframes import TextFramer
 from sercon.trust import Trust
+from sercon.wakeup import WakePipe
 
 FRAME_LIMIT = 2048
 FIRST_MESSAGE_TIMEOUT = 30.0
@@ -93,7 +93,7 @@ class GatewayTransport(Transport):
         self._http = None  # a requests session for admin commands, made on first use
         self._ws = None
         self._framer = TextFramer(FRAME_LIMIT)
-        self._wake: tuple[int, int] | None = None  # wakes a blocked read; made by open, closed by close
+        self._wake: WakePipe | None = None  # wakes a blocked read; made by open, closed by close
         self._last_traffic = time.monotonic()
         self._ping_sent: float | None = None
         self._answered = False  # console output seen on this session
@@ -104,8 +104,7 @@ class GatewayTransport(Transport):
         import websocket
 
         if self._wake is None:
-            self._wake = os.pipe()
-            os.set_blocking(self._wake[1], False)
+            self._wake = WakePipe()
         self.url = self.connect_call()
         try:
             ws = websocket.create_connection(self.url, timeout=FIRST_MESSAGE_TIMEOUT,
@@ -143,8 +142,8 @@ class GatewayTransport(Transport):
             with contextlib.suppress(Exception):
                 ws.close()
         wake, self._wake = self._wake, None
-        for fd in wake or ():
-            os.close(fd)
+        if wake is not None:
+            wake.close()
         http, self._http = self._http, None
         if http is not None:
             http.close()
@@ -159,11 +158,10 @@ class GatewayTransport(Transport):
             wait = self._keepalive_due()
             if timeout is not None:
                 wait = min(wait, timeout)
-            wake_r = self._wake[0] if self._wake else -1
-            ready, _, _ = select.select([ws.sock] + ([wake_r] if wake_r >= 0 else []), [], [], max(0.0, wait))
-            if wake_r in ready:
-                with contextlib.suppress(BlockingIOError):
-                    os.read(wake_r, 64)
+            wake = self._wake
+            ready, _, _ = select.select([ws.sock] + ([wake] if wake else []), [], [], max(0.0, wait))
+            if wake is not None and wake in ready:
+                wake.drain()
             if ws.sock not in ready:
                 self._keepalive(ws)
                 return b""
@@ -249,8 +247,7 @@ class GatewayTransport(Transport):
     def cancel_read(self) -> None:
         wake = self._wake
         if wake is not None:
-            with contextlib.suppress(BlockingIOError, OSError):
-                os.write(wake[1], b"x")
+            wake.wake()
 
     # -- control actions: the gateway's admin commands -----------------------------------------------
     def sysrq(self, key: str) -> None:

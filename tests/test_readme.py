@@ -1,0 +1,22 @@
+"""The README's two set-up commands stay true: CI runs the test command word for word."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import ROOT
+
+
+def readme_commands() -> list[str]:
+    return re.findall(r"```sh\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_ci_runs_the_readme_test_command_word_for_word():
+    test_command = next(c for c in readme_commands() if "pytest" in c)
+    assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_the_test_command_works_with_or_without_sudo_and_updates_the_package_lists():
+    test_command = next(c for c in readme_commands() if "pytest" in c)
+    assert "apt-get update" in test_command
+    assert not test_command.startswith("sudo ") and "|| echo sudo" in test_command

@@ -6,12 +6,13 @@ Precedence for settings: built-in defaults < profile < command line.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sercon.choices import FLOWS, PARITIES
-from sercon.errors import UsageError
+from sercon.errors import TargetNotFound, UsageError
 
 if TYPE_CHECKING:
     from sercon.config import Config
@@ -21,6 +22,9 @@ AZURE_KEYS = ("resource_group", "name", "subscription", "instance_id", "cloud")
 # Patterns are compiled on first use (re caches them), so `sercon --help` does not pay for them.
 _URL = r"(?i)^[a-z][a-z0-9+.-]*://"
 _COM = r"(?i)^COM\d+$"
+# What Azure accepts as a VM or scale-set name (letters, digits, `-`, `_`, `.`), optionally SET/ID.
+_VM_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.-]+)?$"
+TYPO_CUTOFF = 0.8  # difflib ratio: boardd~board 0.91, baord~board 0.8; web2~web1 (0.75) is another name
 _RESOURCE_ID = (
     r"(?i)^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/"
     r"(?:virtualMachines/(?P<vm>[^/]+)|virtualMachineScaleSets/(?P<set>[^/]+)/virtualMachines/(?P<iid>[^/]+))$"
@@ -82,12 +86,58 @@ def is_local(spec: str) -> bool:
     return spec.startswith(("./", "../")) or bool(re.match(_URL, spec) or re.match(_COM, spec))
 
 
+def default_target(environ: dict[str, str], config: Config) -> str | None:
+    """SERCON_TARGET, else `default` in the config file."""
+    return environ.get("SERCON_TARGET") or config.default
+
+
+def names_a_target(word: str, config: Config) -> bool:
+    """A device, URL, profile or resource ID: certainly a TARGET, never TEXT."""
+    return is_local(word) or word in config.profiles or bool(re.match(_RESOURCE_ID, word))
+
+
+def split_send_args(
+    args: tuple[str, ...], options: dict[str, Any], environ: dict[str, str], config: Config
+) -> tuple[str | None, tuple[str, ...]]:
+    """`sercon send [TARGET] [TEXT...]`: which positional is the TARGET (docs/commands.md, "send").
+
+    -t/--target or -n/--name name the target: every positional is TEXT. Else the first positional
+    is the TARGET when it is a device, URL, profile or resource ID, or, with no default target, when
+    it is anything at all. With a default target (SERCON_TARGET, `default`), a first positional that
+    cannot be a VM name (`uname -a`, `-`) makes every positional TEXT; a plausible VM name stays the
+    TARGET, so a mistake ends in "not found" and never types a word into the default console.
+    """
+    if options.get("target") or options.get("name"):
+        return options.get("target"), args
+    if not args:
+        return None, ()
+    first, rest = args[0], args[1:]
+    if first != "-" and (names_a_target(first, config) or re.match(_VM_NAME, first)):
+        return first, rest
+    if default_target(environ, config):
+        return None, args
+    if first == "-":
+        return None, args  # resolve_target says that no target was given
+    raise UsageError(
+        f"no target given: {first!r} is not a device, URL, profile or VM name",
+        f"name the target first (sercon send /dev/ttyUSB0 {_quote(first)}) or with -t TARGET, "
+        "or set SERCON_TARGET or `default = \"NAME\"` in the config file",
+    )
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
 def resolve_target(
     spec: str | None, options: dict[str, Any], environ: dict[str, str], config: Config
 ) -> tuple[Target, dict[str, Any]]:
     """Pick the target and return it with the profile's session preferences (escape, log, ...)."""
     if not spec and not options.get("name"):
-        spec = environ.get("SERCON_TARGET") or config.default
+        spec = default_target(environ, config)
+    named_as_azure = any(options.get(k) for k in AZURE_KEYS) and not (spec and is_local(spec))
     spec = spec or options.get("name")
     if not spec:
         raise UsageError(
@@ -105,11 +155,27 @@ def resolve_target(
                 f"profile {profile_name!r} names no device, url or Azure VM",
                 f"add `device = \"/dev/ttyUSB0\"` or `name = \"vm\"` under [profiles.{profile_name}]",
             )
+    elif spec and not is_local(spec) and not named_as_azure:
+        _check_typo(spec, config)
     merged = {**profile, **{k: v for k, v in options.items() if v is not None}}
     prefs = {k: v for k, v in merged.items() if k not in LINE_KEYS + AZURE_KEYS}
     if spec is not None and is_local(spec):
         return SerialTarget(spec, _line_settings(merged), profile_name, merged.get("qmp")), prefs
     return _azure_target(spec, merged, profile_name), prefs
+
+
+def _check_typo(spec: str, config: Config) -> None:
+    """A bare name close to a profile's is a typo, not an Azure VM (say `-n NAME` for the VM)."""
+    if "/" in spec or not config.profiles:
+        return
+    lowered = {name.lower(): name for name in config.profiles}
+    close = difflib.get_close_matches(spec.lower(), list(lowered), n=1, cutoff=TYPO_CUTOFF)
+    if close:
+        raise TargetNotFound(
+            f"no profile or device named {spec!r}; did you mean {lowered[close[0]]!r}?",
+            f"profiles are in {config.path or 'the config file'}; if {spec!r} is an Azure VM, "
+            f"name it with -n {spec} (and -g RESOURCE_GROUP)",
+        )
 
 
 def _line_settings(values: dict[str, Any]) -> LineSettings:
@@ -146,10 +212,11 @@ def _azure_target(spec: str | None, values: dict[str, Any], profile: str | None)
     instance_id = values.get("instance_id")
     if name and "/" in name:
         name, _, instance_id = name.partition("/")
-    if not name or "/" in name or (instance_id is not None and "/" in str(instance_id)):
+    if not name or not re.match(_VM_NAME, name) or "/" in name or (
+            instance_id is not None and not re.match(_VM_NAME, str(instance_id))):
         raise UsageError(
             f"{spec!r} is not a device, URL, profile, VM name or resource ID",
-            "devices start with /dev/, URLs with SCHEME://, scale-set instances are SET/ID",
+            "devices start with /dev/ (or ./ for a path here), URLs with SCHEME://, scale-set instances are SET/ID",
         )
     return AzureTarget(
         name=name,

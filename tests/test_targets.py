@@ -63,3 +63,95 @@ def test_bad_line_settings():
 def test_environment_may_name_an_azure_vm_when_profiles_exist():
     target, _ = resolve(None, {"SERCON_TARGET": "db7"})
     assert target == AzureTarget("db7")
+
+
+def test_a_typo_of_a_profile_is_not_taken_for_an_azure_vm():
+    from sercon.errors import TargetNotFound
+
+    with pytest.raises(TargetNotFound) as info:
+        resolve("boardd")
+    assert info.value.message == "no profile or device named 'boardd'; did you mean 'board'?"
+    assert "-n boardd" in (info.value.hint or "")
+    assert info.value.exit_status == 4
+    with pytest.raises(TargetNotFound):
+        resolve(None, {"SERCON_TARGET": "Board"})
+
+
+def test_an_azure_vm_may_still_be_named_like_a_profile():
+    assert resolve(None, name="boardd")[0] == AzureTarget("boardd")
+    assert resolve("boardd", resource_group="rg")[0] == AzureTarget("boardd", "rg")
+    assert resolve("web2")[0] == AzureTarget("web2")  # close to web1, but VM names often differ by a digit
+    assert resolve("set/3")[0] == AzureTarget("set", instance_id="3")
+
+
+def test_a_name_with_spaces_is_no_vm_name():
+    with pytest.raises(UsageError) as info:
+        resolve("uname -a", config=Config())
+    assert "is not a device, URL, profile, VM name or resource ID" in info.value.message
+
+
+SEND_CASES = [
+    # (positionals, options, SERCON_TARGET, expected (target spec, text))
+    (("/dev/ttyS0", "ls"), {}, None, ("/dev/ttyS0", ("ls",))),
+    (("board", "ls"), {}, "/dev/x", ("board", ("ls",))),
+    (("uname -a",), {}, "/dev/x", (None, ("uname -a",))),  # not a target: all TEXT, to the default
+    (("uname -a", "echo"), {}, "/dev/x", (None, ("uname -a", "echo"))),
+    (("-",), {}, "/dev/x", (None, ("-",))),
+    (("web2", "uname -a"), {}, "/dev/x", ("web2", ("uname -a",))),  # a VM name: still the target
+    (("echo hi",), {"name": "web1"}, None, (None, ("echo hi",))),  # -n names the target
+    (("web1", "x"), {"name": "web1"}, None, (None, ("web1", "x"))),
+    (("ls",), {"target": "/dev/y"}, "/dev/x", ("/dev/y", ("ls",))),  # -t: every positional is TEXT
+    ((), {}, "/dev/x", (None, ())),
+]
+
+
+@pytest.mark.parametrize("args, options, default, expected", SEND_CASES)
+def test_send_splits_target_and_text(args, options, default, expected):
+    from sercon.targets import split_send_args
+
+    environ = {"SERCON_TARGET": default} if default else {}
+    assert split_send_args(args, options, environ, Config(profiles=PROFILES.profiles)) == expected
+
+
+def test_send_text_without_any_target_is_a_usage_error():
+    from sercon.targets import split_send_args
+
+    with pytest.raises(UsageError) as info:
+        split_send_args(("uname -a",), {}, {}, Config())
+    assert "no target given" in info.value.message and "-t TARGET" in (info.value.hint or "")
+
+
+def test_config_default_counts_as_a_default_target():
+    from sercon.targets import split_send_args
+
+    assert split_send_args(("uname -a",), {}, {}, PROFILES) == (None, ("uname -a",))
+
+
+def _cli_env_without_azure(tmp_path, **extra):
+    from tests.conftest import cli_env
+
+    env = cli_env(AZURE_CONFIG_DIR=str(tmp_path / "no-azure-cli"), **extra)
+    env.pop("AZURE_SUBSCRIPTION_ID", None)
+    return env
+
+
+def test_connect_to_a_mistyped_profile_exits_4(tmp_path):
+    from tests.conftest import run_cli
+
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.board]\ndevice = "/dev/ttyUSB0"\n')
+    result = run_cli("connect", "boardd", env=_cli_env_without_azure(tmp_path, SERCON_CONFIG=str(config)))
+    assert result.returncode == 4, result.stderr
+    assert b"no profile or device named 'boardd'; did you mean 'board'?" in result.stderr
+    assert b"subscription" not in result.stderr
+
+
+def test_a_bare_name_without_any_subscription_says_how_it_was_taken(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("connect", "myboard", env=_cli_env_without_azure(tmp_path))
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert "'myboard' is not a device, URL or profile, so it was taken as an Azure VM name" in err
+    assert "no Azure subscription given" in err
+    assert "/dev/" in err and "[profiles.myboard]" in err and "--subscription" in err

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import click
 
 from sercon.cli.env import Env
-from sercon.cli.options import azure_options, cloud_option, subscription_option, target_argument, target_options
+from sercon.cli.options import (
+    azure_options,
+    azure_target_options,
+    cloud_option,
+    qmp_option,
+    subscription_option,
+    target_argument,
+)
 from sercon.cli.session_commands import resolve
 from sercon.errors import ExitStatus, UsageError
 
@@ -21,7 +29,23 @@ def arm_for(env: Env, cloud: str | None, identity: bool = False):
 def azure_vm_context(env: Env, target: Any, identity: bool):
     from sercon.azure.resolve import pick_subscription
 
-    return arm_for(env, target.cloud, identity), pick_subscription(target, env.environ)
+    try:
+        subscription = pick_subscription(target, env.environ)
+    except UsageError as exc:
+        if target.profile is None and target.resource_group is None:
+            raise _taken_as_vm_name(env, target.name, exc) from exc
+        raise
+    return arm_for(env, target.cloud, identity), subscription
+
+
+def _taken_as_vm_name(env: Env, name: str, exc: UsageError) -> UsageError:
+    """A bare name and no Azure set up at all: most likely the user meant a device or a profile."""
+    return UsageError(
+        f"{name!r} is not a device, URL or profile, so it was taken as an Azure VM name, "
+        f"and {exc.message}",
+        f"a device is a path (/dev/ttyUSB0, ./{name}) or a URL (telnet://HOST:PORT); a profile is a "
+        f"[profiles.{name}] table in {env.config.path}; for an Azure VM, {exc.hint}",
+    )
 
 
 def check_rows(env: Env, target: Any, identity: bool) -> tuple[list, Any]:
@@ -29,9 +53,9 @@ def check_rows(env: Env, target: Any, identity: bool) -> tuple[list, Any]:
     from sercon.targets import SerialTarget
 
     if isinstance(target, SerialTarget):
-        from sercon.transport.serial import device_checks
+        from sercon.transport.serial import device_diagnosis
 
-        return device_checks(target.url), None
+        return device_diagnosis(target.url, target.qmp)
     from sercon.azure.doctor import diagnose
 
     arm, subscription = azure_vm_context(env, target, identity)
@@ -41,20 +65,24 @@ def check_rows(env: Env, target: Any, identity: bool) -> tuple[list, Any]:
 
 @click.command()
 @target_argument
-@target_options
+@azure_target_options
+@qmp_option
 @azure_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def doctor(env: Env, target: str | None, identity: bool, as_json: bool, **options: Any) -> int:
     """Check every prerequisite of the console on TARGET, each with what was found and the fix.
 
-    Exit 0 when nothing failed, 6 when a check failed (4 or 5 when the VM cannot be found or read).
+    Exit 0 when nothing failed, 6 when a check failed, 4 when the target is not found, 5 when the VM
+    may not be read.
     """
     from sercon.checks import FAIL
-    from sercon.cli.render import render_checks
+    from sercon.cli.render import checking, render_checks
+    from sercon.targets import AzureTarget
 
     resolved, _ = resolve(env, target, options)
-    rows, error = check_rows(env, resolved, identity)
+    with checking(env, resolved.label) if isinstance(resolved, AzureTarget) else contextlib.nullcontext():
+        rows, error = check_rows(env, resolved, identity)
     render_checks(env, resolved.label, rows, as_json)
     if error is not None:
         raise error  # after the table: the same message, on stderr, with its exit status
@@ -100,7 +128,7 @@ def disable(env: Env, subscription: str | None, cloud: str | None, identity: boo
 
 @click.command()
 @target_argument
-@target_options
+@azure_target_options
 @azure_options
 @click.option("--tail", type=click.IntRange(min=0), metavar="N", help="Only the last N lines.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new output as it arrives (Ctrl-C stops).")

@@ -30,19 +30,30 @@ subscription_option = click.option("--subscription", help="Azure subscription id
 cloud_option = click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
                             help="Azure cloud (default AzureCloud).")
 
-target_options = _apply(
+# Each command lists only the options it uses (a --baud on `nmi` would do nothing):
+#   azure_target_options: every command that takes a TARGET (devices and profiles too: -n, -g name a VM)
+#   line_options: commands that open the line and talk over it (connect, send, sysrq)
+#   qmp_option: commands that can use a local QEMU VM's QMP socket (connect, send, sysrq, nmi, reset, doctor)
+azure_target_options = _apply(
     click.option("-g", "--resource-group", help="Azure resource group of the VM."),
     click.option("-n", "--name", help="Azure VM or scale-set name (same as a positional TARGET)."),
     subscription_option,
     click.option("--instance-id", help="Scale-set instance id."),
     cloud_option,
+)
+
+line_options = _apply(
     click.option("-b", "--baud", type=click.IntRange(min=1), help="Line speed (default 115200)."),
     click.option("--databits", type=click.Choice(["5", "6", "7", "8"]), help="Data bits (default 8)."),
     click.option("--parity", type=click.Choice(list(PARITIES)), help="Parity (default none)."),
     click.option("--stopbits", type=click.Choice(["1", "1.5", "2"]), help="Stop bits (default 1)."),
     click.option("--flow", type=click.Choice(FLOWS), help="Flow control (default none)."),
-    click.option("--qmp", metavar="SOCKET", help="A local QEMU VM's QMP socket: enables nmi, reset and BREAK."),
 )
+
+qmp_option = click.option(
+    "--qmp", metavar="SOCKET", help="A local QEMU VM's QMP socket: enables nmi, reset and BREAK.")
+
+target_options = _apply(azure_target_options, line_options, qmp_option)
 
 azure_options = _apply(
     click.option("--identity", is_flag=True, help="Sign in with the machine's managed identity."),
@@ -58,8 +69,8 @@ paste_option = click.option(
 
 session_options = _apply(
     click.option("--resize", type=click.Choice(["auto", "off"]),
-                 help="auto: type `stty rows R cols C` at a shell prompt when the window size changes "
-                      "(default for Azure VMs; off for devices)."),
+                 help="auto: type `stty rows R cols C` at a Linux shell prompt, after your Enter, when the "
+                      "window size changes (default: off; the menu's w types it when you ask)."),
     click.option("--logout-on-exit/--no-logout-on-exit", default=None,
                  help="Log the console out when you quit, and say whether a shell was left behind."),
     click.option("--logout-sequence", metavar="TEXT",

@@ -1,24 +1,131 @@
-"""How results look: rich tables on a terminal, JSON for scripts."""
+"""How results look: doctor's checks as lines that copy whole, JSON for scripts, a spinner meanwhile.
+
+Doctor's human output is no table: a table cuts or wraps its cells, and a fix is a command to copy.
+One line per check (a mark, the name, what was found) and under a failed or warned check its fix,
+whole, on its own indented line. The terminal may wrap a long line on screen; selecting it still
+copies one line. Marks are ✓ ! ✗ on a UTF-8 terminal, else the words ok, warn, FAIL (also when piped,
+for grep). Colour only on a terminal, never with NO_COLOR or TERM=dumb.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict
+from typing import TextIO
 
-from sercon.checks import CheckResult
+from sercon.checks import FAIL, OK, WARN, CheckResult
 from sercon.cli.env import Env
 
-STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+FIX_INDENT = "    "
+WORDS = {OK: "ok  ", WARN: "warn", FAIL: "FAIL"}
+MARKS = {OK: "✓", WARN: "!", FAIL: "✗"}
+COLOURS = {OK: "32", WARN: "33", FAIL: "1;31"}  # green, yellow, bold red
+SPINNER_UTF8, SPINNER_ASCII = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "|/-\\"
+SPIN_EVERY = 0.08  # seconds per frame
 
 
 def render_checks(env: Env, title: str, rows: list[CheckResult], as_json: bool) -> None:
     if as_json:
         env.stdout.write(json.dumps({"target": title, "checks": [asdict(r) for r in rows]}, indent=2) + "\n")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("check", "status", "found", "fix", title=title, title_justify="left", show_lines=False)
+    style = Style.for_stream(env.stdout, env.environ)
+    lines = [f"doctor: {title}"]
     for row in rows:
-        table.add_row(row.name, f"[{STYLE.get(row.status, '')}]{row.status}[/]", row.found, row.fix)
-    Console(file=env.stdout).print(table)
+        lines.append(f"{style.mark(row.status)} {row.name}: {row.found}")
+        if row.fix and row.status != OK:
+            lines += [FIX_INDENT + part for part in row.fix.splitlines()]  # never wrapped, never cut
+    lines.append(summary(rows))
+    env.stdout.write("\n".join(lines) + "\n")
+    env.stdout.flush()
+
+
+def summary(rows: list[CheckResult]) -> str:
+    failed = sum(r.status == FAIL for r in rows)
+    warned = sum(r.status == WARN for r in rows)
+    if not failed and not warned:
+        return f"all {len(rows)} checks passed"
+    parts = [f"{failed} failed"] if failed else []
+    parts += [f"{warned} warning{'s' if warned != 1 else ''}"] if warned else []
+    return ", ".join(parts) + ": each fix is under its check"
+
+
+class Style:
+    """Marks or words, with or without colour, for one output stream."""
+
+    def __init__(self, utf8: bool, colour: bool) -> None:
+        self.utf8, self.colour = utf8, colour
+
+    @classmethod
+    def for_stream(cls, stream: TextIO, environ: dict[str, str]) -> Style:
+        tty = stream.isatty()
+        return cls(utf8=tty and utf8_locale(environ), colour=tty and colour_allowed(environ))
+
+    def mark(self, status: str) -> str:
+        text = MARKS.get(status, "?") if self.utf8 else WORDS.get(status, status)
+        return f"\x1b[{COLOURS[status]}m{text}\x1b[0m" if self.colour and status in COLOURS else text
+
+
+def colour_allowed(environ: dict[str, str]) -> bool:
+    """https://no-color.org: NO_COLOR set and not empty turns colour off; so does a dumb terminal."""
+    return not environ.get("NO_COLOR") and environ.get("TERM", "") != "dumb"
+
+
+def utf8_locale(environ: dict[str, str]) -> bool:
+    """Whether the user's locale (LC_ALL, else LC_CTYPE, else LANG) is UTF-8.
+
+    Under a C locale Python sets LC_CTYPE=C.UTF-8 for itself (PEP 538); that says nothing about the
+    terminal, so it does not count.
+    """
+    lc_all, ctype, lang = (environ.get(k, "") for k in ("LC_ALL", "LC_CTYPE", "LANG"))
+    if not lc_all and ctype == "C.UTF-8" and lang in ("", "C", "POSIX"):
+        ctype = ""
+    value = (lc_all or ctype or lang).lower()
+    return "utf-8" in value or "utf8" in value
+
+
+@contextlib.contextmanager
+def checking(env: Env, label: str) -> Iterator[None]:
+    """A spinner on stderr while the checks run, on a terminal only; one still line when animation is off."""
+    stream = env.stderr
+    if not stream.isatty():
+        yield
+        return
+    text = f"checking {label}"
+    if not colour_allowed(env.environ):  # NO_COLOR, TERM=dumb: nothing that moves
+        stream.write(f"sercon: {text} ...\n")
+        stream.flush()
+        yield
+        return
+    frames = SPINNER_UTF8 if utf8_locale(env.environ) else SPINNER_ASCII
+    width = _width(stream)
+    stop = threading.Event()
+
+    def spin() -> None:
+        index = 0
+        while not stop.is_set():
+            stream.write(f"\r{frames[index % len(frames)]} {text}"[:width])  # under a row: \r reaches its start
+            stream.flush()
+            index += 1
+            stop.wait(SPIN_EVERY)
+
+    thread = threading.Thread(target=spin, name="sercon-spinner", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        stream.write("\r\x1b[K")
+        stream.flush()
+
+
+def _width(stream: TextIO) -> int:
+    """The terminal's columns: the spinner's \r plus columns - 1 characters never wrap."""
+    try:
+        return max(os.get_terminal_size(stream.fileno()).columns, 2)
+    except (OSError, ValueError):
+        return 80

@@ -10,8 +10,11 @@ import click
 from sercon.cli.env import Env
 from sercon.cli.options import (
     azure_options,
+    azure_target_options,
     checks_option,
+    line_options,
     paste_option,
+    qmp_option,
     session_options,
     target_argument,
     target_options,
@@ -42,7 +45,6 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
     Quit with Ctrl-] q, or <Enter>~. as in ssh.
     """
     from sercon.cli.transport import OpenOptions, open_transport
-    from sercon.targets import AzureTarget
     from sercon.terminal.escape import parse_escape_key
     from sercon.terminal.session import Session, SessionOptions
 
@@ -55,13 +57,17 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
         log_path=prefs.get("log"),
         log_format=prefs.get("log_format") or "text",
         take_back=bool(prefs.get("take_back")),
-        resize=(prefs.get("resize") or ("auto" if isinstance(resolved, AzureTarget) else "off")) == "auto",
+        resize=prefs.get("resize") == "auto",  # off unless asked: sercon types nothing by itself
         logout_on_exit=bool(prefs.get("logout_on_exit")),
     )
     if prefs.get("logout_sequence"):
         session_options_.logout_sequence = unescape(prefs["logout_sequence"])
     from sercon.transport.control import socket_path
 
+    if session_options_.log_path:
+        from sercon.terminal.logfile import SessionLog
+
+        SessionLog.check(session_options_.log_path)  # a bad --log path: exit 2 before connecting
     open_options = OpenOptions(share=False, force=session_options_.take_back, checks=not prefs.get("no_checks"))
     transport = open_transport(resolved, env, identity, open_options)
     session_options_.control_path = socket_path(transport.key, env.environ)
@@ -77,9 +83,12 @@ def unescape(text: str) -> bytes:
 
 
 @click.command()
-@target_argument
-@click.argument("text", nargs=-1)
-@target_options
+@click.argument("args", nargs=-1, metavar="[TARGET] [TEXT...]")
+@click.option("-t", "--target", "target", metavar="TARGET",
+              help="The target; every positional is then TEXT (e.g. a one-word command for the default target).")
+@azure_target_options
+@line_options
+@qmp_option
 @azure_options
 @checks_option
 @click.option("--eol", type=click.Choice(["cr", "lf", "crlf"]), default="cr", show_default=True,
@@ -91,17 +100,24 @@ def unescape(text: str) -> bytes:
               help="Print output until the console has been quiet this long.")
 @paste_option
 @click.pass_obj
-def send(env: Env, target: str | None, text: tuple[str, ...], eol: str, expect: str | None, timeout: float,
+def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: str | None, timeout: float,
          wait_idle: float | None, paste_chunk: int | None, identity: bool, **options: Any) -> int:
     """Send TEXT (or stdin, when no TEXT or `-` is given) and print the console's output.
 
+    With a default target (SERCON_TARGET or the config's default), a first word that cannot be a
+    target (`uname -a`) is TEXT; a single word is still taken as the TARGET: use -t TARGET then.
+
     \b
     printf 'uname -a\\n' | sercon send /dev/ttyUSB0 --expect '\\$ $' | grep Linux
+    sercon send 'uname -a'                  # to SERCON_TARGET
+    sercon send -g prod-rg -n web1 'echo hi'
     """
     from sercon.cli.transport import OpenOptions, open_transport
+    from sercon.targets import split_send_args
     from sercon.terminal.scripted import SendOptions, run_send, stream_input, text_input
 
-    resolved, prefs = resolve(env, target, options)
+    spec, text = split_send_args(args, {"target": target, "name": options.get("name")}, env.environ, env.config)
+    resolved, prefs = resolve(env, spec, options)
     source = stream_input(env.stdin.fileno(), eol) if text in ((), ("-",)) else text_input(text, eol)
     send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048)
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks")))
@@ -124,13 +140,20 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bo
     """Send magic SysRq KEYS: letters (h, s, b), names (help, sync, reboot) or reisub.
 
     On a serial line this is a BREAK followed by the key. Several keys
-    (`reisub`, `sync,reboot`) go one at a time, --interval apart.
+    (`reisub`, `sync,reboot`) go one at a time, --interval apart. A line that
+    cannot carry a BREAK (a pseudo-terminal, socket://) is refused with exit 6
+    and nothing is sent: use telnet:// or --qmp SOCKET there.
     """
     from sercon.cli.transport import OpenOptions, open_transport
     from sercon.sysrq import parse_keys
+    from sercon.targets import SerialTarget
 
     sequence = parse_keys(keys)
     resolved, prefs = resolve(env, target, options)
+    if isinstance(resolved, SerialTarget):  # also when a running session would send it: exit 6, not 1
+        from sercon.transport.serial import require_break
+
+        require_break(resolved.url, resolved.qmp, "SysRq")
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
     try:
         for index, key in enumerate(sequence):
@@ -163,7 +186,8 @@ def _machine_action(env: Env, target: str | None, options: dict[str, Any], ident
 
 def machine_command(func: Any) -> click.Command:
     """nmi and reset take the same arguments: a target, its options, and --yes."""
-    for decorator in reversed((click.command(), target_argument, target_options, azure_options, checks_option,
+    for decorator in reversed((click.command(), target_argument, azure_target_options, qmp_option, azure_options,
+                               checks_option,
                                click.option("--yes", is_flag=True, help="Do not ask for confirmation."),
                                click.pass_obj)):
         func = decorator(func)

@@ -71,6 +71,12 @@ class State(Enum):
 
 
 CANCEL = {0x1B, 0x03, 0x0D}
+UNAVAILABLE = {  # why a command is missing from the menu, and what would bring it
+    BREAK: "this line cannot carry a BREAK: use telnet:// or --qmp SOCKET",
+    SYSRQ: "no BREAK here, and SysRq needs one: use telnet:// or --qmp SOCKET (Windows guests: SAC)",
+    NMI: "needs an Azure VM or --qmp SOCKET",
+    RESET: "needs an Azure VM or --qmp SOCKET",
+}
 HELP_TAIL = "  (?)"  # Esc, Ctrl-C, Enter close the menu
 TILDE, DOT = ord("~"), ord(".")
 
@@ -96,6 +102,7 @@ class EscapeMachine:
     def __init__(self, escape: int | None, controls: Iterable[str] = (), width: int = 80) -> None:
         self.escape = escape
         self.commands = {c.key: c for c in MENU if c.needs is None or c.needs in set(controls)}
+        self.unavailable = {c.key: c for c in MENU if c.key not in self.commands}
         self.width = width  # the window's columns: the session updates it when the window changes
         self.state = State.IDLE
         self.at_line_start = True
@@ -204,6 +211,10 @@ class EscapeMachine:
             self.state = State.IDLE
             return [Prompt(None)]
         command = self.commands.get(chr(byte))
+        if command is None and (missing := self.unavailable.get(chr(byte))):
+            why = UNAVAILABLE[missing.needs]
+            return [Prompt(_fit(f"sercon: {missing.name} is not available on this console ({why}); Esc to close",
+                                self.width))]
         if command is None:
             return [Prompt(_fit(f"sercon: no command on {key_name(byte)!s}; ? for help, Esc to close", self.width))]
         if command.name == "help":

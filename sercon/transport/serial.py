@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import select
+import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import serial
 
-from sercon.checks import FAIL, OK, CheckResult
+from sercon.checks import FAIL, OK, WARN, CheckResult
 from sercon.errors import ConnectionLost, DeviceBusy, NotSupported, PermissionDenied, SerconError, TargetNotFound
 from sercon.targets import LineSettings
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
@@ -21,14 +24,28 @@ if "sercon.transport.urlhandler" not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append("sercon.transport.urlhandler")  # telnet://
 
 
+# Which lines carry a BREAK (docs/commands.md, "BREAK and SysRq"). A device path, spy://PATH and
+# alt://PATH: as the device (a UART yes, a pseudo-terminal no); these URLs always do; the rest
+# (socket://, loop://, unknown schemes) never do.
+BREAK_SCHEMES = {"telnet": "IAC BRK", "rfc2217": "RFC 2217 SET-CONTROL", "hwgrep": "a local port",
+                 "cp2110": "a USB UART"}
+PATH_SCHEMES = ("spy", "alt")
+NO_BREAK_WHY = {"socket": "a raw TCP connection (socket://)", "loop": "a loopback test port (loop://)"}
+BREAK_INSTEAD = ("use a line that carries BREAK: a real serial port, or a console server over telnet:// or "
+                 "rfc2217://; for QEMU, `-serial telnet:127.0.0.1:4555,server=on,wait=off` and the target "
+                 "telnet://127.0.0.1:4555, or the VM's QMP socket with --qmp SOCKET "
+                 "(`-qmp unix:/tmp/qmp.sock,server=on,wait=off`)")
+
+
 class SerialTransport(Transport):
     controls = frozenset({BREAK, SYSRQ})
 
     def __init__(self, url: str, line: LineSettings | None = None, qmp: str | None = None) -> None:
         self.url = url
         self.qmp = qmp  # a local QEMU VM's QMP socket
-        if qmp:
-            self.controls = frozenset({BREAK, SYSRQ, NMI, RESET})
+        self.no_break = break_refusal(url)  # why this line cannot carry a BREAK (None: it can)
+        line_controls = {BREAK, SYSRQ} if self.no_break is None or qmp else set()
+        self.controls = frozenset(line_controls | ({NMI, RESET} if qmp else set()))
         self.label = url
         self.line = line or LineSettings()
         self.is_device = "://" not in url  # a path or COM port: lock it, find it again
@@ -158,8 +175,15 @@ class SerialTransport(Transport):
 
         qmp(self.qmp, command, arguments)
 
+    def sysrq(self, key: str) -> None:
+        if SYSRQ not in self.controls:  # before anything is written: never type the key letter
+            raise break_refused(self.label, self.no_break or "?", "SysRq")
+        super().sysrq(key)
+
     def send_break(self, duration: float = 0.25) -> None:
-        if self.qmp and self.is_device:  # a pty cannot carry BREAK: QEMU puts it on the line itself
+        if BREAK not in self.controls:
+            raise break_refused(self.label, self.no_break or "?", "a BREAK")
+        if self.qmp and self.no_break:  # the line cannot carry it: QEMU puts it on the VM's serial port
             self._qmp("chardev-send-break", {"id": QMP_SERIAL_CHARDEV})
             return
         port = self._port
@@ -176,6 +200,81 @@ class SerialTransport(Transport):
                 os.close(fd)
 
 
+def break_refusal(url: str) -> str | None:
+    """Why the line at *url* cannot carry a BREAK ("a pseudo-terminal (/dev/pts/3)"), or None when it can."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else None
+    if scheme in BREAK_SCHEMES:
+        return None
+    if scheme is not None and scheme not in PATH_SCHEMES:
+        return NO_BREAK_WHY.get(scheme, f"a {scheme}:// line")
+    path = url if scheme is None else _url_path(url)
+    kind = tty_kind(path)
+    if kind == "pty":
+        real = os.path.realpath(path)
+        return f"a pseudo-terminal ({real})" if real != path else "a pseudo-terminal"
+    if kind == "other":
+        return "a device that is not a serial line"
+    return None  # a UART, or a device that cannot be looked at (yet): the port says when it opens
+
+
+def require_break(url: str, qmp: str | None, action: str) -> None:
+    """Refuse *action* up front (also when it would go through a running session) on a line without BREAK."""
+    why = break_refusal(url)
+    if why is not None and not qmp:
+        raise break_refused(url, why, action)
+
+
+def break_refused(label: str, why: str, action: str) -> NotSupported:
+    return NotSupported(f"cannot send {action} to {label}: it is {why}, which cannot carry a BREAK, so the "
+                        "keys would only be typed into the console; nothing was sent", BREAK_INSTEAD)
+
+
+def _url_path(url: str) -> str:
+    parts = urlsplit(url)  # spy:///dev/ttyS0?file=x, as pyserial reads it
+    return parts.netloc + parts.path
+
+
+def tty_kind(path: str) -> str | None:
+    """"serial" (a UART driver), "pty", "other" (a console, /dev/tty, no tty), or None when it cannot be told."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISCHR(info.st_mode):
+        return "other"
+    kind = _driver_kind(os.major(info.st_rdev), os.minor(info.st_rdev))
+    if kind is not None:
+        return kind
+    pty_names = r"^/dev/(pts/\d+|ttys\d+|ttyp[0-9a-f]|pty[p-z][0-9a-f])$"  # no /proc/tty: go by the name
+    return "pty" if re.match(pty_names, os.path.realpath(path)) else None
+
+
+def _driver_kind(major: int, minor: int) -> str | None:
+    """The kind of tty driver that owns a device number, from Linux's /proc/tty/drivers."""
+    try:
+        table = Path("/proc/tty/drivers").read_text()
+    except OSError:
+        return None
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        majors, minors, kind = _range(fields[-3]), _range(fields[-2]), fields[-1]
+        if majors and minors and majors[0] <= major <= majors[1] and minors[0] <= minor <= minors[1]:
+            if kind == "serial":
+                return "serial"
+            return "pty" if kind.startswith("pty") else "other"
+    return "other"  # no tty driver owns it: not a terminal at all
+
+
+def _range(text: str) -> tuple[int, int] | None:
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        return None
+
+
 def console_key(url: str) -> str:
     return os.path.realpath(url) if "://" not in url else url
 
@@ -185,15 +284,9 @@ def open_error(path: str, exc: serial.SerialException) -> SerconError:
     code = getattr(exc, "errno", None)
     text = str(exc)
     if code == errno.ENOENT or "No such file" in text:
-        return TargetNotFound(
-            f"{path}: no such device",
-            "check the cable and `sercon list`; USB adapters may come back under another name",
-        )
+        return no_such_device(path)
     if code == errno.EACCES or "Permission denied" in text:
-        return PermissionDenied(
-            f"{path}: permission denied",
-            "add yourself to the device's group (usually `sudo usermod -aG dialout $USER`, then log in again)",
-        )
+        return PermissionDenied(f"{path}: permission denied", permission_fix(path))
     if code in (errno.EAGAIN, errno.EWOULDBLOCK) or "exclusively lock" in text:
         holder = lock_holder(path)
         who = f" by {holder}" if holder else " by another process"
@@ -201,6 +294,11 @@ def open_error(path: str, exc: serial.SerialException) -> SerconError:
     if code == errno.ECONNREFUSED or "refused" in text:
         return TargetNotFound(f"{path}: connection refused", "check the host and port")
     return ConnectionLost(f"cannot open {path}: {text}")
+
+
+def no_such_device(path: str) -> TargetNotFound:
+    return TargetNotFound(f"{path}: no such device",
+                          "check the cable and `sercon list`; USB adapters may come back under another name")
 
 
 def lock_holder(path: str) -> str | None:
@@ -247,8 +345,20 @@ def find_by_serial_number(number: str) -> str | None:
     return None
 
 
+def device_diagnosis(url: str, qmp: str | None = None) -> tuple[list[CheckResult], SerconError | None]:
+    """What `sercon doctor` says about a local device or URL, and the error for its exit status (a
+    missing device: 4, as `connect` says)."""
+    rows = device_checks(url)
+    missing = rows[0].status == FAIL
+    if not missing:
+        rows.append(break_check(url, qmp))
+        if qmp:
+            rows.append(qmp_check(qmp))
+    return rows, no_such_device(url) if missing else None
+
+
 def device_checks(url: str) -> list[CheckResult]:
-    """What `sercon doctor` says about a local device: there, usable by you, not locked."""
+    """There, usable by you, not locked."""
     if "://" in url:
         return [CheckResult("device", OK, f"{url} is a URL: sercon connects when asked")]
     if not os.path.exists(url):
@@ -257,9 +367,46 @@ def device_checks(url: str) -> list[CheckResult]:
     if os.access(url, os.R_OK | os.W_OK):
         rows.append(CheckResult("permission", OK, "you can read and write it"))
     else:
-        rows.append(CheckResult("permission", FAIL, "you cannot read and write it",
-                                "sudo usermod -aG dialout $USER   (then log in again)"))
+        rows.append(CheckResult("permission", FAIL, "you cannot read and write it", permission_fix(url)))
     holder = lock_holder(url)
     rows.append(CheckResult("lock", FAIL, f"locked by {holder}", "close the other program") if holder
                 else CheckResult("lock", OK, "not locked"))
     return rows
+
+
+def break_check(url: str, qmp: str | None) -> CheckResult:
+    why = break_refusal(url)
+    if why is None:
+        return CheckResult("break", OK, "the line carries BREAK: sysrq and the menu's b and s work")
+    if qmp:
+        return CheckResult("break", OK, f"{why}: BREAK goes through QEMU's QMP socket {qmp}")
+    return CheckResult("break", WARN, f"{why}, which cannot carry a BREAK: sysrq and the menu's b and s "
+                       "are refused", BREAK_INSTEAD)
+
+
+def qmp_check(path: str) -> CheckResult:
+    from sercon.transport.qmp import qmp
+
+    try:
+        status = qmp(path, "query-status") or {}
+    except SerconError as exc:
+        return CheckResult("qmp", FAIL, exc.message, exc.hint or "")
+    return CheckResult("qmp", OK, f"QEMU answers on {path} ({status.get('status', 'running')})")
+
+
+def permission_fix(path: str) -> str:
+    """Join the device's own group (dialout on Debian, uucp on Arch, ...), when that group may use it."""
+    try:
+        import grp
+        import pwd
+
+        info = os.stat(path)
+        group = grp.getgrgid(info.st_gid).gr_name
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except (ImportError, KeyError, OSError):
+        return f"ask for read and write access to {path} (`ls -l {path}` shows its owner and group)"
+    if info.st_gid != 0 and info.st_mode & 0o060 == 0o060:
+        return f"sudo usermod -aG {group} $USER   (then log in again)"
+    name = os.path.basename(os.path.realpath(path))
+    return (f"only {owner} may open it ({stat.filemode(info.st_mode)} {owner}:{group}): let a group use it with a "
+            f'udev rule, e.g. KERNEL=="{name}", GROUP="dialout", MODE="0660", then join that group')

@@ -97,11 +97,12 @@ def test_missing_vm_is_a_row_and_exit_4(azure):
     assert rows(result)["vm"]["status"] == "fail"
 
 
-def test_rich_table_on_a_terminal_layout(azure):
-    result = azure.cli("doctor", "-g", "prod-rg", "dealloc1", COLUMNS="200")
+def test_human_output_has_the_fix_under_the_failed_check(azure):
+    result = azure.cli("doctor", "-g", "prod-rg", "dealloc1")
     assert result.returncode == 6
     text = result.stdout.decode()
-    assert "power" in text and "fail" in text and "az vm start -g prod-rg -n dealloc1" in text
+    assert ("FAIL power: VM deallocated: the serial console needs a running VM\n"
+            "    az vm start -g prod-rg -n dealloc1\n") in text
 
 
 def test_checks_run_concurrently(azure_with):
@@ -125,7 +126,54 @@ def test_local_device_doctor(device):
 
     result = run_cli("doctor", "--json", device.path)
     assert result.returncode == 0
-    assert {r["name"]: r["status"] for r in json.loads(result.stdout)["checks"]} == {
-        "device": "ok", "permission": "ok", "lock": "ok"}
+    checks = {r["name"]: r for r in json.loads(result.stdout)["checks"]}
+    assert {name: row["status"] for name, row in checks.items()} == {
+        "device": "ok", "permission": "ok", "lock": "ok", "break": "warn"}
+    assert "pseudo-terminal" in checks["break"]["found"] and "--qmp SOCKET" in checks["break"]["fix"]
+
+
+def test_missing_device_exits_4_as_connect_does():
+    from tests.conftest import run_cli
+
     missing = run_cli("doctor", "--json", "/dev/ttyNOPE7")
-    assert missing.returncode == 6
+    assert missing.returncode == 4
+    assert json.loads(missing.stdout)["checks"][0]["status"] == "fail"
+    assert b"/dev/ttyNOPE7: no such device" in missing.stderr
+    assert run_cli("connect", "/dev/ttyNOPE7").returncode == 4
+
+
+def test_break_row_for_urls_and_qmp(tmp_path):
+    from tests.conftest import run_cli
+
+    def break_row(*args):
+        result = run_cli("doctor", "--json", *args)
+        return {r["name"]: r for r in json.loads(result.stdout)["checks"]}["break"]
+
+    assert break_row("telnet://127.0.0.1:1")["status"] == "ok"
+    assert break_row("socket://127.0.0.1:1")["status"] == "warn"
+    qmp = break_row("socket://127.0.0.1:1", "--qmp", str(tmp_path / "qmp.sock"))
+    assert qmp["status"] == "ok" and "QMP" in qmp["found"]
+
+
+@pytest.mark.parametrize("group", ["uucp", "dialout"])
+def test_permission_fix_names_the_device_group(device, group):
+    import grp
+    import os
+
+    from sercon.transport.serial import permission_fix
+
+    if os.geteuid() != 0:
+        pytest.skip("SKIPPED LOUDLY: only root can give the pty another group")
+    os.chown(device.path, -1, grp.getgrnam(group).gr_gid)
+    os.chmod(device.path, 0o660)
+    assert permission_fix(device.path) == f"sudo usermod -aG {group} $USER   (then log in again)"
+
+
+def test_permission_fix_when_no_group_may_open_it(device):
+    import os
+
+    from sercon.transport.serial import permission_fix
+
+    os.chmod(device.path, 0o600)
+    fix = permission_fix(device.path)
+    assert "usermod" not in fix and "udev rule" in fix and 'MODE="0660"' in fix

@@ -83,26 +83,6 @@ def test_enter_tilde_dot_quits_and_sends_only_the_enter(device, terminal):
     assert b"~" not in device.buffer
 
 
-def test_break_reaches_the_port(device, terminal, tmp_path):
-    spy_log = tmp_path / "spy.txt"
-    term = terminal("connect", f"spy://{device.path}?file={spy_log}").connected()
-    term.send(MENU_KEY + b"b")
-    term.wait_text("BREAK sent")
-    assert re.search(r"BRK\s+send_break", spy_log.read_text())
-
-
-def test_menu_sysrq_sends_break_then_the_key(device, terminal, tmp_path):
-    spy_log = tmp_path / "spy.txt"
-    term = terminal("connect", f"spy://{device.path}?file={spy_log}").connected()
-    term.send(MENU_KEY + b"s")
-    term.wait_text("SysRq: press the key")
-    term.send(b"h")
-    term.wait_text("SysRq h sent")
-    device.expect(b"h")
-    log = spy_log.read_text()
-    assert log.index("BRK") < log.index("TX")
-
-
 def test_paste_of_a_megabyte_arrives_intact(device, terminal):
     rng = random.Random(7)
     alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789 \n"

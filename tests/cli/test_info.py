@@ -78,3 +78,29 @@ def test_unknown_command_is_a_usage_error():
     result = run_cli("frobnicate")
     assert result.returncode == 2
     assert b"No such command" in result.stderr
+
+
+LINE_OPTIONS = ("--baud", "--databits", "--parity", "--stopbits", "--flow")
+# command -> (options its help must list, options it must not list)
+HELP_OPTIONS = {
+    "connect": (LINE_OPTIONS + ("--qmp", "--no-checks", "--identity", "--force", "-g,"), ()),
+    "send": (LINE_OPTIONS + ("--qmp", "--no-checks", "--identity", "-t, --target"), ("--force",)),
+    "sysrq": (LINE_OPTIONS + ("--qmp", "--no-checks", "--identity"), ("--force",)),
+    "nmi": (("--qmp", "--no-checks", "--identity", "--yes", "-g,"), LINE_OPTIONS),
+    "reset": (("--qmp", "--no-checks", "--identity", "--yes", "-g,"), LINE_OPTIONS),
+    "doctor": (("--qmp", "--identity", "--json", "-g,"), LINE_OPTIONS + ("--no-checks",)),
+    "log": (("--identity", "-g,", "--follow"), LINE_OPTIONS + ("--qmp", "--no-checks")),
+    "enable": (("--subscription", "--identity"), LINE_OPTIONS + ("--qmp", "-g,")),
+    "disable": (("--subscription", "--identity", "--yes"), LINE_OPTIONS + ("--qmp", "-g,")),
+    "account": (("--subscription", "--identity"), LINE_OPTIONS + ("--qmp", "-g,")),
+}
+
+
+@pytest.mark.parametrize("command", sorted(HELP_OPTIONS))
+def test_each_command_lists_only_the_options_it_uses(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    wanted, unwanted = HELP_OPTIONS[command]
+    assert [o for o in wanted if o not in text] == [], text
+    assert [o for o in unwanted if o in text] == [], text

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
 import pytest
 
 from sercon.emulator.ptyconsole import PtyConsole
+from tests.azure.conftest import azure  # noqa: F401 - the emulated Azure, for `send -n`
 from tests.conftest import SERCON, cli_env, run_cli
 
 
@@ -106,3 +108,43 @@ def test_a_query_split_across_reads_is_still_dropped(device):
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert out == b"box:~$ "
+
+
+def test_text_goes_to_the_default_target(device, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'default = "board"\n[profiles.board]\ndevice = "{device.path}"\n')
+    for env in (cli_env(SERCON_TARGET=device.path), cli_env(SERCON_CONFIG=str(config))):
+        result = run_cli("send", "uname -a", "echo hi", env=env)
+        assert result.returncode == 0, result.stderr
+        device.expect(rb"uname -a echo hi\r")
+
+
+def test_dash_t_names_the_target_and_every_positional_is_text(device):
+    result = run_cli("send", "-t", device.path, "ls", env=cli_env(SERCON_TARGET="/dev/ttyNOPE9"))
+    assert result.returncode == 0, result.stderr
+    device.expect(rb"^ls\r")
+
+
+def test_text_without_a_target_is_a_usage_error_that_types_nothing():
+    result = run_cli("send", "uname -a")
+    assert result.returncode == 2
+    assert b"no target given: 'uname -a' is not a device, URL, profile or VM name" in result.stderr
+
+
+def test_a_word_with_a_default_target_is_still_a_target_and_nothing_is_typed(device, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[profiles.board]\ndevice = "{device.path}"\n')
+    result = run_cli("send", "boardd", "reboot", env=cli_env(SERCON_TARGET=device.path, SERCON_CONFIG=str(config)))
+    assert result.returncode == 4
+    assert b"did you mean 'board'?" in result.stderr
+    os.write(device.slave, b"MARK")  # after anything sercon wrote, in the pty's order
+    device.expect(b"MARK")
+    assert bytes(device.buffer) == b"MARK"
+
+
+def test_name_option_names_the_vm_and_the_positional_is_text(azure):  # noqa: F811
+    result = azure.cli("send", "-g", "prod-rg", "-n", "web1", "echo hi", "--expect", "echo hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(b"echo hi")  # typed at web1's login prompt, which echoes it
+    vm_urls = [r["url"] for r in azure.requests if "/virtualMachines/" in r["url"]]
+    assert vm_urls and all("/virtualMachines/web1" in url for url in vm_urls), vm_urls

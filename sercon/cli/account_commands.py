@@ -1,10 +1,10 @@
-"""Sign-in commands (login, logout, account) and the emulator."""
+"""Sign-in commands: login, logout, account."""
 
 from __future__ import annotations
 
 import click
 
-from sercon.cli.azure_commands import arm_for
+from sercon.cli.context import arm_for
 from sercon.cli.env import Env
 from sercon.cli.options import azure_options, cloud_option, subscription_option
 from sercon.errors import ExitStatus
@@ -66,28 +66,4 @@ def account(env: Env, subscription: str | None, cloud: str | None, identity: boo
     return ExitStatus.SUCCESS
 
 
-@click.command()
-@click.option("--config", "world_file", type=click.Path(exists=True, dir_okay=False), help="World file (JSON).")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (default: any free one).")
-@click.option("--state-dir", type=click.Path(file_okay=False), help="Where the CA and keys go.")
-@click.pass_obj
-def emulator(env: Env, world_file: str | None, port: int, state_dir: str | None) -> int:
-    """Run the local Azure emulator in the foreground and print the environment a client needs."""
-    import signal
-    from pathlib import Path
-
-    from sercon.emulator.server import Emulator
-    from sercon.emulator.world import World
-
-    world = World.load(world_file) if world_file else World({})
-    with Emulator(world, Path(state_dir) if state_dir else None, port=port) as emu:
-        env.stdout.write("".join(f"export {key}={value}\n" for key, value in emu.environment().items()))
-        env.stdout.flush()
-        env.info(f"emulating Azure at {emu.base_url}; Ctrl-C stops")
-        stop = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop)
-        signal.sigwait(stop)
-    return ExitStatus.SUCCESS
-
-
-COMMANDS = (login, logout, account, emulator)
+COMMANDS = (login, logout, account)

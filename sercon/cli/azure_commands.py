@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from sercon.cli.context import arm_for, azure_vm_context, check_rows, resolve
 from sercon.cli.env import Env
 from sercon.cli.options import (
     azure_options,
@@ -16,51 +17,7 @@ from sercon.cli.options import (
     subscription_option,
     target_argument,
 )
-from sercon.cli.session_commands import resolve
 from sercon.errors import ExitStatus, UsageError
-
-
-def arm_for(env: Env, cloud: str | None, identity: bool = False):
-    from sercon.azure.client import arm_client
-
-    return arm_client(env.environ, cloud, identity, trace=env.info if env.debug else None, notify=env.info)
-
-
-def azure_vm_context(env: Env, target: Any, identity: bool):
-    from sercon.azure.resolve import pick_subscription
-
-    try:
-        subscription = pick_subscription(target, env.environ)
-    except UsageError as exc:
-        if target.profile is None and target.resource_group is None:
-            raise _taken_as_vm_name(env, target.name, exc) from exc
-        raise
-    return arm_for(env, target.cloud, identity), subscription
-
-
-def _taken_as_vm_name(env: Env, name: str, exc: UsageError) -> UsageError:
-    """A bare name and no Azure set up at all: most likely the user meant a device or a profile."""
-    return UsageError(
-        f"{name!r} is not a device, URL or profile, so it was taken as an Azure VM name, "
-        f"and {exc.message}",
-        f"a device is a path (/dev/ttyUSB0, ./{name}) or a URL (telnet://HOST:PORT); a profile is a "
-        f"[profiles.{name}] table in {env.config.path}; for an Azure VM, {exc.hint}",
-    )
-
-
-def check_rows(env: Env, target: Any, identity: bool) -> tuple[list, Any]:
-    """doctor's rows for any target, and the resolution error if the VM could not be found."""
-    from sercon.targets import SerialTarget
-
-    if isinstance(target, SerialTarget):
-        from sercon.transport.serial import device_diagnosis
-
-        return device_diagnosis(target.url, target.qmp)
-    from sercon.azure.doctor import diagnose
-
-    arm, subscription = azure_vm_context(env, target, identity)
-    report = diagnose(arm, target, subscription)
-    return report.rows, report.error
 
 
 @click.command()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from sercon.cli.context import resolve
 from sercon.cli.env import Env
 from sercon.cli.options import (
     azure_options,
@@ -18,18 +19,8 @@ from sercon.cli.options import (
     session_options,
     target_argument,
     target_options,
-    target_values,
 )
 from sercon.errors import ExitStatus, UsageError
-
-if TYPE_CHECKING:
-    from sercon.targets import Target
-
-
-def resolve(env: Env, target: str | None, options: dict[str, Any]) -> tuple[Target, dict[str, Any]]:
-    from sercon.targets import resolve_target
-
-    return resolve_target(target, target_values(options), env.environ, env.config)
 
 
 @click.command()

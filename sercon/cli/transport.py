@@ -51,7 +51,7 @@ def open_transport(target: Target, env: Env, identity: bool = False, options: Op
 def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOptions) -> Transport:
     from sercon.azure.gateway import console_transport
     from sercon.azure.resolve import resolve_vm
-    from sercon.cli.azure_commands import azure_vm_context
+    from sercon.cli.context import azure_vm_context
     from sercon.transport.control import find_session
 
     arm, subscription = azure_vm_context(env, target, identity)

@@ -7,6 +7,7 @@ import errno
 import os
 import re
 import select
+import socket
 import stat
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +15,15 @@ from urllib.parse import urlsplit
 import serial
 
 from sercon.checks import FAIL, OK, WARN, CheckResult
-from sercon.errors import ConnectionLost, DeviceBusy, NotSupported, PermissionDenied, SerconError, TargetNotFound
+from sercon.errors import (
+    ConnectionLost,
+    DeviceBusy,
+    NotSupported,
+    PermissionDenied,
+    SerconError,
+    TargetNotFound,
+    UsageError,
+)
 from sercon.targets import LineSettings
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
 
@@ -77,7 +86,7 @@ class SerialTransport(Transport):
         except serial.SerialException as exc:
             raise open_error(path, exc) from exc
         except ValueError as exc:  # pyserial: bad URL or unsupported setting
-            raise SerconError(f"cannot open {path}: {exc}", "check the URL and the line settings") from exc
+            raise UsageError(f"cannot open {path}: {exc}", "check the URL and the line settings") from exc
         self._port = port
         self._fd = port.fileno() if type(port) is serial.Serial else None
 
@@ -293,7 +302,13 @@ def open_error(path: str, exc: serial.SerialException) -> SerconError:
         return DeviceBusy(f"{path} is locked{who}", "close the other program, or wait for it to finish")
     if code == errno.ECONNREFUSED or "refused" in text:
         return TargetNotFound(f"{path}: connection refused", "check the host and port")
-    return ConnectionLost(f"cannot open {path}: {text}")
+    if "Name or service not known" in text or "nodename nor servname" in text or "No address associated" in text \
+            or code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+        return TargetNotFound(f"{path}: no such host", "check the host name in the URL (and your DNS)")
+    if "debug|info|warning|error" in text or "port" in text.lower() and "range" in text.lower():
+        return UsageError(f"{path} is not a valid URL (a bad port or option)", "write it as socket://HOST:PORT "
+                          "with a port from 1 to 65535")
+    return ConnectionLost(f"cannot open {path}: {text}", "check that the host is up and the port serves a console")
 
 
 def no_such_device(path: str) -> TargetNotFound:

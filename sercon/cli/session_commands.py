@@ -99,7 +99,7 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
     target (`uname -a`) is TEXT; a single word is still taken as the TARGET: use -t TARGET then.
 
     \b
-    printf 'uname -a\\n' | sercon send /dev/ttyUSB0 --expect '\\$ $' | grep Linux
+    printf 'uname -a\\n' | sercon send /dev/ttyUSB0 --expect '[$#] $' | grep Linux
     sercon send 'uname -a'                  # to SERCON_TARGET
     sercon send -g prod-rg -n web1 'echo hi'
     """

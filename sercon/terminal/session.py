@@ -318,7 +318,8 @@ class Session:
         try:
             while not self._stop.is_set():
                 try:
-                    data = self.transport.read(1.0)
+                    # Block for good where the transport allows it: an idle session never wakes up.
+                    data = self.transport.read(None if self.transport.read_can_wait else 1.0)
                 except SessionClosed as exc:
                     if self._stop.is_set() or not self._after_close(exc):
                         return

@@ -60,6 +60,12 @@ class Transport:
     def cancel_read(self) -> None:
         """Wake a ``read`` blocked in another thread."""
 
+    @property
+    def read_can_wait(self) -> bool:
+        """True when ``read(None)`` may block for good: ``cancel_read`` always wakes it, and any
+        keep-alive runs on its own deadline. Otherwise the caller polls (an idle wake-up a second)."""
+        return False
+
     def reopen(self) -> None:
         """Reconnect after ``ConnectionLost``; raises while the console is not back yet."""
         raise NotSupported(f"{self.label} cannot reconnect")

@@ -149,6 +149,7 @@ class GatewayTransport(Transport):
             http.close()
 
     # -- reading ----------------------------------------------------------------------------------
+    read_can_wait = True  # the wake pipe, and the keep-alive's own deadline
     def read(self, timeout: float | None) -> bytes:
         ws = self._ws
         if ws is None:

@@ -118,6 +118,10 @@ class SerialTransport(Transport):
         except (OSError, serial.SerialException) as exc:
             raise ConnectionLost(f"lost {self.label}: {exc}") from exc
 
+    @property
+    def read_can_wait(self) -> bool:
+        return self._fd is not None  # select() on the device and the wake pipe; URL handlers may not wake
+
     def _read_fd(self, fd: int, timeout: float | None) -> bytes:
         ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
         if self._wake_r in ready:

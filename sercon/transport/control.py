@@ -8,7 +8,13 @@ Protocol: one JSON object per line. Client -> session: {"op": "write", "data": b
 {"op": "sysrq"|"nmi"|"reset"|"break", "key": "h"}, {"op": "hello"} (who holds the console: pid and
 tty come back in the reply) and {"op": "release"} (a `connect --force` of the same user: the session
 ends with exit 8). Session -> client: {"rx": b64} for console output, and {"reply": op, "ok": true,
-...} or {"reply": op, "ok": false, "error": "..."} for actions.
+...} or {"reply": op, "ok": false, "error": "..."}: every line a client sends gets exactly one reply,
+writes included ({"reply": "write", "ok": true} once the session has taken the bytes; "ok": false
+when it could not send them, its console being away: the client then exits 7).
+A line that is not a JSON object, names an unknown op, or has a "key" that is not a string or null
+or "data" that is not base64 text, is answered {"reply": op-or-null, "ok": false, "error": "..."}.
+The hello reply carries "protocol": 2 from sessions that answer writes. A client that falls more
+than 1 MiB behind the console's output is sent {"error": "dropped: too slow"} and disconnected.
 """
 
 from __future__ import annotations
@@ -24,12 +30,18 @@ import select
 import socket
 import struct
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from sercon.errors import ConnectionLost, SerconError
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
 
 REPLY_TIMEOUT = 60.0
+PROBE_TIMEOUT = 5.0  # a session that accepts but does not answer hello in this time is stuck
+DRAIN_SLICE = 0.2  # drain() looks again this often whether the reading has passed to it
+PROTOCOL = 2  # sessions of this protocol answer every write (so drain() can wait for them)
+ENDED = "the running sercon connect session ended"
 
 
 def runtime_dir(environ: dict[str, str] | None = None) -> Path:
@@ -58,7 +70,8 @@ def peer_uid(conn: socket.socket) -> int:
 
 
 def find_session(key: str, environ: dict[str, str] | None = None) -> ControlTransport | None:
-    """The running session for *key*, if there is one; a stale socket file is removed."""
+    """The running session for *key*, if there is one; a stale socket file is removed, and a socket
+    that accepts then hangs up (a session on its way out) is no session."""
     path = socket_path(key, environ)
     if not path.exists():
         return None
@@ -71,8 +84,21 @@ def find_session(key: str, environ: dict[str, str] | None = None) -> ControlTran
             with contextlib.suppress(OSError):
                 path.unlink()
             return None
+        raise ConnectionLost(f"cannot reach the running sercon connect session: {exc.strerror}") from exc
+    transport = ControlTransport(sock, key)
+    try:
+        transport.probe()
+    except _Ended:
+        transport.close()
+        return None
+    except ConnectionLost:
+        transport.close()
         raise
-    return ControlTransport(sock, key)
+    return transport
+
+
+class _Ended(ConnectionLost):
+    """The socket closed or failed (as opposed to: no answer in time)."""
 
 
 class ControlTransport(Transport):
@@ -83,6 +109,11 @@ class ControlTransport(Transport):
         self.label = f"{key} (through the running sercon connect)"
         self._buffer = b""
         self._rx: collections.deque[bytes] = collections.deque()
+        self._info: dict | None = None  # the hello reply, once probed
+        self._unacked = 0  # writes the session has not answered yet (protocol 2)
+        self._acked = threading.Condition()  # notified when a write is answered
+        self._receiving = threading.Lock()  # `send` reads in one thread and drains in another
+        self._failed: ConnectionLost | None = None  # raised once the output before it is read
 
     def open(self) -> None:
         """Already connected."""
@@ -91,51 +122,121 @@ class ControlTransport(Transport):
         with contextlib.suppress(OSError):
             self.sock.close()
 
+    def probe(self, timeout: float = PROBE_TIMEOUT) -> None:
+        """Say hello: raises ConnectionLost unless a session answers (an error reply is an answer)."""
+        try:
+            self._info = self._action("hello", timeout=timeout)
+        except ConnectionLost:
+            raise
+        except SerconError:
+            self._info = {}  # a session too old to say who it is: alive all the same
+
     def _messages(self, timeout: float | None) -> list[dict]:
-        ready, _, _ = select.select([self.sock], [], [], timeout)
-        if not ready:
+        with self._receiving:
+            return self._receive(timeout)
+
+    def _receive(self, timeout: float | None) -> list[dict]:
+        if self._failed is not None:
+            raise self._failed
+        try:
+            ready, _, _ = select.select([self.sock], [], [], timeout)
+            data = self.sock.recv(65536) if ready else None
+        except (OSError, ValueError) as exc:  # ValueError: our own socket is closed
+            raise _Ended(ENDED) from exc
+        if data is None:
             return []
-        data = self.sock.recv(65536)
         if not data:
-            raise ConnectionLost("the running sercon connect session ended")
+            raise _Ended(ENDED)
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
-        return [json.loads(line) for line in lines if line]
+        messages = []
+        for line in filter(None, lines):
+            try:
+                messages.append(self._take(line))
+            except ConnectionLost as exc:
+                self._failed = exc
+                if not self._rx:
+                    raise
+                break  # the output that came before it is read first
+        return messages
+
+    def _take(self, line: bytes) -> dict:
+        """One line from the session; console output is kept, write answers are counted."""
+        try:
+            message = json.loads(line)
+            if not isinstance(message, dict):
+                raise ValueError("not a JSON object")
+            if "rx" in message:
+                self._rx.append(base64.b64decode(message["rx"], validate=True))
+        except (ValueError, TypeError, RecursionError) as exc:  # binascii.Error is a ValueError
+            raise ConnectionLost(f"the running sercon connect session sent a line sercon cannot read: "
+                                 f"{line[:60]!r}", "are both sercon the same version?") from exc
+        if "error" in message and "reply" not in message:
+            raise ConnectionLost(f"the running sercon connect session cut this command off ({message['error']})",
+                                 "it fell more than 1 MiB behind the console's output: read it faster")
+        if message.get("reply") == "write":
+            with self._acked:
+                self._unacked = max(0, self._unacked - 1)
+                self._acked.notify_all()
+            if not message.get("ok"):  # the session's console is away (a well-formed write is otherwise taken)
+                raise ConnectionLost(f"the running sercon connect session could not send the input: "
+                                     f"{message.get('error')}")
+        return message
 
     def read(self, timeout: float | None) -> bytes:
         if not self._rx:
-            for message in self._messages(timeout):
-                if "rx" in message:
-                    self._rx.append(base64.b64decode(message["rx"]))
+            self._messages(timeout)  # raises only once all the output before the failure is read
         return self._rx.popleft() if self._rx else b""
 
-    def write(self, data: bytes) -> None:
-        self.sock.sendall(encode({"op": "write", "data": base64.b64encode(data).decode()}))
-
-    def _action(self, op: str, key: str | None = None) -> dict:
+    def _send(self, message: dict) -> None:
         try:
-            self.sock.sendall(encode({"op": op, "key": key}))
-        except OSError as exc:
-            raise ConnectionLost("the running sercon connect session ended") from exc
-        while True:
-            messages = self._messages(REPLY_TIMEOUT)
-            if not messages:
-                raise ConnectionLost(f"the running session did not answer {op}")
-            for message in messages:
-                if "rx" in message:
-                    self._rx.append(base64.b64decode(message["rx"]))
-                elif message.get("reply") == op:
+            self.sock.sendall(encode(message))
+        except (OSError, ValueError) as exc:
+            raise _Ended(ENDED) from exc
+
+    def write(self, data: bytes) -> None:
+        with self._acked:
+            self._unacked += 1
+        self._send({"op": "write", "data": base64.b64encode(data).decode()})
+
+    def drain(self) -> None:
+        """Wait until the session has taken every write (so a session that ends cannot lose them)."""
+        if (self._info or {}).get("protocol", 0) < PROTOCOL:
+            return  # an older session does not answer writes
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while (left := deadline - time.monotonic()) > 0:
+            with self._acked:
+                if not self._unacked:
+                    return
+            if self._receiving.acquire(blocking=False):  # nobody else is reading: read here
+                try:
+                    self._receive(min(left, DRAIN_SLICE))
+                finally:
+                    self._receiving.release()
+            else:  # the reading thread sees the answers: wait to be told
+                with self._acked:
+                    self._acked.wait_for(lambda: not self._unacked, min(left, DRAIN_SLICE))
+        raise ConnectionLost("the running session did not take the input in time")
+
+    def _action(self, op: str, key: str | None = None, timeout: float = REPLY_TIMEOUT) -> dict:
+        self._send({"op": op, "key": key})
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            for message in self._messages(left):
+                if message.get("reply") == op:
                     if not message.get("ok"):
                         raise SerconError(message.get("error", f"{op} failed"))
                     return message
+        raise ConnectionLost(f"the running session did not answer {op}")
 
     def describe(self) -> str:
         """Who holds the console, as "pid N, tty T" (a session too old to say: "pid unknown")."""
-        try:
-            info = self._action("hello")
-        except SerconError:
+        if self._info is None:
+            with contextlib.suppress(SerconError):
+                self.probe()
+        if not self._info:
             return "pid unknown"
-        return f"pid {info.get('pid', '?')}, tty {info.get('tty') or 'none'}"
+        return f"pid {self._info.get('pid', '?')}, tty {self._info.get('tty') or 'none'}"
 
     def release(self) -> None:
         """Ask the session to end (it exits 8); it may close the socket before it can answer."""

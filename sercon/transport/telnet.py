@@ -19,22 +19,110 @@ BINARY, ECHO, SGA = 0, 1, 3
 WANTED_REMOTE = {BINARY, ECHO, SGA}  # the server may do these (WILL -> DO)
 WANTED_LOCAL = {BINARY, SGA}  # we will do these (DO -> WILL)
 NORMAL, SEEN_IAC, NEGOTIATE, SUBNEG, SUBNEG_IAC = range(5)
+# RFC 1143's six states of one option on one side ("-q": the OPPOSITE request is queued).
+NO, YES, WANTNO, WANTNO_Q, WANTYES, WANTYES_Q = "no", "yes", "wantno", "wantno-q", "wantyes", "wantyes-q"
+ACCEPT = "accept"  # off, and the peer asks to turn it on: our policy decides
+# Received WILL/DO (True) or WONT/DONT (False) in a state -> (next state, reply: True DO/WILL,
+# False DONT/WONT, None nothing). An answer to our own request is never answered back.
+ON_RECEIVE: dict[tuple[str, bool], tuple[str, bool | None] | str] = {
+    (NO, True): ACCEPT,
+    (YES, True): (YES, None),
+    (WANTNO, True): (NO, None),  # DONT answered by WILL: a broken peer; RFC 1143 settles on NO
+    (WANTNO_Q, True): (YES, None),
+    (WANTYES, True): (YES, None),
+    (WANTYES_Q, True): (WANTNO, False),  # on, as asked; now the queued request to turn it off
+    (NO, False): (NO, None),
+    (YES, False): (NO, False),
+    (WANTNO, False): (NO, None),
+    (WANTNO_Q, False): (WANTYES, True),  # off, as asked; now the queued request to turn it on
+    (WANTYES, False): (NO, None),  # refused
+    (WANTYES_Q, False): (NO, None),
+}
+# We want it on (True) or off (False) in a state -> (next state, request to send or None).
+ON_ASK: dict[tuple[str, bool], tuple[str, bool | None]] = {
+    (NO, True): (WANTYES, True),
+    (YES, True): (YES, None),
+    (WANTNO, True): (WANTNO_Q, None),
+    (WANTNO_Q, True): (WANTNO_Q, None),
+    (WANTYES, True): (WANTYES, None),
+    (WANTYES_Q, True): (WANTYES, None),
+    (NO, False): (NO, None),
+    (YES, False): (WANTNO, False),
+    (WANTNO, False): (WANTNO, None),
+    (WANTNO_Q, False): (WANTNO, None),
+    (WANTYES, False): (WANTYES_Q, None),
+    (WANTYES_Q, False): (WANTYES_Q, None),
+}
+# A peer that answers each of our answers with a new request (DO -> WONT -> DONT -> WILL ...) is
+# within the letter of the protocol and would keep us talking forever: after this many answers
+# about one option with no console data in between, that option's commands are ignored until data comes.
+LOOP_LIMIT = 8
+
+
+class _Side:
+    """One direction of the options: the server's (him: WILL/WONT in, DO/DONT out) or ours (us)."""
+
+    def __init__(self, yes: int, no: int, wanted: set[int]) -> None:
+        self.yes, self.no, self.wanted = yes, no, wanted
+        self.states: dict[int, str] = {}
+        self.answers: dict[int, int] = {}  # answers per option since the last data byte
+
+    def receive(self, option: int, on: bool) -> bytes:
+        if self.answers.get(option, 0) >= LOOP_LIMIT:
+            return b""  # a peer that keeps flipping: ignored until it sends data
+        step = ON_RECEIVE[self.states.get(option, NO), on]
+        if step == ACCEPT:
+            step = (YES, True) if option in self.wanted else (NO, False)
+        state, reply = step
+        self.states[option] = state
+        if reply is None:
+            return b""
+        self.answers[option] = self.answers.get(option, 0) + 1
+        return bytes([IAC, self.yes if reply else self.no, option])
+
+    def ask(self, option: int, on: bool) -> bytes:
+        state, request = ON_ASK[self.states.get(option, NO), on]
+        self.states[option] = state
+        return b"" if request is None else bytes([IAC, self.yes if request else self.no, option])
 
 
 class TelnetParser:
-    """feed(bytes) -> (data, replies): the console's bytes, and the negotiation answers to send back."""
+    """feed(bytes) -> (data, replies): the console's bytes, and the negotiation answers to send back.
+
+    Options follow RFC 1143's Q method (a table per side), so sercon never answers what is already
+    agreed, and two parties that follow it never loop."""
 
     def __init__(self) -> None:
         self.mode = NORMAL
         self.command = 0
-        self.remote: dict[int, bool] = {}  # options the server does
-        self.local: dict[int, bool] = {}  # options we do
-        self.requested: set[tuple[int, int]] = set()  # (command, option) we sent and await an answer to
+        self._remote = _Side(DO, DONT, WANTED_REMOTE)  # options the server does
+        self._local = _Side(WILL, WONT, WANTED_LOCAL)  # options we do
+        self._spoke = False  # console data came since the last option command
 
     def hello(self) -> bytes:
         """What a client says first: we want binary both ways and no go-ahead."""
-        self.requested |= {(DO, BINARY), (DO, SGA), (WILL, BINARY)}
-        return bytes([IAC, DO, BINARY, IAC, WILL, BINARY, IAC, DO, SGA])
+        return self.ask_remote(BINARY, True) + self.ask_local(BINARY, True) + self.ask_remote(SGA, True)
+
+    def ask_remote(self, option: int, on: bool) -> bytes:
+        """Ask the server to do *option* (or to stop): the request to send, b"" when none is due."""
+        return self._remote.ask(option, on)
+
+    def ask_local(self, option: int, on: bool) -> bytes:
+        """Offer to do *option* ourselves (or to stop)."""
+        return self._local.ask(option, on)
+
+    def remote_on(self, option: int) -> bool:
+        return self._remote.states.get(option, NO) in (YES, WANTNO, WANTNO_Q)
+
+    def local_on(self, option: int) -> bool:
+        return self._local.states.get(option, NO) in (YES, WANTNO, WANTNO_Q)
+
+    def remote_settled(self, option: int) -> bool:
+        """No request about *option* is awaiting the server's answer."""
+        return self._remote.states.get(option, NO) in (NO, YES)
+
+    def local_settled(self, option: int) -> bool:
+        return self._local.states.get(option, NO) in (NO, YES)
 
     def feed(self, raw: bytes) -> tuple[bytes, bytes]:
         data, replies = bytearray(), bytearray()
@@ -44,10 +132,11 @@ class TelnetParser:
                     self.mode = SEEN_IAC
                 else:
                     data.append(byte)
+                    self._spoke = True
             elif self.mode == SEEN_IAC:
                 if byte == IAC:  # a doubled IAC is a data byte 255
                     data.append(IAC)
-                    self.mode = NORMAL
+                    self._spoke, self.mode = True, NORMAL
                 elif byte in (DO, DONT, WILL, WONT):
                     self.command, self.mode = byte, NEGOTIATE
                 elif byte == SB:
@@ -55,7 +144,12 @@ class TelnetParser:
                 else:  # NOP, GA, BRK, ... from the server: nothing to do
                     self.mode = NORMAL
             elif self.mode == NEGOTIATE:
-                replies += self._negotiate(self.command, byte)
+                if self._spoke:  # the console spoke since the last command: no loop is running
+                    self._remote.answers.clear()
+                    self._local.answers.clear()
+                    self._spoke = False
+                side = self._remote if self.command in (WILL, WONT) else self._local
+                replies += side.receive(byte, self.command in (WILL, DO))
                 self.mode = NORMAL
             elif self.mode == SUBNEG:
                 self.mode = SUBNEG_IAC if byte == IAC else SUBNEG
@@ -63,31 +157,11 @@ class TelnetParser:
                 self.mode = NORMAL if byte == SE else SUBNEG
         return bytes(data), bytes(replies)
 
-    def _negotiate(self, command: int, option: int) -> bytes:
-        """Answer only changes of state, so two polite peers never loop (RFC 854's rule)."""
-        if command in (WILL, WONT):
-            on = command == WILL and option in WANTED_REMOTE
-            answered = (DO, option) in self.requested
-            self.requested.discard((DO, option))
-            if answered or (option in self.remote and self.remote[option] == on):
-                self.remote[option] = on
-                return b""  # an answer to our request, or no change: say nothing (no loops)
-            self.remote[option] = on
-            return bytes([IAC, DO if on else DONT, option])
-        on = command == DO and option in WANTED_LOCAL
-        answered = (WILL, option) in self.requested
-        self.requested.discard((WILL, option))
-        if answered or (option in self.local and self.local[option] == on):
-            self.local[option] = on
-            return b""
-        self.local[option] = on
-        return bytes([IAC, WILL if on else WONT, option])
-
     @property
     def binary_out(self) -> bool:
         """We offer binary at once; until a server refuses it, a CR goes out bare (QEMU does not
         strip the NUL of RFC 854's CR NUL, and ser2net takes a bare CR)."""
-        return self.local.get(BINARY, True)
+        return self._local.states.get(BINARY, YES) not in (NO, WANTNO_Q, WANTNO)
 
 
 def escape(data: bytes, binary: bool) -> bytes:

@@ -92,7 +92,8 @@ def _check_profile(path: Path, name: str, profile: object) -> None:
                 f"profile {name!r} in {path} has an unknown key {key!r}",
                 f"known keys: {', '.join(PROFILE_KEYS)}",
             )
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        numeric = expected is int or (isinstance(expected, tuple) and int in expected)
+        if not isinstance(value, expected) or (numeric and isinstance(value, bool)):  # TOML true is no number
             raise UsageError(
                 f"profile {name!r} in {path}: {key} = {value!r} has the wrong type",
                 f"{key} takes a {getattr(expected, '__name__', 'number')}",

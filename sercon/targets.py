@@ -23,11 +23,11 @@ AZURE_KEYS = ("resource_group", "name", "subscription", "instance_id", "cloud")
 _URL = r"(?i)^[a-z][a-z0-9+.-]*://"
 _COM = r"(?i)^COM\d+$"
 # What Azure accepts as a VM or scale-set name (letters, digits, `-`, `_`, `.`), optionally SET/ID.
-_VM_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.-]+)?$"
+_VM_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.-]+)?\Z"  # \Z: `$` would let a trailing newline in
 TYPO_CUTOFF = 0.8  # difflib ratio: boardd~board 0.91, baord~board 0.8; web2~web1 (0.75) is another name
 _RESOURCE_ID = (
-    r"(?i)^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/"
-    r"(?:virtualMachines/(?P<vm>[^/]+)|virtualMachineScaleSets/(?P<set>[^/]+)/virtualMachines/(?P<iid>[^/]+))$"
+    r"(?i)^/subscriptions/(?P<sub>[^/\s]+)/resourceGroups/(?P<rg>[^/\s]+)/providers/Microsoft\.Compute/"
+    r"(?:virtualMachines/(?P<vm>[^/\s]+)|virtualMachineScaleSets/(?P<set>[^/\s]+)/virtualMachines/(?P<iid>[^/\s]+))\Z"
 )
 
 

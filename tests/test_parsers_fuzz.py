@@ -1,8 +1,7 @@
 """Fuzz the parsers of user and server input: they answer with sercon's own errors, never a traceback.
 
 Deterministic in CI (derandomize, no example database). Known defects in modules this file only
-reads are kept as strict xfails that name a minimal input: fixing one makes its test XPASS (a
-failure), so the mark is removed with the fix.
+reads were kept as strict xfails naming a minimal input until each was fixed; they now pass.
 """
 
 from __future__ import annotations
@@ -133,9 +132,6 @@ def test_config_from_structured_documents(folder, document):
     check_loaded(path)
 
 
-@pytest.mark.xfail(strict=True, reason="defect in sercon/config.py: _check_profile refuses a bool only where the "
-                                       "type is exactly int, so `stopbits = true` (type (int, float)) loads and "
-                                       "resolves to 1 stop bit instead of a wrong-type UsageError")
 def test_a_bool_is_no_number_of_stop_bits(folder):
     path = folder / "stopbits.toml"
     path.write_text('[profiles.b]\ndevice = "/dev/ttyS0"\nstopbits = true\n', encoding="utf-8")
@@ -178,9 +174,6 @@ def test_split_send_args_answers_any_words(args, options, environ, config):
         assert (spec is None or isinstance(spec, str)) and isinstance(text, tuple)
 
 
-@pytest.mark.xfail(strict=True, reason="defect in sercon/targets.py: `$` in _VM_NAME/_RESOURCE_ID accepts a trailing "
-                                       "newline, so resolve_target('vm\\n') returns AzureTarget(name='vm\\n') (caught "
-                                       "later by check_names, exit 2)")
 @pytest.mark.parametrize("spec", ["vm\n", "set/id\n",
                                   "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm\n"])
 def test_a_trailing_newline_is_no_vm_name(spec):
@@ -233,9 +226,6 @@ def test_check_names_refuses_with_a_usage_error(name, subscription, group):
         assert not re.search(r"[/?#%\s]", name + (group or ""))
 
 
-@pytest.mark.xfail(strict=True, reason="defect in sercon/azure/resolve.py: check_names accepts '.' and '..' as a VM "
-                                       "name or instance id; requests collapses them, so the resource ID target "
-                                       ".../virtualMachines/.. asks ARM for .../providers/Microsoft.Compute/")
 @pytest.mark.parametrize("resource_id", [
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/..",
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/.",
@@ -246,17 +236,12 @@ def test_a_dot_segment_is_no_azure_name(resource_id):
         check_names(target, target.subscription)
 
 
-@pytest.mark.xfail(strict=True, reason="defect in sercon/azure/resolve.py: resource_group_of('x/resourceGroups') "
-                                       "raises IndexError (an id from ARM that ends in resourceGroups)")
 @DETERMINISTIC
 @given(RESOURCE_IDS)
 def test_resource_group_of_any_id(resource_id):
     assert isinstance(resource_group_of(resource_id), str)
 
 
-@pytest.mark.xfail(strict=True, reason="defect in sercon/azure/resolve.py: azure_cli_default_subscription crashes "
-                                       "on a well-formed JSON azureProfile.json of another shape: `[]` "
-                                       "(AttributeError), `{\"subscriptions\": [{\"isDefault\": true}]}` (KeyError)")
 @DETERMINISTIC
 @given(VALUES | st.fixed_dictionaries({"subscriptions": st.lists(VALUES | st.fixed_dictionaries(
     {}, optional={"id": VALUES, "isDefault": st.booleans()}), max_size=3)}))

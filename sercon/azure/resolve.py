@@ -75,7 +75,11 @@ def azure_cli_default_subscription(environ: dict[str, str]) -> str | None:
         profile = json.loads((folder / "azureProfile.json").read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return None
-    return next((s["id"] for s in profile.get("subscriptions", []) if s.get("isDefault")), None)
+    subscriptions = profile.get("subscriptions") if isinstance(profile, dict) else None
+    if not isinstance(subscriptions, list):
+        return None  # not the Azure CLI's shape: as if there were no default
+    return next((s["id"] for s in subscriptions if isinstance(s, dict) and s.get("isDefault") is True
+                 and isinstance(s.get("id"), str)), None)
 
 
 # Azure's naming rules, a little looser (never stricter): each name becomes one segment of an ARM
@@ -85,8 +89,9 @@ NAME_RULES = {
     "subscription": (re.compile(r"[A-Za-z0-9-]{1,64}"), "letters, digits and '-'"),
     "resource group": (re.compile(r"[-\w.()]{0,89}[-\w()]"), "letters, digits, '-', '_', '.', '(' and ')', "
                        "at most 90, not ending in '.'"),
-    "VM or scale-set name": (re.compile(r"[A-Za-z0-9._-]{1,80}"), "letters, digits, '-', '_' and '.'"),
-    "instance id": (re.compile(r"[A-Za-z0-9._-]{1,80}"), "letters, digits, '-', '_' and '.'"),
+    # Not all dots: a client library collapses `.` and `..` path segments, changing the resource asked for.
+    "VM or scale-set name": (re.compile(r"(?!\.+\Z)[A-Za-z0-9._-]{1,80}"), "letters, digits, '-', '_' and '.'"),
+    "instance id": (re.compile(r"(?!\.+\Z)[A-Za-z0-9._-]{1,80}"), "letters, digits, '-', '_' and '.'"),
 }
 
 
@@ -141,7 +146,9 @@ def resource_group_of(resource_id: str) -> str:
     """The resource group named in an ARM resource id (any case of `resourceGroups`)."""
     parts = resource_id.split("/")
     lowered = [part.lower() for part in parts]
-    return parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered else "<resource group>"
+    if "resourcegroups" not in lowered or lowered.index("resourcegroups") + 1 >= len(parts):
+        return "<resource group>"
+    return parts[lowered.index("resourcegroups") + 1]
 
 
 def _find_vm(arm: ArmClient, subscription: str, name: str) -> AzureVm:

@@ -133,6 +133,13 @@ class Sender:
             taken += 1
         return data, taken
 
+    def send_now(self, data: bytes, how: str) -> None:
+        """Send on the writer thread (from a queued job), raising ConnectionLost if it cannot go."""
+        if how == TYPED:
+            self._send(data)
+        else:
+            self._send_paced(data, bracket=how == PASTE)
+
     def _send(self, data: bytes) -> None:
         self.transport.write(data)
         self.log_tx(data)

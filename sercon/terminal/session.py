@@ -52,6 +52,7 @@ from sercon.wakeup import WakePipe
 TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
 EOF_DRAIN_TIMEOUT = 10.0
 LOGOUT_WAIT = 5.0
+CONTROL_WAIT = 60.0  # how long input from the control socket may wait behind the user's own
 
 
 @dataclass
@@ -282,8 +283,24 @@ class Session:
         return ExitStatus.SUCCESS
 
     def _control_write(self, data: bytes) -> None:
-        """Input from `sercon send` through the control socket: in order with the user's typing."""
-        self._tx.put((data, PACED if len(data) > BURST else TYPED))
+        """Input from `sercon send` through the control socket: in order with the user's typing, and
+        only answered once it went out, so a send during a reconnect fails (exit 7) instead of
+        vanishing with a success."""
+        done, failed = threading.Event(), []
+
+        def job() -> None:
+            try:
+                self._tx.send_now(data, PACED if len(data) > BURST else TYPED)
+            except ConnectionLost:
+                failed.append(True)
+                raise
+            finally:
+                done.set()
+
+        self._tx.put(job)
+        if not done.wait(CONTROL_WAIT) or failed:
+            raise ConnectionLost(f"{self.transport.label} is not connected right now: the input was not sent",
+                                 "send it again once the session says it reconnected")
 
     def _control_act(self, op: str, key: str | None) -> str:
         """An action from another sercon command, run in order by the writer thread; its result returned."""

@@ -35,9 +35,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from sercon.cli import account_commands, azure_commands, info, session_commands
+    from sercon.cli import account_commands, azure_commands, demo, emulator_command, info, session_commands
 
-    for module in (session_commands, azure_commands, account_commands, info):
+    for module in (session_commands, azure_commands, account_commands, emulator_command, info, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

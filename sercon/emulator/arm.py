@@ -30,6 +30,7 @@ from sercon.emulator.arm_shapes import (
 )
 from sercon.emulator.authority import Identity, TokenStore
 from sercon.emulator.gateway import Gateway
+from sercon.emulator.sandbox import SandboxError
 from sercon.emulator.world import CONNECT_ACTION, World, nested_gateway
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
@@ -280,7 +281,11 @@ class Arm:
         if vm.get("power") in ("deallocated", "deallocating"):
             return arm_error(409, "Conflict", "The virtual machine is deallocated; start it first.")
         key = f"{sub['id']}/{vm['resource_group']}/{vm['name']}".lower()
-        return web.json_response({"connectionString": await self.gateway.open_session(key, vm)})
+        try:
+            connection_string = await self.gateway.open_session(key, vm)
+        except SandboxError as exc:  # the VM's program cannot run safely here: say why
+            return arm_error(500, "EmulatedVmFailed", f"{exc.message} (fix: {exc.hint})" if exc.hint else exc.message)
+        return web.json_response({"connectionString": connection_string})
 
     async def list_storage(self, request, params, who):
         sub = self._sub(params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import re
 import secrets
@@ -18,6 +19,14 @@ from aiohttp import web
 from sercon.emulator.world import World
 
 GRANT_DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
+ADMIN_HEADER = "X-Sercon-Emulator-Secret"  # the emulator's admin secret: device-code approval and test hooks
+DEVICE_PAGE = """<!doctype html><title>sercon emulator: device sign-in</title>
+<form method=post>
+<p>Code: <input name="user_code"> User: <input name="username" placeholder="{user}"></p>
+<p>The emulator's admin secret (SERCON_EMULATOR_SECRET, printed by <code>sercon emulator</code>):
+<input name="secret" type="password" autocomplete="off"></p>
+<button>Sign in</button></form>
+"""
 
 
 def b64url(data: bytes) -> str:
@@ -76,6 +85,16 @@ class TokenStore:
                            "preferred_username": who.username or who.name, "ver": "2.0"})
 
 
+def admin_refusal(given: str | None, admin_secret: str) -> web.Response | None:
+    """None when *given* is the admin secret; else 401 (none given) or 403 (a wrong one)."""
+    if not given:
+        return web.json_response({"error": f"the emulator's admin secret is required ({ADMIN_HEADER})"},
+                                 status=401)
+    if not hmac.compare_digest(given.encode(), admin_secret.encode()):
+        return web.json_response({"error": "wrong emulator admin secret"}, status=403)
+    return None
+
+
 def _oauth_error(status: int, error: str, description: str) -> web.Response:
     code = re.match(r"AADSTS(\d+)", description)
     return web.json_response({"error": error, "error_description": description,
@@ -83,8 +102,9 @@ def _oauth_error(status: int, error: str, description: str) -> web.Response:
 
 
 class Authority:
-    def __init__(self, world: World, tokens: TokenStore, base_url: str) -> None:
+    def __init__(self, world: World, tokens: TokenStore, base_url: str, admin_secret: str) -> None:
         self.world, self.tokens, self.base_url = world, tokens, base_url
+        self.admin_secret = admin_secret  # approving a device code signs a user in: only for its holder
         self.device_flows: dict[str, dict[str, Any]] = {}  # device_code -> flow
 
     def routes(self) -> list[web.RouteDef]:
@@ -206,12 +226,16 @@ class Authority:
         return self._user_tokens(flow["approved_by"], str(form.get("client_id")))
 
     async def device_page(self, request: web.Request) -> web.Response:
-        return web.Response(content_type="text/html", text=(
-            "<form method=post>Code: <input name=user_code> User: <input name=username>"
-            "<button>Sign in</button></form>"))
+        return web.Response(content_type="text/html", text=DEVICE_PAGE.format(
+            user=html.escape(self.world.users[0]["username"])))
 
     async def device_approve(self, request: web.Request) -> web.Response:
+        """Approve a device code, as the user would in a browser; the admin secret proves who approves."""
         form = await request.post()
+        refusal = admin_refusal(str(form.get("secret") or request.headers.get(ADMIN_HEADER) or ""),
+                                self.admin_secret)
+        if refusal is not None:
+            return refusal
         username = str(form.get("username") or self.world.users[0]["username"])
         user = next((u for u in self.world.users if u["username"] == username), None)
         flow = next((f for f in self.device_flows.values() if f["user_code"] == form.get("user_code")), None)

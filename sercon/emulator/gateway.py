@@ -13,10 +13,8 @@ import asyncio
 import contextlib
 import inspect
 import json
-import os
 import random
 import re
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,13 +24,14 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from sercon.emulator.authority import TokenStore
-from sercon.emulator.vmconsole import VmConsole, default_command
+from sercon.emulator.vmconsole import Login, VmConsole
 from sercon.emulator.world import TAKEOVER_REASON, GatewayOptions, World
 
 __all__ = ["FRAME_LIMIT", "TAKEOVER_REASON", "Gateway"]
 
 FRAME_LIMIT = 2048
 AUTH_TIMEOUT = 10.0
+CLOSE_HOOK_WAIT = 2.0  # the close hook waits this long at most for the clients to answer its close
 ADMIN_AUTH_WAIT = 5.0  # an admin POST may race the token frame of its own session (the one-shot `send`)
 STATUS_FRAME = "Connecting to the serial console of the virtual machine..."
 NOT_TRUSTED = (1011, "Connection not trusted")
@@ -87,7 +86,11 @@ class Gateway:
         self._forget_stale()
         if vm_key not in self.consoles:
             console = _make_console(vm)
-            console.start()
+            try:
+                console.start()
+            except BaseException:
+                console.stop()  # its throw-away HOME too
+                raise
             self.consoles[vm_key] = console
         sid = str(uuid.uuid4())
         self.sessions[sid] = GatewaySession(sid, vm_key, vm, self.world.gateway_options(vm), time.monotonic())
@@ -192,11 +195,12 @@ class Gateway:
         if previous is not None and previous.ws is not None and not previous.ws.closed:
             self._close_later(previous.ws, previous.options.takeover_code, previous.options.takeover_reason)
 
-    def _close_later(self, ws: web.WebSocketResponse, code: int, reason: str) -> None:
+    def _close_later(self, ws: web.WebSocketResponse, code: int, reason: str) -> asyncio.Task:
         """Send a close frame without waiting here for the peer's answer (close() would wait up to 10 s)."""
         task = asyncio.create_task(ws.close(code=code, message=reason.encode()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _read_input(self, session: GatewaySession, ws: web.WebSocketResponse, token: bytes,
                           console: Any) -> None:
@@ -286,20 +290,23 @@ class Gateway:
     async def close_hook(self, request: web.Request) -> web.Response:
         """Test hook: close the VM's WebSocket WITH a close frame of the given code and reason."""
         body = json.loads(await request.text() or "{}")
-        closed = 0
-        for session in self._owners(request.match_info["vm"]):
-            if session.ws is not None and not session.ws.closed:
-                self._close_later(session.ws, int(body.get("code", 1000)), str(body.get("reason", "")))
-                closed += 1
-        return web.json_response({"closed": closed})
+        closing = [self._close_later(session.ws, int(body.get("code", 1000)), str(body.get("reason", "")))
+                   for session in self._owners(request.match_info["vm"])
+                   if session.ws is not None and not session.ws.closed]
+        if closing:  # answer once the clients have the close (their reply came), so a test can act on it
+            await asyncio.wait(closing, timeout=CLOSE_HOOK_WAIT)
+        return web.json_response({"closed": len(closing)})
 
     def stop(self) -> None:
         """Drop every socket (the server's cleanup would wait for each handler) and stop the VMs."""
         for request in list(self._live.values()):
             if request.transport is not None:
                 request.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
         for console in self.consoles.values():
             console.stop()
+        self.consoles.clear()
 
 
 def _make_console(vm: dict[str, Any]) -> Any:
@@ -310,11 +317,7 @@ def _make_console(vm: dict[str, Any]) -> Any:
 
         image = vm["qemu"]
         return QemuConsole(GuestImage(Path(image["kernel"]), Path(image["initrd"]), vm.get("password", "")))
-    command = vm.get("command") or default_command(vm["name"], vm.get("admin_username", "azureuser"))
-    return VmConsole(command, env=_vm_env(vm))
-
-
-def _vm_env(vm: dict[str, Any]) -> dict[str, str]:
-    """The VM's login program runs with sercon importable and its password in the environment."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-            "SERCON_VM_PASSWORD": vm.get("password", ""), "PYTHONPATH": os.pathsep.join(sys.path)}
+    if vm.get("command"):
+        return VmConsole(list(vm["command"]))
+    return VmConsole(login=Login(vm["name"], vm.get("admin_username", "azureuser"), vm.get("password") or None,
+                                 bool(vm.get("allow_empty_password", False))))

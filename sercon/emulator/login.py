@@ -1,21 +1,34 @@
 """A small getty for emulated VMs: a login prompt, a password, then a shell, on the current terminal.
 
-    python -m sercon.emulator.login --hostname web1 --user azureuser --password-env DEMO_PASSWORD
+    python3 -I -S login.py --hostname web1 --user azureuser --password-fd 5 --note "emulated VM: ..."
+
+Standard library only: the emulator runs a copy of this file with the system's Python, as the VM's
+unprivileged user (sandbox.py). The password comes on a pipe (`--password-fd`), never in the
+environment or the command line. Without one nobody logs in ("Login incorrect"), unless
+`--allow-empty-password` lets an empty password in. Like a getty: Ctrl-C gives a new prompt, EOF or
+a hang-up ends the program quietly (the emulator starts a new one).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import os
+import signal
 import sys
 import termios
 
 
-def ask(prompt: str, echo: bool = True) -> str | None:
-    fd = sys.stdin.fileno()
-    sys.stdout.write(prompt)
+def say(text: str) -> None:
+    sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def ask(prompt: str, echo: bool = True) -> str | None:
+    """A line typed at the terminal (None at EOF or when the terminal is gone); *echo* off for passwords."""
+    fd = sys.stdin.fileno()
+    say(prompt)
     saved = termios.tcgetattr(fd)
     if not echo:
         quiet = termios.tcgetattr(fd)
@@ -26,38 +39,72 @@ def ask(prompt: str, echo: bool = True) -> str | None:
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
         if not echo:
-            sys.stdout.write("\n")
+            say("\n")
     return line.rstrip("\r\n") if line else None
+
+
+def read_password(fd: int | None) -> str | None:
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as pipe:
+        return pipe.read().decode("utf-8", "replace")
+
+
+def accepted(given: str, password: str | None, allow_empty: bool) -> bool:
+    if password:
+        return hmac.compare_digest(given.encode(), password.encode())
+    return allow_empty and given == ""  # no password: nobody gets in, unless empty ones are allowed
+
+
+def log_in(args: argparse.Namespace, password: str | None) -> str | None:
+    """Prompt until someone logs in (their name); None at EOF. Ctrl-C starts the prompt again."""
+    interrupted = False
+    while True:
+        try:
+            if interrupted:
+                interrupted = False
+                say("\n")
+            user = ask(f"{args.hostname} login: ")
+            if user is None:
+                return None
+            if not user:
+                continue
+            given = ask("Password: ", echo=False)
+            if given is None:
+                return None
+            if user == args.user and accepted(given, password, args.allow_empty_password):
+                return user
+            say("\nLogin incorrect\n")
+        except KeyboardInterrupt:
+            interrupted = True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hostname", default="vm")
     parser.add_argument("--user", default="azureuser")
-    parser.add_argument("--password-env", default="SERCON_VM_PASSWORD")
+    parser.add_argument("--password-fd", type=int)
+    parser.add_argument("--allow-empty-password", action="store_true")
+    parser.add_argument("--note", default="", help="a line under the banner: what this VM really is")
     parser.add_argument("--shell", default="/bin/sh")
     args = parser.parse_args()
-    password = os.environ.pop(args.password_env, "")
-    sys.stdout.write(f"\nUbuntu 22.04.4 LTS {args.hostname} ttyS0\n\n")
-    while True:
-        user = ask(f"{args.hostname} login: ")
-        if user is None:
-            return
-        if not user:
-            continue
-        given = ask("Password: ", echo=False)
-        if given is None:
-            return
-        if user == args.user and hmac.compare_digest(given, password):
-            break
-        sys.stdout.write("\nLogin incorrect\n")
-    sys.stdout.flush()
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # even if whoever started the emulator ignored it (nohup)
+    password = read_password(args.password_fd)
+    say(f"\nUbuntu 22.04.4 LTS {args.hostname} ttyS0\n" + (f"{args.note}\n" if args.note else "") + "\n")
+    try:
+        user = log_in(args, password)
+    except OSError:  # the terminal went away (EIO): as at EOF
+        user = None
+    if user is None:
+        return
     home = os.environ.get("HOME", "/tmp")
     os.chdir(home if os.path.isdir(home) else "/")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "USER": user, "TERM": "vt220",
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "USER": user, "LOGNAME": user,
+           "TERM": os.environ.get("TERM", "vt220"), "LANG": os.environ.get("LANG", "C.UTF-8"),
            "PS1": f"{user}@{args.hostname}:~$ ", "ENV": ""}
     os.execve(args.shell, [args.shell, "-i"], env)
 
 
 if __name__ == "__main__":
-    main()
+    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C between prompts: end quietly, a new getty starts
+        main()

@@ -1,20 +1,32 @@
-"""Run the emulated Azure (sign-in authority and ARM) on loopback over TLS, in a thread of its own."""
+"""Run the emulated Azure (sign-in authority and ARM) on loopback over TLS, in a thread of its own.
+
+Any local user can reach a loopback port, so nothing that leads to a VM's shell is guessable: the
+default client secret is new every run, and an admin secret of the run (`admin_secret`) guards the
+approval of device codes and every `/_emulator/` test hook (header `X-Sercon-Emulator-Secret`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import ssl
 import tempfile
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from sercon.emulator.arm import Arm
-from sercon.emulator.authority import Authority, TokenStore
+from sercon.emulator.authority import ADMIN_HEADER, Authority, TokenStore, admin_refusal
 from sercon.emulator.certs import make_certificates
 from sercon.emulator.world import World
+
+__all__ = ["ADMIN_HEADER", "Emulator"]
+
+HOOKS = "/_emulator/"
+SHUTDOWN_GRACE = 0.5  # seconds a request still being served gets at stop() before it is cancelled
 
 
 class Emulator:
@@ -23,6 +35,7 @@ class Emulator:
     def __init__(self, world: World, state_dir: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.world = world
         self.host, self.port = host, port
+        self.admin_secret = secrets.token_urlsafe(32)
         self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="sercon-emulator-")
         self.state_dir = Path(state_dir or self._tmp.name)
         self.ca_path, cert, key = make_certificates(self.state_dir / "tls")
@@ -58,22 +71,45 @@ class Emulator:
             return
         self._ready.set()
         self._loop.run_forever()
-        self.arm.gateway.stop()
-        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.run_until_complete(self._shutdown())
         self._loop.close()
 
     async def _start_site(self) -> None:
         # Bind first: the base URL, port included, goes into discovery documents and links.
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        # A fixed --port must be free again at once after a stop, whatever connections linger in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        app = web.Application()
+        app = web.Application(middlewares=[self._guard_hooks])
         self.arm = Arm(self.world, self.tokens, self.base_url)
-        app.add_routes(Authority(self.world, self.tokens, self.base_url).routes())
+        app.add_routes(Authority(self.world, self.tokens, self.base_url, self.admin_secret).routes())
         app.add_routes(self.arm.routes())
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
         await self._runner.setup()
         await web.SockSite(self._runner, sock, ssl_context=self._ssl).start()
+
+    @web.middleware
+    async def _guard_hooks(self, request: web.Request,
+                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        """Every test hook (and any other path under /_emulator/) needs the admin secret."""
+        resource = request.match_info.route.resource
+        paths = (request.path, resource.canonical if resource is not None else "")
+        if any(path.startswith(HOOKS) for path in paths):
+            refusal = admin_refusal(request.headers.get(ADMIN_HEADER), self.admin_secret)
+            if refusal is not None:
+                return refusal
+        return await handler(request)
+
+    async def _shutdown(self) -> None:
+        """Drop the WebSockets, stop the VMs, give requests SHUTDOWN_GRACE, then cancel what is left."""
+        self.arm.gateway.stop()
+        await self._runner.cleanup()
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def stop(self) -> None:
         if self._loop is not None and self._loop.is_running():
@@ -83,8 +119,8 @@ class Emulator:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def environment(self) -> dict[str, str]:
-        """What a client needs to use this emulator instead of Azure."""
+    def environment(self, admin: bool = False) -> dict[str, str]:
+        """What a client needs to use this emulator instead of Azure; *admin* adds SERCON_EMULATOR_SECRET."""
         principal = next(iter(self.world.principals.values()))
         env = {
             "AZURE_AUTHORITY_HOST": self.base_url,
@@ -97,6 +133,8 @@ class Emulator:
         }
         if principal.secret:
             env["AZURE_CLIENT_SECRET"] = principal.secret
+        if admin:
+            env["SERCON_EMULATOR_SECRET"] = self.admin_secret
         return env
 
     def __enter__(self) -> Emulator:

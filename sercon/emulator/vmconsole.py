@@ -1,6 +1,7 @@
 """An emulated VM's serial port: a command (by default a login prompt and a shell) in a pseudo-terminal.
 
-Runs in the emulator's asyncio loop. The gateway attaches one WebSocket at a time; output with
+The command runs in a Sandbox (sandbox.py): never as root, in a throw-away HOME. Runs in the
+emulator's asyncio loop. The gateway attaches one WebSocket at a time; output with
 nobody attached is dropped, as on a real serial line. Admin commands have visible effects:
 SysRq and NMI print what a Linux kernel prints, reset restarts the command.
 """
@@ -14,10 +15,12 @@ import os
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sercon.emulator.sandbox import Sandbox, description, with_controlling_tty
 
 SYSRQ_TEXT = {
     "h": "sysrq: HELP : loglevel(0-9) reboot(b) crash(c) terminate-all-tasks(e) memory-full-oom-kill(f) "
@@ -30,15 +33,27 @@ SYSRQ_TEXT = {
 }
 
 
-def default_command(hostname: str, user: str) -> list[str]:
-    return [sys.executable, "-m", "sercon.emulator.login", "--hostname", hostname, "--user", user]
+@dataclass(frozen=True)
+class Login:
+    """The default program of a VM's serial port: the login prompt of login.py, then a shell."""
+
+    hostname: str
+    user: str = "azureuser"
+    password: str | None = field(default=None, repr=False)  # none (or empty): every login is refused...
+    allow_empty_password: bool = False  # ...unless this lets an empty password in
 
 
 class VmConsole:
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None, rows: int = 24, cols: int = 80) -> None:
-        self.argv, self.env = argv, env
+    """*argv* (or, when it is None, the *login* prompt) in a pty, run in a Sandbox as the VM's user."""
+
+    def __init__(self, argv: list[str] | None = None, login: Login | None = None, rows: int = 24,
+                 cols: int = 80) -> None:
+        if (argv is None) == (login is None):
+            raise ValueError("a VM console runs either a command or the login prompt")
+        self.argv, self.login = argv, login
         self.rows, self.cols = rows, cols
         self.listener: Callable[[bytes], None] | None = None
+        self.sandbox: Sandbox | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._master: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -46,16 +61,43 @@ class VmConsole:
         self._started = time.monotonic()
 
     def start(self) -> None:
+        if self.sandbox is None:  # one throw-away HOME for the VM's life: it outlives resets, as a disk does
+            self.sandbox = Sandbox()
+        argv, password_fd = self._command()
         master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.rows, self.cols, 0, 0))
-        self._process = subprocess.Popen(
-            self.argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=self.env,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
-        os.close(slave)
+        try:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.rows, self.cols, 0, 0))
+            self.sandbox.give_terminal(slave)
+            self._process = subprocess.Popen(
+                with_controlling_tty(argv), stdin=slave, stdout=slave, stderr=slave, env=self.sandbox.environment(),
+                pass_fds=() if password_fd is None else (password_fd,), **self.sandbox.popen_options())
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+            if password_fd is not None:
+                os.close(password_fd)
         os.set_blocking(master, False)
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(master, self._readable)
+
+    def _command(self) -> tuple[list[str], int | None]:
+        """The argv to run, and the read end of a pipe holding the login's password (if it has one)."""
+        if self.login is None:
+            return list(self.argv), None
+        login = self.login
+        argv = [*self.sandbox.login_argv(), "--hostname", login.hostname, "--user", login.user,
+                "--note", description(self.sandbox.user)]
+        if login.allow_empty_password:
+            argv.append("--allow-empty-password")
+        if not login.password:
+            return argv, None
+        read, write = os.pipe()
+        os.write(write, login.password.encode())  # at most PASSWORD_LIMIT bytes (world.py): never blocks
+        os.close(write)
+        return [*argv, "--password-fd", str(read)], read
 
     def _readable(self) -> None:
         try:
@@ -117,13 +159,20 @@ class VmConsole:
     def reset(self, announce: bool = True) -> None:
         if announce:
             self.emit("reset requested by the serial console")
-        self.stop()
+        self._end_program()
         if self.listener is not None:
             self.listener(b"\r\n[    0.000000] Linux version 6.1.0-emulated (sercon emulator)\r\n")
         self._started = time.monotonic()
         self.start()
 
     def stop(self) -> None:
+        """Power off for good: the program ends and the throw-away HOME goes."""
+        self._end_program()
+        if self.sandbox is not None:
+            self.sandbox.remove()
+            self.sandbox = None
+
+    def _end_program(self) -> None:
         if self._master is not None:
             with contextlib.suppress(ValueError, OSError, RuntimeError):
                 self._loop.remove_reader(self._master)
@@ -133,6 +182,7 @@ class VmConsole:
             self._master = None
         process, self._process = self._process, None  # no respawn after a stop
         if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError):  # its session's processes (pgid = pid after setsid)
                 os.killpg(process.pid, signal.SIGKILL)
+            process.kill()  # setsid may not have run yet
             process.wait()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
@@ -16,12 +17,12 @@ from typing import Any
 
 DEFAULT_TENANT = "11111111-2222-4333-8444-555555555555"
 DEFAULT_CLIENT_ID = "00000000-0000-4000-8000-00000000c11e"
-DEFAULT_SECRET = "emulator-client-secret"  # a test credential for the local emulator, not a real secret
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-0000000005b1"
 CONNECT_ACTION = "Microsoft.SerialConsole/serialPorts/connect/action"
 TAKEOVER_REASON = "Another user connected to the serial console of this virtual machine"
 BINARY_INPUT = ("reject", "ignore", "accept")
 REFUSE_AFTER_AUTH = ("never", "always", "alternate")
+PASSWORD_LIMIT = 4096  # a VM's password reaches its login program on a pipe, written whole at once
 SERVER_CLOSE_CODES = (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1012, 1013, 1014)  # RFC 6455 §7.4
 
 
@@ -109,8 +110,11 @@ class World:
         self.tenant: str = data.get("tenant", DEFAULT_TENANT)
         self.token_lifetime: int = int(data.get("token_lifetime", 3600))
         self.page_size: int = int(data.get("page_size", 50))
+        # Without principals in the file, one with a secret of this run only: any local user can reach
+        # the emulator, so a constant secret would give anyone its VMs' consoles.
         self.principals = {p["client_id"]: Principal(**p) for p in data.get("principals", [])} or {
-            DEFAULT_CLIENT_ID: Principal(DEFAULT_CLIENT_ID, DEFAULT_SECRET, str(uuid.uuid4()), "emulator-sp")}
+            DEFAULT_CLIENT_ID: Principal(DEFAULT_CLIENT_ID, secrets.token_urlsafe(32), str(uuid.uuid4()),
+                                         "emulator-sp")}
         for principal in self.principals.values():
             principal.object_id = principal.object_id or str(uuid.uuid5(uuid.NAMESPACE_OID, principal.client_id))
         self.users: list[dict[str, str]] = data.get("users", [{"username": "operator@example.com"}])
@@ -151,6 +155,7 @@ class World:
                       for lock in content.get("locks", [])]
         for item in [*vms, *sets, *(i for s in sets for i in s.get("instances", []))]:
             self.gateway_options(item)  # a bad per-VM "gateway" dict fails at load, not at connect
+            _check_login_keys(item)
         self.subscriptions[sub["id"]] = {
             "id": sub["id"], "name": sub.get("name", "Emulated subscription"),
             "console_disabled": bool(sub.get("console_disabled", False)),
@@ -187,6 +192,16 @@ class World:
                     fault.count -= 1 if fault.count > 0 else 0
                     return fault
         return None
+
+
+def _check_login_keys(item: dict[str, Any]) -> None:
+    """The keys that decide who logs in must say what they mean: "false" in quotes would be true."""
+    if not isinstance(item.get("allow_empty_password", False), bool):
+        raise ValueError(f"{item.get('name', item.get('id'))}: allow_empty_password must be true or false")
+    password = item.get("password") or ""
+    if not isinstance(password, str) or len(password.encode()) > PASSWORD_LIMIT:
+        raise ValueError(f"{item.get('name', item.get('id'))}: password must be a string of at most "
+                         f"{PASSWORD_LIMIT} bytes")
 
 
 def _action_matches(patterns: list[str], action: str) -> bool:

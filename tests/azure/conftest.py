@@ -94,6 +94,15 @@ class AzureWorld:
     def requests(self) -> list[dict]:
         return self.emulator.arm.requests
 
+    def hook(self, path: str, **kwargs):
+        """POST to one of the emulator's test hooks (/_emulator/PATH), with its admin secret."""
+        import requests
+
+        response = requests.post(f"{self.emulator.base_url}/_emulator/{path}", verify=self.env["REQUESTS_CA_BUNDLE"],
+                                 headers={"X-Sercon-Emulator-Secret": self.emulator.admin_secret}, timeout=5, **kwargs)
+        assert response.status_code == 200, response.text
+        return response
+
 
 @pytest.fixture
 def azure(tmp_path):

@@ -9,7 +9,6 @@ import subprocess
 import time
 
 import pexpect
-import requests
 
 from tests.azure.conftest import SUB_DISABLED
 from tests.conftest import SERCON
@@ -79,8 +78,7 @@ def test_log_follow_prints_new_bytes_only(azure):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=azure.env)
     try:
         out = read_until(proc.stdout, b"web1 login: ")
-        requests.post(f"{azure.emulator.base_url}/_emulator/bootlog/web1", data="password:\r\nwelcome\r\n",
-                      verify=azure.env["REQUESTS_CA_BUNDLE"], timeout=5)
+        azure.hook("bootlog/web1", data="password:\r\nwelcome\r\n")
         out += read_until(proc.stdout, b"welcome\r\n")
     finally:
         proc.send_signal(signal.SIGINT)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import subprocess
 import time
 
-import requests
-
 from tests.azure.test_session import log_in, run, start
 from tests.conftest import SERCON, Terminal, run_cli
 
@@ -20,9 +18,7 @@ def connect_calls(azure) -> int:
 
 
 def close_console(azure, vm: str, code: int, reason: str) -> None:
-    response = requests.post(f"{azure.emulator.base_url}/_emulator/gateway/{vm}/close",
-                             json={"code": code, "reason": reason}, verify=azure.env["REQUESTS_CA_BUNDLE"], timeout=5)
-    assert response.status_code == 200, response.text
+    azure.hook(f"gateway/{vm}/close", json={"code": code, "reason": reason})
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -187,8 +183,7 @@ def test_a_network_cut_without_a_close_frame_reconnects_by_itself(azure):
     try:
         log_in(term)
         before = connect_calls(azure)
-        requests.post(f"{azure.emulator.base_url}/_emulator/gateway/web1/cut", verify=azure.env["REQUESTS_CA_BUNDLE"],
-                      timeout=5)
+        azure.hook("gateway/web1/cut")
         term.wait_text("reconnected to prod-rg/web1", timeout=30)
         assert connect_calls(azure) == before + 1
         run(term, "echo after-cut", r"after-cut\r\n")

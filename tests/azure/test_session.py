@@ -8,7 +8,6 @@ import re
 import subprocess
 
 import pexpect
-import requests
 
 from tests.conftest import SERCON, Terminal
 
@@ -96,8 +95,7 @@ def test_network_cut_reconnects_and_the_log_goes_on(azure, tmp_path):
     try:
         log_in(term)
         run(term, "echo before-cut", r"before-cut\r\n")
-        requests.post(f"{azure.emulator.base_url}/_emulator/gateway/web1/cut", verify=azure.env["REQUESTS_CA_BUNDLE"],
-                      timeout=5)
+        azure.hook("gateway/web1/cut")
         term.wait_text("reconnecting in", timeout=15)
         term.wait_text("reconnected to prod-rg/web1", timeout=30)
         run(term, "echo after-cut", r"after-cut\r\n")

@@ -6,6 +6,7 @@ depend on how sercon's own client talks to it.
 
 from __future__ import annotations
 
+import re
 import ssl
 import struct
 import time
@@ -16,8 +17,8 @@ import pytest
 import requests
 import websocket
 
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import DEFAULT_CLIENT_ID, DEFAULT_SECRET, World
+from sercon.emulator.server import ADMIN_HEADER, Emulator
+from sercon.emulator.world import DEFAULT_CLIENT_ID, World
 
 SUB = "00000000-0000-4000-8000-0000000000c1"
 RG = "rg"
@@ -65,7 +66,8 @@ class Emu:
         """An ARM token from the emulator's token endpoint (client credentials, no msal)."""
         if self._token is None:
             reply = self.http.post(f"{self.base}/{self.emulator.world.tenant}/oauth2/v2.0/token", data={
-                "grant_type": "client_credentials", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_SECRET,
+                "grant_type": "client_credentials", "client_id": DEFAULT_CLIENT_ID,
+                "client_secret": self.emulator.environment()["AZURE_CLIENT_SECRET"],
                 "scope": "https://management.core.windows.net//.default"})
             reply.raise_for_status()
             self._token = reply.json()["access_token"]
@@ -94,6 +96,11 @@ class Emu:
         assert opcode == websocket.ABNF.OPCODE_TEXT and data, "the server speaks first, with one TEXT frame"
         ws.send(self.token)
         return ws
+
+    def hook(self, path: str, **kwargs: Any) -> requests.Response:
+        """POST to a test hook (`gateway/box/cut`...) with the emulator's admin secret."""
+        return self.http.post(f"{self.base}/_emulator/{path}", headers={ADMIN_HEADER: self.emulator.admin_secret},
+                              timeout=10, **kwargs)
 
     def admin(self, url: str, command: str = "nmi") -> requests.Response:
         admin_url = url.replace("wss://", "https://").replace("/client", f"/adminCommand/{command}")
@@ -125,6 +132,27 @@ def read_until(ws: websocket.WebSocket, needle: bytes) -> bytes:
         if needle in seen:
             return seen
     pytest.fail(f"closed before {needle!r}; got {seen!r}")
+
+
+class Stream:
+    """A session's output as a stream: expect() consumes it up to the end of a match and keeps the rest."""
+
+    def __init__(self, ws: websocket.WebSocket) -> None:
+        self.ws = ws
+        self.seen = b""  # everything the VM printed so far
+        self._rest = b""
+
+    def expect(self, pattern: bytes) -> re.Match[bytes]:
+        regex = re.compile(pattern, re.S)
+        while not (match := regex.search(self._rest)):
+            data = read_until(self.ws, b"")  # one frame
+            self.seen += data
+            self._rest += data
+        self._rest = self._rest[match.end():]
+        return match
+
+    def send(self, text: str) -> None:
+        self.ws.send(text)
 
 
 def close_of(ws: websocket.WebSocket) -> tuple[int, str, bytes]:

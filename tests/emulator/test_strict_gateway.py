@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 
 import pytest
 import websocket
 
 from sercon.emulator.world import TAKEOVER_REASON, World
-from tests.emulator.conftest import ECHO, SUB, close_of, frames, read_until, wait_for, world
+from tests.emulator.conftest import ECHO, RG, SUB, close_of, frames, read_until, wait_for, world
 
 
 def test_text_input_reaches_the_vm_and_output_comes_back_binary(emu):
@@ -142,20 +143,22 @@ def test_refuse_after_auth_alternate_refuses_odd_sessions_without_taking_over(em
     assert close_of(env.session())[:2] == (1011, "InternalServerError")  # 3rd: the owner keeps the console
     owner.send("kept\n")
     assert b"got:kept" in read_until(owner, b"got:kept")
-    env.session()  # 4th takes over
+    fourth = env.session()  # takes over
     assert close_of(owner)[0] == 1000
+    fourth.close()
     assert (env.gateway.refused, env.gateway.sessions_opened) == (2, 2)
 
 
 def test_admin_commands_only_for_the_session_that_owns_the_console(emu):
     env = emu()
+    held = []  # the sessions' sockets stay open: a collected one closes, and its session ends
     first_url = env.connect()
     assert env.admin(first_url).status_code == 404  # not opened yet
-    env.session(first_url)
+    held.append(env.session(first_url))
     assert env.admin(first_url).status_code == 200
     second_url = env.connect()
     assert env.admin(second_url).status_code == 404  # connected, not authenticated
-    env.session(second_url)
+    held.append(env.session(second_url))
     assert env.admin(first_url).status_code == 404  # taken over
     assert env.admin(second_url).status_code == 200
 
@@ -180,8 +183,9 @@ def test_the_server_pings_and_drops_a_client_that_does_not_answer(emu):
     assert next(op for op, _ in frames(ws) if op == websocket.ABNF.OPCODE_PING)  # websocket-client answers it
     ws.send("alive\n")
     assert b"got:alive" in read_until(ws, b"got:alive")
-    env.session()  # takes over, then never reads: no pong goes back
+    silent = env.session()  # takes over, then never reads: no pong goes back
     wait_for(lambda: env.gateway.pong_timeouts == 1, what="the silent client to be dropped")
+    silent.close()
 
 
 def test_no_pings_by_default(emu):
@@ -200,15 +204,27 @@ def test_no_pings_by_default(emu):
 def test_the_close_hook_closes_with_the_given_code_and_reason(emu):
     env = emu()
     ws = env.session()
-    reply = env.http.post(f"{env.base}/_emulator/gateway/box/close", json={"code": 1000, "reason": "Session closed"})
+    reply = env.hook("gateway/box/close", json={"code": 1000, "reason": "Session closed"})
     assert reply.json() == {"closed": 1}
     assert close_of(ws)[:2] == (1000, "Session closed")
+
+
+def test_the_close_hook_answers_once_the_client_has_the_close(emu):
+    """A test that acts right after the hook (closes the client's stdin, say) must not race the close frame."""
+    env = emu()
+    ws = env.session()
+    reader = threading.Thread(target=lambda: list(frames(ws)), daemon=True)  # answers the close, as clients do
+    reader.start()
+    assert env.hook("gateway/box/close", json={"code": 4000, "reason": "bye"}).json() == {"closed": 1}
+    owner = env.gateway.sessions[env.gateway.current[f"{SUB}/{RG}/box".lower()]]
+    assert owner.ws.close_code is not None  # the close handshake is over: the client had the frame
+    reader.join(5)
 
 
 def test_the_cut_hook_drops_the_socket_without_a_close_frame(emu):
     env = emu()
     ws = env.session()
-    env.http.post(f"{env.base}/_emulator/gateway/box/cut")
+    assert env.hook("gateway/box/cut").status_code == 200
     with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
         list(frames(ws))
 

@@ -1,0 +1,168 @@
+"""`sercon demo`: try sercon with no account and no hardware, against the embedded Azure emulator.
+
+The demo VM is safe to offer on a shared machine: the emulator is on loopback with secrets of this
+run only, and the VM's shell is never root's (an unprivileged user in a throw-away home). The
+session opens the same control socket as `sercon connect`, so `sercon sysrq`, `nmi`, `reset` and
+`send` work on the demo VM from another window, after `. demo.env` (written in the user's runtime
+folder, mode 0600, removed when the demo ends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from sercon.cli.env import Env
+
+if TYPE_CHECKING:
+    from sercon.emulator.server import Emulator
+    from sercon.emulator.world import World
+    from sercon.targets import AzureTarget
+
+DEMO_SUBSCRIPTION = "00000000-0000-4000-8000-00000000de40"
+DEMO_GROUP, DEMO_VM = "demo-rg", "demo-vm"
+RESOURCE_ID = (f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/{DEMO_GROUP}/providers/Microsoft.Compute/"
+               f"virtualMachines/{DEMO_VM}")
+ENV_FILE = "demo.env"
+
+
+@click.command()
+@click.option("--local", is_flag=True, help="Skip Azure: a shell on a pseudo-terminal serial line instead.")
+@click.option("--qemu", "use_qemu", is_flag=True,
+              help="Back the VM with a real Linux guest under QEMU (Debian's cloud kernel, busybox).")
+@click.pass_obj
+def demo(env: Env, local: bool, use_qemu: bool) -> int:
+    """Try sercon with no account: an emulated Azure VM (a login prompt and a shell on this machine).
+
+    sercon starts its Azure emulator, signs in to it, runs doctor's checks and connects. The VM's
+    shell runs as an unprivileged user in a throw-away home. Another window can use the session:
+    `. $XDG_RUNTIME_DIR/sercon/demo.env`, then `sercon sysrq h -g demo-rg demo-vm`. With --qemu
+    the VM is a real kernel booted under QEMU, so SysRq, NMI and reset act on it for real.
+    """
+    if local:
+        return _local_demo(env)
+    return _azure_demo(env, use_qemu)
+
+
+def _azure_demo(env: Env, use_qemu: bool) -> int:
+    import secrets
+
+    from sercon.cli.context import check_rows
+    from sercon.cli.render import render_checks
+    from sercon.emulator.server import Emulator
+    from sercon.targets import AzureTarget
+
+    password = secrets.token_hex(6)
+    user, world = _demo_world(env, password, use_qemu)
+    with Emulator(world) as emulator:
+        # The emulator's CA is trusted through this run's environment only (sercon/trust.py):
+        # os.environ is left alone.
+        demo_env = Env(env.stdin, env.stdout, env.stderr, {**env.environ, **emulator.environment()})
+        target = AzureTarget(DEMO_VM, DEMO_GROUP, DEMO_SUBSCRIPTION)
+        env.info(f"demo: Azure emulated at {emulator.base_url}; VM {DEMO_VM}, user {user}, password {password}")
+        for line in _what_the_vm_is(use_qemu):
+            env.info(f"demo: {line}")
+        render_checks(demo_env, target.label, check_rows(demo_env, target, False)[0], False)
+        with _second_window(demo_env, emulator) as env_file:
+            env.info(f"demo: in another window: . {env_file} && sercon sysrq h -g {DEMO_GROUP} {DEMO_VM}")
+            return _connect(env, demo_env, target)
+
+
+def _demo_world(env: Env, password: str, use_qemu: bool) -> tuple[str, World]:
+    """The user to log in as, and a world of one VM: the login prompt, or a QEMU guest."""
+    from sercon.emulator.world import World
+
+    vm: dict = {"name": DEMO_VM, "password": password}
+    user = "azureuser"
+    if use_qemu:
+        vm["qemu"], user = _qemu_image(env, password), "guest"
+    return user, World({"subscriptions": [{"id": DEMO_SUBSCRIPTION, "name": "sercon demo", "resource_groups": {
+        DEMO_GROUP: {"vms": [vm]}}}]})
+
+
+def _connect(env: Env, demo_env: Env, target: AzureTarget) -> int:
+    """`sercon connect` to the demo VM, control socket included (other windows go through it)."""
+    from sercon.cli.transport import OpenOptions, open_transport
+    from sercon.errors import ConnectionLost
+    from sercon.terminal.session import Session, SessionOptions
+    from sercon.transport.control import socket_path
+
+    transport = open_transport(target, demo_env, options=OpenOptions(share=False))
+    with contextlib.suppress(ConnectionLost):
+        transport.write(b"\r")  # the login prompt was printed before we attached: ask for a fresh one
+    options = SessionOptions(reconnect=True, resize=True, control_path=socket_path(transport.key, demo_env.environ))
+    return Session(transport, env.stdin, env.stdout_fd, options).run()
+
+
+def _what_the_vm_is(use_qemu: bool) -> list[str]:
+    from sercon.emulator.qemu import missing_tools
+    from sercon.emulator.sandbox import description, vm_user
+
+    if use_qemu:
+        return ["the VM is a real Linux kernel booted under QEMU on this machine"]
+    if missing_tools():
+        return [description(vm_user())]
+    return [description(vm_user()), "`sercon demo --qemu` boots a real kernel instead"]
+
+
+@contextlib.contextmanager
+def _second_window(demo_env: Env, emulator: Emulator) -> Iterator[Path]:
+    """The environment another window needs to reach the demo (`. FILE`), private, gone with the demo."""
+    from sercon.emulator.envfile import export_lines, write_private
+    from sercon.errors import DeviceBusy
+    from sercon.transport.control import find_session, runtime_dir
+
+    path = runtime_dir(demo_env.environ) / ENV_FILE
+    running = find_session(RESOURCE_ID, demo_env.environ)
+    if running is not None:  # the user's other demo: its file stays its own
+        running.close()
+        raise DeviceBusy("a sercon demo of yours is already running",
+                         f"use it from here: . {path} && sercon send -g {DEMO_GROUP} {DEMO_VM} ... "
+                         "(or sysrq, nmi, reset); or quit it first")
+    write_private(path, export_lines(emulator.environment()))
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _qemu_image(env: Env, password: str) -> dict[str, str]:
+    from sercon.emulator.qemu import build_image, missing_tools
+    from sercon.errors import PreconditionFailed
+
+    missing = missing_tools()
+    if missing:
+        raise PreconditionFailed(f"--qemu needs {', '.join(missing)}",
+                                 "sudo apt-get install qemu-system-x86 busybox-static lz4 (or run `sercon demo`)")
+    cache = Path(env.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sercon" / "guest"
+    env.info(f"demo: preparing the guest in {cache} (the first time downloads Debian's cloud kernel)")
+    image = build_image(cache, password)
+    return {"kernel": str(image.kernel), "initrd": str(image.initrd)}
+
+
+def _local_demo(env: Env) -> int:
+    import shutil
+
+    from sercon.cli.transport import open_transport
+    from sercon.emulator.ptyconsole import PtyConsole
+    from sercon.emulator.sandbox import description
+    from sercon.targets import SerialTarget
+    from sercon.terminal.session import Session, SessionOptions
+
+    program = shutil.which("bash") or "/bin/sh"
+    argv = [program, "--norc", "-i"] if program.endswith("bash") else [program, "-i"]
+    environ = {"PS1": "demo$ ", "TERM": env.environ.get("TERM", "vt100")}
+    with PtyConsole(argv, env=environ, sandboxed=True) as pty:
+        env.info(f"demo: a shell on the pseudo-terminal {pty.device_path}, standing in for a serial device "
+                 f"({description(pty.sandbox.user)})")
+        transport = open_transport(SerialTarget(pty.device_path), env)
+        transport.write(b"\r")  # opening the port discarded the first prompt: ask for a fresh one
+        return Session(transport, env.stdin, env.stdout_fd, SessionOptions(reconnect=False)).run()
+
+
+COMMANDS = (demo,)

@@ -20,3 +20,8 @@ def test_the_test_command_works_with_or_without_sudo_and_updates_the_package_lis
     test_command = next(c for c in readme_commands() if "pytest" in c)
     assert "apt-get update" in test_command
     assert not test_command.startswith("sudo ") and "|| echo sudo" in test_command
+
+
+def test_the_try_it_command_leaves_sercon_on_the_path():
+    try_it = next(c for c in readme_commands() if "sercon demo" in c)
+    assert ". .venv/bin/activate && sercon demo" in try_it

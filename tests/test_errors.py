@@ -18,6 +18,7 @@ def test_exit_statuses_are_the_contracts():
     assert {s.name: int(s) for s in ExitStatus} == {
         "SUCCESS": 0, "ERROR": 1, "USAGE": 2, "TIMEOUT": 3, "NOT_FOUND": 4, "AUTH": 5,
         "PRECONDITION": 6, "CONNECTION_LOST": 7, "TAKEN_OVER": 8, "DEVICE_BUSY": 9, "INTERRUPTED": 130,
+        "OUTPUT_CLOSED": 141,  # 128 + SIGPIPE: `| head` closed the pipe (docs/exit-codes.md)
     }
 
 

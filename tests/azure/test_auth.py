@@ -40,7 +40,8 @@ def test_device_code_login_then_silent_refresh(azure_with):
     child = pexpect.spawn(SERCON[0], [*SERCON[1:], "login", "--device-code"], env=env, timeout=30)
     child.expect(r"open (\S+) and enter the code (\S+) ")
     url, code = child.match.group(1).decode(), child.match.group(2).decode()
-    approved = requests.post(url, data={"user_code": code}, verify=env["REQUESTS_CA_BUNDLE"], timeout=10)
+    approved = requests.post(url, data={"user_code": code, "secret": azure.emulator.admin_secret},
+                             verify=env["REQUESTS_CA_BUNDLE"], timeout=10)
     assert approved.status_code == 200
     child.expect("signed in as operator@example.com")
     child.expect(pexpect.EOF)

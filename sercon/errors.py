@@ -114,6 +114,10 @@ class OutputClosed(SerconError):
     exit_status = ExitStatus.OUTPUT_CLOSED
 
 
+class OutputFailed(UsageError):
+    """Standard output cannot be written (a full disk, /dev/full): where it points is the problem."""
+
+
 class Interrupted(SerconError):
     """Ended by a signal; the status is 128 + the signal number (130 for Ctrl-C)."""
 

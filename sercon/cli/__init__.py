@@ -5,6 +5,7 @@ Importing this package imports click and nothing heavy, so `sercon --help` start
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     Click's own main is bypassed (but for shell completion): its broken-pipe handler would exit 1
     before sercon could end quietly.
     """
+    if env is None and (sys.stdout is None or sys.stderr is None or sys.stdin is None):
+        return _closed_stdio()
     env = env or Env.from_process()
     args = list(sys.argv[1:] if argv is None else argv)
     if env.environ.get("_SERCON_COMPLETE"):
@@ -80,6 +83,15 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         env.error(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
         _traceback_if_debug(env)
         return int(ExitStatus.ERROR)
+
+
+def _closed_stdio() -> int:
+    """sercon was started with stdin, stdout or stderr closed (`<&-`, `>&-`): a usage error."""
+    with contextlib.suppress(OSError):
+        stderr = sys.stderr or open(os.devnull, "w")  # noqa: SIM115 - nothing to close: we exit next
+        stderr.write("sercon: error: started with standard input, output or error closed\n"
+                     "  fix: give sercon all three (e.g. </dev/null instead of <&-)\n")
+    return int(ExitStatus.USAGE)
 
 
 def _raise_on_exit_signals() -> None:

@@ -87,7 +87,7 @@ def parse_escape_key(spec: str) -> int | None:
     if text in ("none", "off", ""):
         return None
     for prefix in ("ctrl-", "ctrl+", "c-", "^"):
-        if text.startswith(prefix) and len(text) == len(prefix) + 1:
+        if text.startswith(prefix) and len(text) == len(prefix) + 1 and text[-1].isascii():
             byte = ord(text[-1].upper()) ^ 0x40
             if 0 <= byte < 0x20:
                 return byte

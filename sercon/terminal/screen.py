@@ -7,7 +7,7 @@ import re
 import select
 import threading
 
-from sercon.errors import OutputClosed
+from sercon.errors import OutputClosed, OutputFailed
 
 SAVE, RESTORE, ERASE_EOL = b"\x1b7", b"\x1b8", b"\x1b[K"
 NOWRAP, WRAP, REVERSE, PLAIN, BOLD = b"\x1b[?7l", b"\x1b[?7h", b"\x1b[7m", b"\x1b[0m", b"\x1b[1m"
@@ -26,6 +26,9 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
             select.select([], [fd], [])
         except BrokenPipeError as exc:
             raise OutputClosed("the output was closed") from exc
+        except OSError as exc:  # a full disk, /dev/full, a revoked terminal: say so, never lose output quietly
+            raise OutputFailed(f"cannot write the output: {exc.strerror}",
+                               "write to a file or pipe that can take it (the output so far was written)") from exc
 
 
 class Screen:

@@ -24,3 +24,20 @@ def test_a_closed_pipe_ends_quietly_with_141(device):
     finally:
         stop.set()
     assert result.stderr.decode().strip() == "status=141", result.stderr  # nothing else on stderr
+
+
+def test_closed_standard_streams_and_a_full_output_are_usage_errors():
+    for redirect in ("<&-", ">&-"):
+        result = subprocess.run(["bash", "-c", f"{' '.join(SERCON)} send loop:// hello {redirect}"],
+                                capture_output=True, env=cli_env(), timeout=60)
+        assert result.returncode == 2, (redirect, result.stderr)
+        assert b"fix:" in result.stderr
+    full = subprocess.run(["bash", "-c", f"{' '.join(SERCON)} send loop:// hello --expect hello > /dev/full"],
+                          capture_output=True, env=cli_env(), timeout=60)
+    assert full.returncode == 2 and b"No space left on device" in full.stderr
+
+
+def test_a_non_ascii_escape_key_is_a_usage_error():
+    result = subprocess.run([*SERCON, "connect", "loop://", "--escape", "ctrl-ß"], capture_output=True,
+                            stdin=subprocess.DEVNULL, env=cli_env(), timeout=60)
+    assert result.returncode == 2 and b"cannot use" in result.stderr

@@ -60,5 +60,8 @@ class Env:
         self.stderr.flush()
 
     def info(self, message: str) -> None:
-        self.stderr.write(f"sercon: {message}\n")
+        """A line of sercon's own on stderr; CR LF on a terminal, which may be in raw mode (an ARM
+        retry notice during a reconnect) where a bare LF would leave a staircase."""
+        end = "\r\n" if self.stderr.isatty() else "\n"
+        self.stderr.write(f"sercon: {redact(message)}{end}")
         self.stderr.flush()

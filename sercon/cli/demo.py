@@ -139,7 +139,9 @@ def _qemu_image(env: Env, password: str) -> dict[str, str]:
     if missing:
         raise PreconditionFailed(f"--qemu needs {', '.join(missing)}",
                                  "sudo apt-get install qemu-system-x86 busybox-static lz4 (or run `sercon demo`)")
-    cache = Path(env.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sercon" / "guest"
+    from sercon.paths import cache_dir
+
+    cache = cache_dir(env.environ) / "guest"
     env.info(f"demo: preparing the guest in {cache} (the first time downloads Debian's cloud kernel)")
     image = build_image(cache, password)
     return {"kernel": str(image.kernel), "initrd": str(image.initrd)}

@@ -29,11 +29,11 @@ import os
 import select
 import socket
 import struct
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+from sercon import paths
 from sercon.errors import ConnectionLost, SerconError
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
 
@@ -45,14 +45,8 @@ ENDED = "the running sercon connect session ended"
 
 
 def runtime_dir(environ: dict[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    base = environ.get("XDG_RUNTIME_DIR") or os.path.join(tempfile.gettempdir(), f"sercon-{os.getuid()}")
-    folder = Path(base) / "sercon" if environ.get("XDG_RUNTIME_DIR") else Path(base)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if folder.stat().st_uid != os.getuid():
-        raise SerconError(f"{folder} belongs to another user", "set XDG_RUNTIME_DIR to a folder of your own")
-    os.chmod(folder, 0o700)
-    return folder
+    """The private socket folder (sercon/paths.py), for this run's environment."""
+    return paths.runtime_dir(os.environ if environ is None else environ)
 
 
 def socket_path(key: str, environ: dict[str, str] | None = None) -> Path:

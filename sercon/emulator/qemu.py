@@ -127,6 +127,8 @@ def initramfs(cache: Path, password: str) -> Path:
         archive.write(_cpio_entry(name, 0o40755, b"", inode))
         inode += 1
     archive.write(_cpio_entry("dev/console", 0o20600, b"", inode, rdev=(5, 1)))
+    inode += 1
+    archive.write(_cpio_entry("bin/sh", 0o120777, b"busybox", inode))  # so `rdinit=/bin/sh` is a root shell
     for name, (content, mode) in files.items():
         inode += 1
         archive.write(_cpio_entry(name, mode, content, inode))
@@ -138,7 +140,7 @@ def initramfs(cache: Path, password: str) -> Path:
 
 def _cpio_entry(name: str, mode: int, data: bytes, inode: int, rdev: tuple[int, int] = (0, 0)) -> bytes:
     encoded = name.encode() + b"\0"
-    fields = [inode, mode, 0, 0, 1, int(time.time()), len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0]
+    fields = [inode, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0]
     header = b"070701" + b"".join(f"{value:08X}".encode() for value in fields)
     pad = lambda n: b"\0" * (-n % 4)  # noqa: E731
     return header + encoded + pad(len(header) + len(encoded)) + data + pad(len(data))
@@ -158,9 +160,10 @@ def _die_with_parent() -> None:
 class QemuGuest:
     """One running guest: `telnet_url` is its serial port, `qmp_path` its QMP socket."""
 
-    def __init__(self, image: GuestImage, folder: Path, serial: str = "telnet") -> None:
-        """*serial*: "telnet" (a telnet server on loopback) or "pty" (a pseudo-terminal, `pty_path`)."""
-        self.image, self.folder, self.serial = image, folder, serial
+    def __init__(self, image: GuestImage, folder: Path, serial: str = "telnet", boot_iso: Path | None = None) -> None:
+        """*serial*: "telnet" (a telnet server on loopback) or "pty" (a pseudo-terminal, `pty_path`).
+        *boot_iso*: boot through this image's boot loader (GRUB) instead of loading the kernel directly."""
+        self.image, self.folder, self.serial, self.boot_iso = image, folder, serial, boot_iso
         self.port = free_port()
         self.pty_path = ""
         self.qmp_path = str(folder / "qmp.sock")
@@ -175,8 +178,7 @@ class QemuGuest:
         self.folder.mkdir(parents=True, exist_ok=True)
         command = [
             "qemu-system-x86_64", "-accel", "tcg", "-m", "256M", "-nographic", "-no-user-config", "-nodefaults",
-            "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
-            "-append", "console=ttyS0,115200 panic=1 loglevel=6",
+            *self._boot(),
             "-chardev", self._chardev(),
             "-serial", "chardev:serial0",
             "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
@@ -198,6 +200,12 @@ class QemuGuest:
                 raise PreconditionFailed("QEMU did not open its sockets within 30 s")
             time.sleep(0.05)
         return self
+
+    def _boot(self) -> list[str]:
+        if self.boot_iso is not None:
+            return ["-cdrom", str(self.boot_iso), "-boot", "d"]
+        return ["-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
+                "-append", "console=ttyS0,115200 panic=1 loglevel=6"]
 
     def _chardev(self) -> str:
         log = f"logfile={self.serial_log},logappend=on"

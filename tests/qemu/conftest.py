@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sercon.emulator.grub_image import build_grub_image, missing_grub_tools
 from sercon.emulator.qemu import QemuGuest, build_image, missing_tools
 from tests.conftest import REQUIRE_ALL
 
@@ -39,5 +40,26 @@ def guest(guest_image, tmp_path_factory):
     vm = QemuGuest(guest_image, tmp_path_factory.mktemp("guest")).start()
     vm.wait_for(b"login: ", timeout=90)
     print(f"guest booted to its login prompt in {time.monotonic() - started:.1f} s")
+    yield vm
+    vm.stop()
+
+
+@pytest.fixture
+def grub_guest(request, guest_image, tmp_path):
+    """The guest behind a real GRUB: "menu" (visible, 30 s) or "hidden" (1 s); "none": no boot loader
+    at all (QEMU loads the kernel), as an image whose GRUB never shows on the serial line.
+
+    Function-scoped and killed at the end: GRUB spins a CPU while it waits at its menu."""
+    missing = missing_grub_tools()
+    if missing:
+        message = f"GRUB tests need {', '.join(missing)} (apt-get install grub-pc-bin xorriso)"
+        if REQUIRE_ALL:
+            pytest.fail(message + " -- SERCON_REQUIRE_ALL=1 forbids skipping")
+        pytest.skip("SKIPPED LOUDLY: " + message)
+    iso = None
+    if request.param != "none":
+        hidden, timeout = {"menu": (False, 30), "hidden": (True, 1)}[request.param]
+        iso = build_grub_image(guest_image, CACHE, hidden, timeout)
+    vm = QemuGuest(guest_image, tmp_path / "grub-guest", boot_iso=iso).start()
     yield vm
     vm.stop()

@@ -1,0 +1,149 @@
+"""`sercon rescue`: reboot a machine into a root shell through GRUB, then hand the console over."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import click
+
+from sercon.cli.context import resolve
+from sercon.cli.env import Env
+from sercon.cli.options import azure_options, checks_option, target_argument, target_options
+from sercon.errors import ExitStatus, UsageError
+from sercon.rescue.modes import DEFAULT_MODE, MODES, rescue_parameter
+
+_MODE_HELP = "; ".join(f"{name}: {parameter}" for name, (parameter, _) in MODES.items())
+
+
+@click.command()
+@target_argument
+@target_options
+@azure_options
+@checks_option
+@click.option("--mode", type=click.Choice(list(MODES)), help=f"The rescue parameter ({_MODE_HELP}); "
+              f"default {DEFAULT_MODE}.")
+@click.option("--append", metavar="TEXT", help="Add TEXT to the kernel's command line instead of a --mode.")
+@click.option("--no-reset", is_flag=True, help="Do not reset: wait for you to reboot the machine yourself.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
+              help="Seconds to wait for GRUB's menu after the reset, and for the shell after booting.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation before the reset.")
+@click.option("--escape", metavar="KEY", help="Menu key of the session that follows (default ctrl-]).")
+@click.option("--log", type=click.Path(dir_okay=False), help="Append what the console prints to this file.")
+@click.pass_obj
+def rescue(env: Env, target: str | None, mode: str | None, append: str | None, no_reset: bool, timeout: float,
+           yes: bool, identity: bool, **options: Any) -> int:
+    """Reboot TARGET into a root shell through GRUB, then attach the console.
+
+    Resets the machine (an Azure VM through the gateway; a local QEMU VM with --qmp), presses Esc
+    until GRUB's menu shows, adds the rescue parameter to the default entry's `linux` line, boots
+    it, and waits for the shell. Other targets: --no-reset, then reboot the machine yourself.
+
+    \b
+    sercon rescue -g prod-rg web1                       # systemd.unit=emergency.target
+    sercon rescue web1 --mode init                      # init=/bin/bash: no root password needed
+    sercon rescue board --no-reset --append 'rd.break'
+    """
+    from sercon.cli.transport import OpenOptions, open_transport
+    from sercon.targets import AzureTarget
+    from sercon.transport.base import RESET
+
+    parameter = rescue_parameter(mode, append)
+    session_prefs = {"escape": options.pop("escape"), "log": options.pop("log")}
+    resolved, prefs = resolve(env, target, options)
+    can_reset = isinstance(resolved, AzureTarget) or bool(getattr(resolved, "qmp", None))
+    if not no_reset and not can_reset:
+        raise UsageError(f"sercon cannot reset {resolved.label}", "add --no-reset and reboot it yourself, or give "
+                         "a local QEMU VM's --qmp SOCKET")
+    if not no_reset and not env.confirmed(f"Reset {resolved.label} and boot it into a root shell with "
+                                          f"'{parameter}'? Unsaved data in the guest is lost.", yes):
+        env.info("nothing sent")
+        return ExitStatus.ERROR
+    _check_log(session_prefs["log"])
+    transport = open_transport(resolved, env, identity, OpenOptions(share=False, checks=not prefs.get("no_checks")))
+    if not no_reset and RESET not in transport.controls:
+        transport.close()
+        raise UsageError(f"{transport.label} cannot be reset", "add --no-reset and reboot it yourself")
+    return _rescue(env, transport, parameter, no_reset, timeout, {**prefs, **_given(session_prefs)})
+
+
+def _rescue(env: Env, transport: Any, parameter: str, no_reset: bool, timeout: float, prefs: dict[str, Any]) -> int:
+    from sercon.rescue.driver import GrubDriver, Outcome, RescueFailed, RescuePlan
+
+    started = time.monotonic()
+    attached = False
+    try:
+        driver = GrubDriver(transport, RescuePlan(parameter, reset=not no_reset, step_timeout=timeout),
+                            _Progress(env))
+        try:
+            outcome = driver.run()
+        except RescueFailed as exc:
+            if not (exc.in_grub and env.stdin_is_tty()):
+                _boot_unchanged_if_in_grub(env, transport, exc)
+                raise
+            env.error(exc.message, exc.hint)
+            env.info("GRUB's menu is on the console: it is yours now (Enter boots the highlighted entry)")
+            attached = True
+            return _attach(env, transport, prefs)
+        env.info(f"{outcome.value} on {transport.label}, {time.monotonic() - started:.1f} s after `sercon rescue`")
+        if not env.stdin_is_tty():
+            env.info(f"the console is left there: `sercon connect` or `sercon send` to use it ({_next_steps()})")
+            return ExitStatus.SUCCESS if outcome is Outcome.ROOT_SHELL else ExitStatus.PRECONDITION
+        env.info(_next_steps())
+        attached = True
+        return _attach(env, transport, prefs)
+    finally:
+        if not attached:
+            transport.close()
+
+
+def _boot_unchanged_if_in_grub(env: Env, transport: Any, exc: Any) -> None:
+    """No one at a terminal to take GRUB's menu over: boot the default entry as it would have."""
+    if exc.in_grub:
+        from sercon.rescue.grub import ENTER
+
+        transport.write(ENTER)
+        env.info("booted GRUB's highlighted entry unchanged (Enter), as it would have without sercon")
+
+
+def _next_steps() -> str:
+    return "then e.g. `mount -o remount,rw /`, fix /etc/fstab or `passwd USER`, `sync`, and reboot"
+
+
+def _attach(env: Env, transport: Any, prefs: dict[str, Any]) -> int:
+    from sercon.terminal.escape import parse_escape_key
+    from sercon.terminal.session import Session, SessionOptions
+    from sercon.transport.control import socket_path
+
+    options = SessionOptions(escape=parse_escape_key(prefs.get("escape") or "ctrl-]"), log_path=prefs.get("log"),
+                             log_format=prefs.get("log_format") or "text")
+    options.control_path = socket_path(transport.key, env.environ)
+    return Session(transport, env.stdin, env.stdout_fd, options).run()
+
+
+def _check_log(path: str | None) -> None:
+    if path:
+        from sercon.terminal.logfile import SessionLog
+
+        SessionLog.check(path)
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+class _Progress:
+    """Steps as sercon's own lines on stderr; the console's output after the boot as it comes."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+    def step(self, message: str) -> None:
+        self.env.info(message)
+
+    def output(self, data: bytes) -> None:
+        os.write(self.env.stdout_fd, data)
+
+
+COMMANDS = (rescue,)

@@ -1,0 +1,68 @@
+"""What GRUB shows on a serial console, read off the screen: its menu, its editor, its lines.
+
+Measured against GRUB 2.06 (Debian 12): the menu and the editor sit in a box from column 1 to 78;
+the editor wraps a long line with a backslash in the box's last column; the highlighted menu entry
+starts with `*`. Keys are sent as whole sequences: arrows only as `ESC [ A..D`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sercon.rescue.screen import Screen
+
+ESC = b"\x1b"
+EDIT = b"e"
+DOWN = b"\x1b[B"
+END_OF_LINE = b"\x05"  # Ctrl-E
+BOOT = b"\x18"  # Ctrl-X
+ENTER = b"\r"
+
+MENU_ANCHORS = ("Use the ^ and v keys", "Press enter to boot the selected OS")
+EDITOR_ANCHOR = "Minimum Emacs-like screen editing"
+BOOTING_ANCHOR = "Booting a command list"
+PASSWORD_ANCHOR = "Enter username:"
+_LINUX = re.compile(r"\s*(linux|linux16|linuxefi)\s")
+_FIRST, _LAST = 2, 78  # the box's inside columns
+
+
+def menu_showing(screen: Screen) -> bool:
+    return screen.contains("GNU GRUB") and any(screen.contains(anchor) for anchor in MENU_ANCHORS)
+
+
+def editor_showing(screen: Screen) -> bool:
+    return screen.contains(EDITOR_ANCHOR)
+
+
+def at_command_line(screen: Screen) -> bool:
+    return screen.text(screen.row).lstrip().startswith("grub>")
+
+
+def highlighted_entry(screen: Screen) -> str:
+    """The menu entry GRUB would boot (marked `*`), or "" when none is recognised."""
+    for line in screen.display():
+        inside = line[_FIRST:_LAST].rstrip()
+        if inside.startswith("*"):
+            return inside[1:].strip()
+    return ""
+
+
+def logical_line(screen: Screen, row: int) -> str:
+    """The editor line that starts on *row*, with its wrapped rows joined."""
+    parts = []
+    while row < screen.rows:
+        inside = screen.text(row)[_FIRST:_LAST]
+        if not inside.endswith("\\"):
+            parts.append(inside.rstrip())
+            break
+        parts.append(inside[:-1])
+        row += 1
+    return "".join(parts)
+
+
+def is_linux_line(text: str) -> bool:
+    return _LINUX.match(text) is not None
+
+
+def cursor_on_linux_line(screen: Screen) -> bool:
+    return is_linux_line(logical_line(screen, screen.row))

@@ -1,0 +1,61 @@
+"""`sercon rescue` against a real GRUB under QEMU, over the telnet serial port with QMP for the reset.
+
+GRUB 2.06 from Debian's grub-pc-bin, built into a BIOS image by grub-mkrescue (xorriso), in front
+of the test kernel and initramfs; `rdinit=/bin/sh` turns that initramfs into a root shell.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from sercon.emulator.qemu import QemuGuest
+from tests.conftest import Terminal, run_cli
+
+PARAMETER = "rdinit=/bin/sh"
+
+
+def rescue(guest: QemuGuest, *args: str) -> Terminal:
+    return Terminal(["rescue", guest.telnet_url, "--qmp", guest.qmp_path, "--append", PARAMETER, "--yes", *args],
+                    cols=100, rows=30)
+
+
+def assert_root_shell_with_parameter(term: Terminal, started: float) -> None:
+    term.wait_raw(rb"a root shell on telnet://\S+, [\d.]+ s after", timeout=120)
+    print(f"sercon rescue to a root shell: {time.monotonic() - started:.1f} s")
+    term.wait_text("[sercon] connected to", timeout=10)
+    mark = len(term.raw)
+    term.send(b"busybox mount -t proc proc /proc; echo uid=$(busybox id -u); busybox cat /proc/cmdline\r")
+    found = term.wait_raw(rb"uid=(\d+)\r\n(.*)\r\n", timeout=20)
+    assert found.start() >= mark
+    assert found[1] == b"0"
+    assert PARAMETER.encode() in found[2].split()
+    term.send(b"\x1dq")
+    assert term.wait_exit() == 0
+
+
+@pytest.mark.parametrize("grub_guest", ["menu", "hidden"], indirect=True)
+def test_rescue_reaches_a_root_shell_through_grub(grub_guest):
+    started = time.monotonic()
+    term = rescue(grub_guest)
+    try:
+        assert_root_shell_with_parameter(term, started)
+        text = term.raw.decode(errors="replace")
+        assert "GRUB's menu showed" in text and f"added '{PARAMETER}' to the linux line" in text
+    finally:
+        term.child.close(force=True)
+
+
+@pytest.mark.parametrize("grub_guest", ["none"], indirect=True)
+def test_a_machine_whose_grub_never_shows_on_the_serial_line_fails_clearly(grub_guest):
+    # (GRUB's hidden menu with a zero timeout still took the Esc pressed during the reset, here; and
+    # SeaBIOS copies a screen-only GRUB onto the serial line. So: no GRUB at all.)
+    result = run_cli("rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--append", PARAMETER,
+                     "--yes", "--timeout", "60", timeout=120)
+    assert result.returncode == 6, result.stderr
+    err = result.stderr.decode()
+    assert "GRUB's menu never showed" in err and "proactive GRUB configuration" in err
+    assert "Traceback" not in err
+    assert re.search(r"fix: .*GRUB_TIMEOUT", err)

@@ -316,7 +316,8 @@ def _make_console(vm: dict[str, Any]) -> Any:
         from sercon.emulator.qemu_console import QemuConsole
 
         image = vm["qemu"]
-        return QemuConsole(GuestImage(Path(image["kernel"]), Path(image["initrd"]), vm.get("password", "")))
+        iso = Path(image["iso"]) if image.get("iso") else None  # boot through this image's GRUB
+        return QemuConsole(GuestImage(Path(image["kernel"]), Path(image["initrd"]), vm.get("password", "")), iso)
     if vm.get("command"):
         return VmConsole(list(vm["command"]))
     return VmConsole(login=Login(vm["name"], vm.get("admin_username", "azureuser"), vm.get("password") or None,

@@ -50,12 +50,7 @@ def grub_guest(request, guest_image, tmp_path):
     at all (QEMU loads the kernel), as an image whose GRUB never shows on the serial line.
 
     Function-scoped and killed at the end: GRUB spins a CPU while it waits at its menu."""
-    missing = missing_grub_tools()
-    if missing:
-        message = f"GRUB tests need {', '.join(missing)} (apt-get install grub-pc-bin xorriso)"
-        if REQUIRE_ALL:
-            pytest.fail(message + " -- SERCON_REQUIRE_ALL=1 forbids skipping")
-        pytest.skip("SKIPPED LOUDLY: " + message)
+    require_grub_tools()
     iso = None
     if request.param != "none":
         hidden, timeout = {"menu": (False, 30), "hidden": (True, 1)}[request.param]
@@ -63,3 +58,12 @@ def grub_guest(request, guest_image, tmp_path):
     vm = QemuGuest(guest_image, tmp_path / "grub-guest", boot_iso=iso).start()
     yield vm
     vm.stop()
+
+
+def require_grub_tools() -> None:
+    missing = missing_grub_tools()
+    if missing:
+        message = f"GRUB tests need {', '.join(missing)} (apt-get install grub-pc-bin xorriso)"
+        if REQUIRE_ALL:
+            pytest.fail(message + " -- SERCON_REQUIRE_ALL=1 forbids skipping")
+        pytest.skip("SKIPPED LOUDLY: " + message)

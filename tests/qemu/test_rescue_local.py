@@ -23,7 +23,7 @@ def rescue(guest: QemuGuest, *args: str) -> Terminal:
 
 
 def assert_root_shell_with_parameter(term: Terminal, started: float) -> None:
-    term.wait_raw(rb"a root shell on telnet://\S+, [\d.]+ s after", timeout=120)
+    term.wait_raw(rb"a root shell on \S+, [\d.]+ s after", timeout=120)
     print(f"sercon rescue to a root shell: {time.monotonic() - started:.1f} s")
     term.wait_text("[sercon] connected to", timeout=10)
     mark = len(term.raw)

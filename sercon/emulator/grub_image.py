@@ -30,7 +30,7 @@ terminal_output serial
 set default=0
 set timeout_style={style}
 set timeout={timeout}
-menuentry '{entry}' {{
+{first}menuentry '{entry}' {{
 \tinsmod gzio
 \tinsmod part_msdos
 \techo 'Loading Linux ...'
@@ -52,14 +52,22 @@ def missing_grub_tools() -> list[str]:
     return missing
 
 
-def grub_config(hidden: bool, timeout: int) -> str:
-    return CONFIG.format(style="hidden" if hidden else "menu", timeout=timeout, entry=ENTRY, cmdline=CMDLINE)
+# A default entry with no `linux` line (a firmware tool, another OS), for rescue's refusal.
+NOT_LINUX = """menuentry 'Memory test (no linux line)' {
+\techo 'not a Linux entry'
+}
+"""
 
 
-def build_grub_image(image: GuestImage, cache: Path, hidden: bool, timeout: int) -> Path:
+def grub_config(hidden: bool, timeout: int, linux_default: bool = True) -> str:
+    return CONFIG.format(style="hidden" if hidden else "menu", timeout=timeout, entry=ENTRY, cmdline=CMDLINE,
+                         first="" if linux_default else NOT_LINUX)
+
+
+def build_grub_image(image: GuestImage, cache: Path, hidden: bool, timeout: int, linux_default: bool = True) -> Path:
     """An ISO in *cache* that boots *image* through GRUB; rebuilt only when its inputs change."""
     bzimage = _bzimage(image.kernel)
-    config = grub_config(hidden, timeout)
+    config = grub_config(hidden, timeout, linux_default)
     digest = hashlib.sha256(config.encode() + bzimage.name.encode() + image.initrd.read_bytes()).hexdigest()[:16]
     iso = cache / f"grub-{digest}.iso"
     if iso.exists():

@@ -23,7 +23,7 @@ def rescue_parameter(mode: str | None, append: str | None) -> str:
         return MODES[mode or DEFAULT_MODE][0]
     if mode is not None:
         raise UsageError("--mode and --append both name the rescue parameter", "give one of them")
-    text = append.strip()
+    text = append.strip(" ")
     if not text or any(not (0x20 <= ord(char) < 0x7F) for char in text):
         raise UsageError(f"--append {append!r} is not printable ASCII text", "e.g. --append 'rd.break enforcing=0'")
     return text

@@ -59,3 +59,18 @@ def test_a_machine_whose_grub_never_shows_on_the_serial_line_fails_clearly(grub_
     assert "GRUB's menu never showed" in err and "proactive GRUB configuration" in err
     assert "Traceback" not in err
     assert re.search(r"fix: .*GRUB_TIMEOUT", err)
+
+
+@pytest.mark.parametrize("grub_guest", ["not-linux"], indirect=True)
+def test_no_linux_line_closes_the_editor_unchanged_and_says_so(grub_guest):
+    mark = grub_guest.serial_log.stat().st_size if grub_guest.serial_log.exists() else 0
+    result = run_cli("rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--append", PARAMETER,
+                     "--yes", timeout=120)
+    assert result.returncode == 6, result.stderr
+    err = result.stderr.decode()
+    assert "no `linux` line in 'Memory test (no linux line)'" in err
+    assert "closed GRUB's editor without changes (Esc)" in err
+    assert "booted GRUB's highlighted entry unchanged (Enter)" in err  # no one at a terminal to take over
+    printed = grub_guest.serial_log.read_bytes()[mark:]
+    assert PARAMETER.encode() not in printed  # nothing was typed into the editor
+    grub_guest.wait_for(b"not a Linux entry", timeout=20, after=mark)  # the entry ran as it was

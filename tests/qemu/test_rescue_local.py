@@ -74,3 +74,19 @@ def test_no_linux_line_closes_the_editor_unchanged_and_says_so(grub_guest):
     printed = grub_guest.serial_log.read_bytes()[mark:]
     assert PARAMETER.encode() not in printed  # nothing was typed into the editor
     grub_guest.wait_for(b"not a Linux entry", timeout=20, after=mark)  # the entry ran as it was
+
+
+@pytest.mark.parametrize("grub_guest", ["hidden"], indirect=True)
+def test_no_reset_waits_for_the_users_own_reboot(grub_guest):
+    from sercon.transport.qmp import qmp
+
+    grub_guest.wait_for(b"login: ", timeout=90)  # booted through GRUB on its own
+    term = Terminal(["rescue", grub_guest.telnet_url, "--no-reset", "--append", PARAMETER], cols=100, rows=30)
+    try:
+        term.wait_raw(rb"waiting for telnet://\S+ to reboot", timeout=20)
+        assert b"reset sent" not in term.raw
+        started = time.monotonic()
+        qmp(grub_guest.qmp_path, "system_reset")  # the user's own reboot
+        assert_root_shell_with_parameter(term, started)
+    finally:
+        term.child.close(force=True)

@@ -34,3 +34,16 @@ def test_a_debug_traceback_blanks_signatures_and_tokens():
         _traceback_if_debug(env)
     text = stderr.getvalue()
     assert "Traceback" in text and "SIGNATURE-SECRET" not in text and "sig=<redacted>" in text
+
+
+def test_one_context_per_set_of_cas_rebuilt_when_a_ca_file_changes(tmp_path):
+    import os
+
+    ca, _, _ = make_certificates(tmp_path / "tls")
+    trust = Trust((str(ca),))
+    first = trust.context()
+    assert trust.context() is first and Trust((str(ca),)).context() is first  # loaded once per process
+    assert Trust().context() is not first
+    stat = os.stat(ca)
+    os.utime(ca, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # the CA file was replaced
+    assert trust.context() is not first

@@ -87,14 +87,20 @@ def utf8_locale(environ: dict[str, str]) -> bool:
     return "utf-8" in value or "utf8" in value
 
 
+def checking(env: Env, label: str) -> contextlib.AbstractContextManager[None]:
+    """A spinner on stderr while the checks run."""
+    return spinner(env, f"checking {label}")
+
+
 @contextlib.contextmanager
-def checking(env: Env, label: str) -> Iterator[None]:
-    """A spinner on stderr while the checks run, on a terminal only; one still line when animation is off."""
+def spinner(env: Env, text: str) -> Iterator[None]:
+    """A spinner on stderr while *text* goes on, on a terminal only; one still line when animation is off.
+
+    Its own small thread, not rich's: importing rich would cost a connect ~70 ms."""
     stream = env.stderr
     if not stream.isatty():
         yield
         return
-    text = f"checking {label}"
     if not colour_allowed(env.environ):  # NO_COLOR, TERM=dumb: nothing that moves
         stream.write(f"sercon: {text} ...\n")
         stream.flush()
@@ -113,13 +119,14 @@ def checking(env: Env, label: str) -> Iterator[None]:
             stop.wait(SPIN_EVERY)
 
     thread = threading.Thread(target=spin, name="sercon-spinner", daemon=True)
+    stream.write("\x1b[?25l")  # the cursor would flicker over the frames
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join()
-        stream.write("\r\x1b[K")
+        stream.write("\r\x1b[K\x1b[?25h")  # every way out, a signal's too, gives the cursor back
         stream.flush()
 
 

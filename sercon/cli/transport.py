@@ -113,10 +113,7 @@ def _take_from_own_session(env: Env, running, key: str, force: bool) -> None:
 @contextlib.contextmanager
 def connecting(env: Env, label: str) -> Iterator[None]:
     """A spinner on a terminal until the console answers (Azure sessions take a moment)."""
-    if not env.stderr.isatty():
-        yield
-        return
-    from rich.console import Console
+    from sercon.cli.render import spinner
 
-    with Console(file=env.stderr).status(f"connecting to the serial console of {label}"):
+    with spinner(env, f"connecting to the serial console of {label}"):
         yield

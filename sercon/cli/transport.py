@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from sercon.cli.env import Env
 from sercon.errors import DeviceBusy, SerconError
@@ -49,43 +51,77 @@ def open_transport(target: Target, env: Env, identity: bool = False, options: Op
 
 
 def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOptions) -> Transport:
+    """Serial round trips off the critical path: the console's state is read beside the VM, the
+    definite blockers are judged from those two answers, and the connect call then runs beside the
+    remaining checks (storage firewall, locks, role), which only warn."""
     from sercon.azure.gateway import console_transport
     from sercon.azure.resolve import resolve_vm
     from sercon.cli.context import azure_vm_context
     from sercon.transport.control import find_session
 
     arm, subscription = azure_vm_context(env, target, identity)
-    vm = resolve_vm(arm, target, subscription)
-    running = find_session(vm.resource_id, env.environ)
-    if running is not None and options.share:
-        env.info(f"using the running `sercon connect` to {vm.label}")
-        return running
-    if running is not None:
-        _take_from_own_session(env, running, vm.resource_id, options.force)
-    suspects = _checked(env, arm, target, subscription, vm) if options.checks else []
-    transport = console_transport(arm, vm, suspects, one_shot=options.one_shot)
-    with connecting(env, vm.label):
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        console = pool.submit(_console_disabled, arm, subscription) if options.checks else None
+        vm = resolve_vm(arm, target, subscription)
+        running = find_session(vm.resource_id, env.environ)
+        if running is not None and options.share:
+            env.info(f"using the running `sercon connect` to {vm.label}")
+            return running
+        if console is not None:
+            _stop_on_blockers(console.result(), vm)
+        if running is not None:
+            _take_from_own_session(env, running, vm.resource_id, options.force)
+        transport = console_transport(arm, vm, one_shot=options.one_shot)
+        checks = pool.submit(_checked, arm, target, subscription, vm) if options.checks else None
+        with connecting(env, vm.label):
+            try:
+                transport.open()
+            except SerconError as exc:
+                transport.suspects = _warned(env, checks)
+                if transport.suspects and exc.hint is None:
+                    exc.hint = transport.doctor_hint()  # name what the checks warned about
+                raise
         try:
-            transport.open()
-        except SerconError as exc:
-            if suspects and exc.hint is None:
-                exc.hint = transport.doctor_hint()  # name what the checks warned about
+            transport.suspects = _warned(env, checks)
+        except BaseException:
+            transport.close()
             raise
     return transport
 
 
-def _checked(env: Env, arm, target: AzureTarget, subscription: str, vm) -> list[str]:
-    """Stop on a definite blocker; print the other findings as warnings and return them."""
+def _console_disabled(arm, subscription: str) -> bool | None:
+    from sercon.azure.doctor import console_disabled
+
+    try:
+        return console_disabled(arm, subscription)
+    except SerconError:
+        return None  # unknown: the full checks say why
+
+
+def _stop_on_blockers(console_disabled: bool | None, vm) -> None:
+    """The definite blockers, before any connect call: console disabled, VM stopped, no boot diagnostics."""
+    from sercon.azure.checks import Facts, check_boot_diagnostics, check_console, check_power, gate
+
+    gate([check_console(Facts(console_disabled=console_disabled)), check_power(vm), check_boot_diagnostics(vm)])
+
+
+def _checked(arm, target: AzureTarget, subscription: str, vm) -> list[Any]:
+    """Raise a definite blocker; return the other findings, to be shown as warnings."""
     from sercon.azure.checks import gate
     from sercon.azure.doctor import diagnose
 
     report = diagnose(arm, target, subscription, vm)
     if report.error is not None:
         raise report.error
-    warnings = gate(report.rows)
-    for row in warnings:
+    return gate(report.rows)
+
+
+def _warned(env: Env, checks: Future[list[Any]] | None) -> list[str]:
+    """The checks' outcome, in the main thread: one warning line each (with its fix); their names."""
+    rows = [] if checks is None else checks.result()
+    for row in rows:
         env.info(f"warning: {row.name}: {row.found}" + (f" (fix: {row.fix})" if row.fix else ""))
-    return [f"{row.name}: {row.found}" for row in warnings]
+    return [f"{row.name}: {row.found}" for row in rows]
 
 
 def _take_from_own_session(env: Env, running, key: str, force: bool) -> None:

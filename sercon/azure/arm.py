@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,25 @@ class ArmFailure:
     status: int
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class ArmReply:
+    """A successful answer whole: long-running operations need its status and headers too."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive when it comes from requests
+    body: Any
+
+
+def hide(text: str, secrets: tuple[str, ...]) -> str:
+    """*text* with every secret of this request blanked, as it is and as JSON escapes it: an answer
+    that quotes the request (an error naming a bad value) must not carry a password on."""
+    for secret in secrets:
+        for form in {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}:
+            if form:
+                text = text.replace(form, "<redacted>")
+    return text
 
 
 def parse_error(status: int, body: Any) -> ArmFailure:
@@ -88,6 +108,9 @@ class ArmClient:
     def post(self, path: str, api: str, **params: str) -> Any:
         return self.request("POST", path, api, params)
 
+    def patch(self, path: str, api: str, body: Any) -> ArmReply:
+        return self.send("PATCH", path, api, body=body)
+
     def list(self, path: str, api: str, **params: str) -> Iterator[dict[str, Any]]:
         """Every item of a paged list, following nextLink."""
         page = self.request("GET", path, api, params)
@@ -98,34 +121,44 @@ class ArmClient:
             page = self.request("GET", page["nextLink"], None, {})
 
     def request(self, method: str, path: str, api: str | None, params: dict[str, str]) -> Any:
+        return self.send(method, path, api, params).body
+
+    def send(self, method: str, path: str, api: str | None, params: dict[str, str] | None = None,
+             body: Any = None, secrets: tuple[str, ...] = ()) -> ArmReply:
+        """One call, retried as ARM asks; *body* goes as JSON, and no error carries any of *secrets*."""
         import requests
 
-        query = dict(params)
+        query = dict(params or {})
         if api is not None:
             query["api-version"] = API_VERSIONS.get(api, api)
         url = self.url(path)
         what = f"{method} {urlsplit(url).path}"
+        data = json.dumps(body).encode() if body is not None else None
         refreshed = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             headers = {"Authorization": f"Bearer {self.credential.get_token(self.scope).token}"}
-            if method == "POST":
+            if method in ("POST", "PUT", "PATCH"):
                 headers["Content-Type"] = "application/json"
             started = time.monotonic()
             try:
-                response = self.session.request(method, url, params=query, headers=headers, timeout=TIMEOUT)
+                response = self.session.request(method, url, params=query, data=data, headers=headers,
+                                                timeout=TIMEOUT)
             except requests.exceptions.SSLError as exc:
                 raise ConnectionLost(f"{what}: TLS verification failed: {exc.__class__.__name__}",
-                                     "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from exc
+                                     "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from (
+                    None if secrets else exc)  # requests' exception holds the request, body and all
             except requests.RequestException as exc:
                 if attempt == MAX_ATTEMPTS:
                     raise ConnectionLost(f"{what}: {exc.__class__.__name__}: cannot reach Azure Resource Manager",
-                                         "check the network (and SERCON_ARM_ENDPOINT if set)") from exc
+                                         "check the network (and SERCON_ARM_ENDPOINT if set)") from (
+                        None if secrets else exc)
                 self._wait(attempt, None, f"{exc.__class__.__name__}")
                 continue
             self._trace(method, response, started)
             if response.status_code < 300:
-                return response.json() if response.content else {}
+                return ArmReply(response.status_code, response.headers, response.json() if response.content else {})
             failure = parse_error(response.status_code, _json_or_text(response))
+            failure = replace(failure, message=hide(failure.message, secrets), code=hide(failure.code, secrets))
             if response.status_code == 401 and not refreshed:
                 refreshed = True
                 self.credential.invalidate()  # expired or revoked: fetch a fresh token, once, then give up

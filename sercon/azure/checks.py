@@ -57,10 +57,15 @@ def _start_fix(vm: AzureVm) -> str:
     return f"az vm start -g {vm.resource_group} -n {vm.name}"
 
 
-def check_power(vm: AzureVm) -> CheckResult:
+def power_state(vm: AzureVm) -> str:
+    """running, stopped, deallocated, starting... from the instance view; unknown when it has none."""
     states = [s.get("code", "").split("/", 1)[1] for s in vm.instance_view.get("statuses", [])
               if s.get("code", "").lower().startswith("powerstate/")]
-    state = states[0].lower() if states else "unknown"
+    return states[0].lower() if states else "unknown"
+
+
+def check_power(vm: AzureVm) -> CheckResult:
+    state = power_state(vm)
     if state in ("deallocated", "deallocating"):
         return CheckResult("power", FAIL, f"VM {state}: the serial console needs a running VM", _start_fix(vm))
     if state == "running":
@@ -104,9 +109,26 @@ def _storage_kind(vm: AzureVm) -> str:
     return f"enabled, custom storage account {name}" if name else "enabled, managed storage"
 
 
-def _network_rules(account: dict[str, Any]) -> dict[str, Any]:
+def network_rules(account: dict[str, Any]) -> dict[str, Any]:
     props = account.get("properties", {})
     return props.get("networkAcls") or props.get("networkRuleSet") or {}
+
+
+def allowed_ips(rules: dict[str, Any]) -> list[str]:
+    return [r.get("value", r.get("ipAddressOrRange", "")) for r in rules.get("ipRules", [])]
+
+
+def missing_service_ips(facts: Facts) -> tuple[str, list[str]] | None:
+    """(geography, the SerialConsole IPs the account's firewall lacks), or None when there is nothing to add:
+    no custom account, no firewall, or no published IPs for the VM's region."""
+    if facts.storage_account is None or facts.vm is None:
+        return None
+    rules = network_rules(facts.storage_account)
+    allowed = allowed_ips(rules)
+    geo = geography(facts.vm.location)
+    if (rules.get("defaultAction", "Allow") == "Allow" and not allowed) or geo is None:
+        return None
+    return geo[0], [ip for ip in geo[1] if ip not in allowed]
 
 
 def check_storage_firewall(facts: Facts) -> CheckResult:
@@ -116,8 +138,8 @@ def check_storage_firewall(facts: Facts) -> CheckResult:
     if facts.storage_account is None:
         return CheckResult("storage firewall", WARN, f"storage account {facts.storage_name} not found or not "
                            "readable", "check that the boot diagnostics storage account exists and you can read it")
-    rules = _network_rules(facts.storage_account)
-    allowed = {r.get("value", r.get("ipAddressOrRange", "")) for r in rules.get("ipRules", [])}
+    rules = network_rules(facts.storage_account)
+    allowed = set(allowed_ips(rules))
     if rules.get("defaultAction", "Allow") == "Allow" and not allowed:
         return CheckResult("storage firewall", OK, f"{facts.storage_name}: no firewall")
     geo = geography(vm.location) if vm else None
@@ -170,9 +192,11 @@ def check_permission(facts: Facts) -> CheckResult:
                            "ask for the Virtual Machine Contributor role on the VM")
     if holds(facts.permissions, CONNECT_ACTION):
         return CheckResult("permission", OK, f"you hold {CONNECT_ACTION}")
+    # A role is assigned on a VM or a scale set (not on one instance of it).
+    scope = (vm.scale_set or {}).get("id") if vm and vm.is_instance else (vm.resource_id if vm else None)
     return CheckResult("permission", FAIL, f"you lack {CONNECT_ACTION} on the VM",
                        f'az role assignment create --assignee {facts.caller} --role "Virtual Machine Contributor" '
-                       f"--scope {vm.resource_id if vm else '<vm id>'}")
+                       f"--scope {scope or '<vm id>'}")
 
 
 def holds(permissions: list[dict[str, Any]], action: str) -> bool:
@@ -188,12 +212,27 @@ def check_password_user(vm: AzureVm) -> CheckResult:
         return CheckResult("password user", OK, "Windows: the administrator signs in with a password")
     linux = os_profile.get("linuxConfiguration", {})
     user = os_profile.get("adminUsername", "azureuser")
+    access = access_extension(vm)
+    if linux.get("disablePasswordAuthentication") is True and access and access.get("properties", {}).get(
+            "provisioningState") == "Succeeded":
+        return CheckResult("password user", OK, f"password sign-in is off for {user}, but the VM access extension "
+                           f"({access.get('name')}) has set a user (which one is protected: Azure does not say)")
     if linux.get("disablePasswordAuthentication") is True:
         fix = (f"az vm user update -g {vm.resource_group} -n {vm.name} -u {user} -p '<new password>'"
                if not vm.is_instance else "reset a password with the VMAccess extension (portal: Reset password)")
         return CheckResult("password user", WARN, f"password sign-in is off ({user} has SSH keys only); the console "
                            "needs a user with a password", fix)
     return CheckResult("password user", OK, f"password sign-in allowed ({user})")
+
+
+VMACCESS = ("Microsoft.OSTCExtensions", "VMAccessForLinux")
+
+
+def access_extension(vm: AzureVm) -> dict[str, Any] | None:
+    """The VM's VMAccessForLinux extension (ARM lists a VM's extensions under `resources`), if it has one."""
+    return next((r for r in vm.model.get("resources", []) if isinstance(r, dict) and
+                 (r.get("properties", {}).get("publisher", "").lower(), r.get("properties", {}).get("type", "").lower())
+                 == tuple(part.lower() for part in VMACCESS)), None)
 
 
 def check_guest(vm: AzureVm) -> CheckResult:

@@ -20,6 +20,7 @@ class Report:
     rows: list[CheckResult]
     vm: AzureVm | None
     error: SerconError | None = None  # resolution failed: the VM row says so, this is the exit status
+    facts: Facts | None = None  # what the rows were made from (the fixes need it)
 
 
 def console_path(subscription: str) -> str:
@@ -30,6 +31,12 @@ def console_disabled(arm: ArmClient, subscription: str) -> bool:
     body = arm.get(console_path(subscription), "serialconsole")
     # As the official client does: anything but an explicit properties.disabled == false counts as disabled.
     return not (isinstance(body.get("properties"), dict) and body["properties"].get("disabled") is False)
+
+
+def set_console(arm: ArmClient, subscription: str, enable: bool) -> bool:
+    """Turn the subscription's serial console on or off; True when it is disabled afterwards."""
+    body = arm.post(console_path(subscription) + ("/enableConsole" if enable else "/disableConsole"), "serialconsole")
+    return bool(body.get("properties", body).get("disabled"))
 
 
 def diagnose(arm: ArmClient, target: AzureTarget, subscription: str, vm: AzureVm | None = None) -> Report:
@@ -44,7 +51,7 @@ def diagnose(arm: ArmClient, target: AzureTarget, subscription: str, vm: AzureVm
         except SerconError as exc:
             facts.console_disabled = console.result()
             rows = run_checks(facts) + [CheckResult("vm", FAIL, exc.message, exc.hint or "")]
-            return Report(rows, None, exc)
+            return Report(rows, None, exc, facts)
         vm = facts.vm
         facts.storage_name = storage_account_name(vm)
         storage = pool.submit(_find_storage, arm, subscription, facts.storage_name) if facts.storage_name else None
@@ -58,7 +65,7 @@ def diagnose(arm: ArmClient, target: AzureTarget, subscription: str, vm: AzureVm
         if facts.storage_account is not None and facts.locks is not None:
             both = facts.locks + (_locks(arm, facts.storage_account["id"]) or [])
             facts.locks = list({lock["id"].lower(): lock for lock in both}.values())
-    return Report(run_checks(facts), vm)
+    return Report(run_checks(facts), vm, facts=facts)
 
 
 def _find_storage(arm: ArmClient, subscription: str, name: str) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -26,18 +27,29 @@ from sercon.errors import ExitStatus, UsageError
 @qmp_option
 @azure_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--fix", is_flag=True, help="Azure: repair what ARM can repair, asking before each, then check again.")
+@click.option("--yes", is_flag=True, help="With --fix: repair without asking.")
+@click.option("--user", "fix_user", metavar="NAME", help="With --fix: the console user to create or reset.")
+@click.option("--password-stdin", is_flag=True, help="With --fix: read that user's password from stdin.")
 @click.pass_obj
-def doctor(env: Env, target: str | None, identity: bool, as_json: bool, **options: Any) -> int:
+def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: bool, yes: bool,
+           fix_user: str | None, password_stdin: bool, **options: Any) -> int:
     """Check every prerequisite of the console on TARGET, each with what was found and the fix.
 
+    With --fix (Azure VMs), repair what Azure Resource Manager can repair: the console switch, power,
+    boot diagnostics, the storage firewall's service IPs, a password user (through the VM access
+    extension); print the command for the rest (a role...); then check again.
+
     Exit 0 when nothing failed, 6 when a check failed, 4 when the target is not found, 5 when the VM
-    may not be read.
+    may not be read. With --fix: 0 when, after it, nothing that stops `connect` fails.
     """
     from sercon.checks import FAIL
     from sercon.cli.render import checking, render_checks
     from sercon.targets import AzureTarget
 
     resolved, _ = resolve(env, target, options)
+    if fix or yes or fix_user or password_stdin:
+        return _doctor_fix(env, resolved, identity, as_json, FixRequest(fix, yes, fix_user, password_stdin))
     with checking(env, resolved.label) if isinstance(resolved, AzureTarget) else contextlib.nullcontext():
         rows, error = check_rows(env, resolved, identity)
     render_checks(env, resolved.label, rows, as_json)
@@ -46,15 +58,121 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, **option
     return ExitStatus.PRECONDITION if any(r.status == FAIL for r in rows) else ExitStatus.SUCCESS
 
 
+@dataclass(frozen=True)
+class FixRequest:
+    fix: bool
+    yes: bool
+    user: str | None
+    password_stdin: bool
+
+
+def _fix_usage(env: Env, target: Any, request: FixRequest) -> str | None:
+    """Every refusal that needs no call to Azure, first; the password from stdin with --password-stdin."""
+    from sercon.azure.fixes import check_password, check_user_name
+    from sercon.targets import SerialTarget
+
+    if not request.fix:
+        raise UsageError("--yes, --user and --password-stdin go with --fix", "add --fix (or leave them out)")
+    if isinstance(target, SerialTarget):
+        raise UsageError(f"--fix repairs Azure VMs; {target.label} is a local device",
+                         "run the fix doctor prints under each check")
+    if not request.yes and not env.stdin_is_tty():
+        raise UsageError("doctor --fix asks before each repair, and standard input is not a terminal",
+                         "add --yes to repair without asking (with --user NAME --password-stdin for a password user)")
+    if request.user is not None:
+        check_user_name(request.user)
+    if not request.password_stdin:
+        return None
+    if env.stdin_is_tty():
+        raise UsageError("--password-stdin reads a pipe, and standard input is a terminal",
+                         "leave --password-stdin out: sercon asks for the password, without showing it")
+    text = env.stdin.read()
+    return check_password(text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text)
+
+
+def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: FixRequest) -> int:
+    """doctor, then each repair (asked first unless --yes), then doctor again."""
+    from sercon.azure import fixes
+    from sercon.azure.doctor import diagnose
+    from sercon.cli.render import checking, render_checks, render_fix_json, render_outcome
+
+    password = _fix_usage(env, target, request)
+    arm, subscription = azure_vm_context(env, target, identity)
+    with checking(env, target.label):
+        report = diagnose(arm, target, subscription)
+    if report.error is not None or not as_json:
+        render_checks(env, target.label, report.rows, as_json)
+    if report.error is not None:
+        raise report.error
+    outcomes = []
+    for repair in fixes.plan(report, subscription):
+        outcomes.append(_repair(env, arm, report, subscription, repair, request, password))
+        if not as_json:
+            render_outcome(env, outcomes[-1], repair.why)
+    after = report
+    if any(outcome.status == fixes.APPLIED for outcome in outcomes):
+        with checking(env, target.label):
+            after = diagnose(arm, target, subscription)
+    if as_json:
+        render_fix_json(env, target.label, report.rows, fixes.outcomes_json(outcomes), after.rows)
+    elif after is not report:
+        render_checks(env, f"{target.label}, after the fixes", after.rows, False)
+    else:
+        env.stdout.write("fix: nothing was changed\n" if outcomes else "fix: nothing to repair\n")
+    if after.error is not None:
+        raise after.error
+    return fixes.exit_status(after)
+
+
+def _repair(env: Env, arm: Any, report: Any, subscription: str, repair: Any, request: FixRequest,
+            password: str | None) -> Any:
+    """One repair: asked, made, and what came of it (a refusal from Azure is an outcome, not the end)."""
+    from sercon.azure import fixes
+    from sercon.cli.render import progress_line
+    from sercon.errors import Interrupted, OutputClosed, SerconError
+
+    if not repair.action:
+        return fixes.Outcome(repair.name, fixes.MANUAL, repair.manual)
+    if not request.yes and not click.confirm(repair.question, err=True):
+        return fixes.Outcome(repair.name, fixes.DECLINED, "nothing changed")
+    try:
+        credentials = _credentials(env, report.vm, request, password) if repair.action == "password" else None
+        with progress_line(env) as progress:
+            detail = fixes.apply(arm, report, subscription, repair, progress, credentials)
+    except (Interrupted, OutputClosed):
+        raise
+    except SerconError as exc:
+        return fixes.Outcome(repair.name, fixes.FAILED, exc.message + (f" (fix: {exc.hint})" if exc.hint else ""))
+    return fixes.Outcome(repair.name, fixes.APPLIED, detail)
+
+
+def _credentials(env: Env, vm: Any, request: FixRequest, password: str | None) -> Any:
+    """The console user and password: --user and --password-stdin, else asked on the terminal (hidden,
+    twice). Never from the command line."""
+    from sercon.azure.fixes import Credentials, check_password, check_user_name
+
+    user = request.user
+    if user is None:
+        if not env.stdin_is_tty():
+            raise UsageError("the name of the console user to create or reset is needed", "add --user NAME")
+        admin = vm.model.get("properties", {}).get("osProfile", {}).get("adminUsername") or "azureuser"
+        user = check_user_name(click.prompt("Console user name", default=admin, err=True))
+    if password is None:
+        if not env.stdin_is_tty():
+            raise UsageError("the console user's password is needed",
+                             "pipe it in with --password-stdin, or run on a terminal to be asked")
+        password = check_password(click.prompt(f"Password for {user}", hide_input=True, confirmation_prompt=True,
+                                               err=True))
+    return Credentials(user, password)
+
+
 def _console_switch(env: Env, subscription: str | None, cloud: str | None, identity: bool, enable: bool) -> int:
-    from sercon.azure.doctor import console_path
+    from sercon.azure.doctor import set_console
     from sercon.azure.resolve import pick_subscription
     from sercon.targets import AzureTarget
 
     sub = pick_subscription(AzureTarget("-", subscription=subscription), env.environ)
-    arm = arm_for(env, cloud, identity)
-    body = arm.post(console_path(sub) + ("/enableConsole" if enable else "/disableConsole"), "serialconsole")
-    disabled = body.get("properties", body).get("disabled")
+    disabled = set_console(arm_for(env, cloud, identity), sub, enable)
     env.info(f"serial console {'disabled' if disabled else 'enabled'} for subscription {sub}")
     return ExitStatus.SUCCESS
 

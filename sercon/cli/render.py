@@ -13,12 +13,16 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sercon.checks import FAIL, OK, WARN, CheckResult
 from sercon.cli.env import Env
+from sercon.errors import redact
+
+if TYPE_CHECKING:
+    from sercon.azure.fixes import Outcome
 
 FIX_INDENT = "    "
 WORDS = {OK: "ok  ", WARN: "warn", FAIL: "FAIL"}
@@ -41,6 +45,28 @@ def render_checks(env: Env, title: str, rows: list[CheckResult], as_json: bool) 
     lines.append(summary(rows))
     env.stdout.write("\n".join(lines) + "\n")
     env.stdout.flush()
+
+
+FIX_MARKS = {"applied": OK, "declined": WARN, "failed": FAIL, "manual": WARN}
+
+
+def render_outcome(env: Env, outcome: Outcome, why: str = "") -> None:
+    """One line per repair, as it ends; a manual one's command whole on its own line, like a check's fix."""
+    style = Style.for_stream(env.stdout, env.environ)
+    head = f"{style.mark(FIX_MARKS.get(outcome.status, WARN))} fix {outcome.name}: {outcome.status}"
+    if outcome.status == "manual":
+        lines = [f"{head}: {why}:" if why else f"{head}:", *(FIX_INDENT + part for part in outcome.detail.splitlines())]
+    else:
+        lines = [f"{head}: {outcome.detail}"]
+    env.stdout.write("\n".join(lines) + "\n")
+    env.stdout.flush()
+
+
+def render_fix_json(env: Env, title: str, before: list[CheckResult], fixes: list[dict],
+                    after: list[CheckResult]) -> None:
+    """--fix --json: the checks before, each repair (name, status, detail) and the checks after."""
+    env.stdout.write(json.dumps({"target": title, "before": [asdict(r) for r in before], "fixes": fixes,
+                                 "checks": [asdict(r) for r in after]}, indent=2) + "\n")
 
 
 def summary(rows: list[CheckResult]) -> str:
@@ -128,6 +154,30 @@ def spinner(env: Env, text: str) -> Iterator[None]:
         thread.join()
         stream.write("\r\x1b[K\x1b[?25h")  # every way out, a signal's too, gives the cursor back
         stream.flush()
+
+
+@contextlib.contextmanager
+def progress_line(env: Env) -> Iterator[Callable[[str], None] | None]:
+    """A line on stderr that a long-running operation rewrites as it goes, on a terminal only (none when
+    piped); with NO_COLOR or TERM=dumb, nothing that moves: each new state on a line of its own."""
+    stream = env.stderr
+    if not stream.isatty():
+        yield None
+        return
+    moving, width, shown = colour_allowed(env.environ), _width(stream), []
+
+    def show(text: str) -> None:
+        line = f"sercon: {redact(text)}"
+        stream.write(f"\r{line[:width - 1]}\x1b[K" if moving else line + "\n")
+        stream.flush()
+        shown.append(line)
+
+    try:
+        yield show
+    finally:
+        if moving and shown:
+            stream.write("\r\x1b[K")
+            stream.flush()
 
 
 def _width(stream: TextIO) -> int:

@@ -1,4 +1,5 @@
-"""The emulator's Azure Resource Manager: the calls of docs/azure-protocol.md, with ARM's error bodies.
+"""The emulator's Azure Resource Manager: the calls of docs/azure-protocol.md, with ARM's error bodies;
+the writes `sercon doctor --fix` makes are in arm_updates.py, their long-running operations in operations.py.
 
 One catch-all handler matches paths case-insensitively (ARM ignores case; the CLI's SDK writes
 `resourcegroups`) and accepts %2F in scale-set parents. Every call needs a live token, a published
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from sercon.emulator import api_versions
 from sercon.emulator.arm_shapes import (
+    arm_error,
     boot_log_text,
     lock_json,
     storage_json,
@@ -28,8 +30,10 @@ from sercon.emulator.arm_shapes import (
     vmss_instance_json,
     vmss_json,
 )
+from sercon.emulator.arm_updates import ArmUpdates
 from sercon.emulator.authority import Identity, TokenStore
 from sercon.emulator.gateway import Gateway
+from sercon.emulator.operations import Operations
 from sercon.emulator.sandbox import SandboxError
 from sercon.emulator.world import CONNECT_ACTION, World, nested_gateway
 
@@ -41,21 +45,17 @@ VMSS = COMPUTE + r"/virtualmachinescalesets/(?P<set>[^/]+)"
 VMSS_VM = VMSS + r"/virtualmachines/(?P<iid>[^/]+)"
 SCOPE = r"(?P<scope>/subscriptions/.*?)"
 SERIAL_CONNECT = r"/providers/microsoft\.serialconsole/serialports/0/connect"
+EXTENSION = r"/extensions/(?P<ext>[^/]+)"
 
 Handler = Callable[[web.Request, dict[str, str], Identity], Awaitable[web.StreamResponse]]
 
 
-def arm_error(status: int, code: str, message: str, flat: bool = False) -> web.Response:
-    body = {"code": code, "message": message} if flat else {"error": {"code": code, "message": message}}
-    headers = {"x-ms-failure-cause": "gateway"} if status == 404 else {}
-    return web.json_response(body, status=status, headers=headers)
-
-
-class Arm:
+class Arm(ArmUpdates):
     def __init__(self, world: World, tokens: TokenStore, base_url: str) -> None:
         self.world, self.tokens, self.base_url = world, tokens, base_url
         self.requests: list[dict[str, Any]] = []  # what the emulator received, for the tests
         self.gateway = Gateway(world, tokens, base_url, self.requests)
+        self.operations = Operations(world, base_url)
         self.blob_secret = secrets.token_urlsafe(16)
         self.appended_logs: dict[str, str] = {}
         self.table: list[tuple[str, re.Pattern[str], str | None, Handler]] = [
@@ -89,6 +89,18 @@ class Arm:
             ("POST", VM + SERIAL_CONNECT, CONNECT_ACTION, self.connect),
             ("POST", VMSS_VM + SERIAL_CONNECT, CONNECT_ACTION, self.connect),
             ("GET", SCOPE + r"/providers/microsoft\.authorization/permissions", None, self.permissions),
+            # writes (arm_updates.py) and their long-running operations (operations.py)
+            ("PATCH", VM, "Microsoft.Compute/virtualMachines/write", self.patch_vm),
+            ("POST", VM + "/start", "Microsoft.Compute/virtualMachines/start/action", self.start_vm),
+            ("POST", VMSS_VM + "/start", "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/start/action",
+             self.start_vm),
+            ("GET", VM + "/extensions", "Microsoft.Compute/virtualMachines/extensions/read", self.list_extensions),
+            ("GET", VM + EXTENSION, "Microsoft.Compute/virtualMachines/extensions/read", self.get_extension),
+            ("PUT", VM + EXTENSION, "Microsoft.Compute/virtualMachines/extensions/write", self.put_extension),
+            ("PATCH", RG + r"/providers/microsoft\.storage/storageaccounts/(?P<acct>[^/]+)",
+             "Microsoft.Storage/storageAccounts/write", self.patch_storage),
+            ("GET", SUB + r"/providers/microsoft\.compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)", None,
+             self.operations.status),
             ("GET", SCOPE + r"/providers/microsoft\.authorization/locks", "Microsoft.Authorization/locks/read",
              self.locks),
         ]
@@ -109,7 +121,7 @@ class Arm:
             await asyncio.sleep(fault.delay)
             if fault.status:
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                return web.json_response({"error": {"code": fault.code, "message": "injected by the emulator"}},
+                return web.json_response({"error": {"code": fault.code, "message": fault.message}},
                                          status=fault.status, headers=headers)
         who, problem = self._caller(request)
         if who is None:

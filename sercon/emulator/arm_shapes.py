@@ -1,11 +1,20 @@
-"""ARM JSON for the emulated resources, shaped as the recordings in docs/azure-protocol.md show."""
+"""ARM JSON for the emulated resources, shaped as the recordings in docs/azure-protocol.md show, and
+ARM's error answer."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
 POWER_TEXT = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated",
               "starting": "VM starting", "deallocating": "VM deallocating"}
+
+
+def arm_error(status: int, code: str, message: str, flat: bool = False) -> web.Response:
+    body = {"code": code, "message": message} if flat else {"error": {"code": code, "message": message}}
+    headers = {"x-ms-failure-cause": "gateway"} if status == 404 else {}
+    return web.json_response(body, status=status, headers=headers)
 
 
 def rid(sub: dict[str, Any], rg: str, kind: str, name: str) -> str:
@@ -60,22 +69,45 @@ def vm_instance_view(sub: dict[str, Any], vm: dict[str, Any]) -> dict[str, Any]:
     boot = _view_boot_diagnostics(vm, vm["name"])
     if boot:
         view["bootDiagnostics"] = boot
+    if vm.get("extensions"):
+        view["extensions"] = [_extension_view(name, ext) for name, ext in vm["extensions"].items()]
     return view
+
+
+def _extension_view(name: str, ext: dict[str, Any]) -> dict[str, Any]:
+    state = ext["provisioning_state"]
+    return {"name": name, "type": f"{ext['publisher']}.{ext['type']}", "typeHandlerVersion": ext["typeHandlerVersion"],
+            "statuses": [{"code": f"ProvisioningState/{state.lower()}", "level": "Error" if state == "Failed" else
+                          "Info", "displayStatus": f"Provisioning {state.lower()}", "message": ext.get("message", "")}]}
+
+
+def extension_json(sub: dict[str, Any], vm: dict[str, Any], name: str) -> dict[str, Any]:
+    """A VM extension as ARM returns it: never its protectedSettings (they go to the VM only)."""
+    ext = vm["extensions"][name]
+    props = {key: ext[key] for key in ("publisher", "type", "typeHandlerVersion", "autoUpgradeMinorVersion",
+                                       "settings") if key in ext}
+    props["provisioningState"] = ext["provisioning_state"]
+    vm_id = rid(sub, vm["resource_group"], "Microsoft.Compute/virtualMachines", vm["name"])
+    return {"id": f"{vm_id}/extensions/{name}", "name": name, "type": "Microsoft.Compute/virtualMachines/extensions",
+            "location": vm["location"], "properties": props}
 
 
 def vm_json(sub: dict[str, Any], vm: dict[str, Any], expand: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {
         "vmId": vm["vm_id"], "hardwareProfile": {"vmSize": "Standard_B1s"}, "storageProfile": _image(vm),
         "osProfile": _os_profile(vm, vm["name"]), "diagnosticsProfile": _boot_diagnostics_profile(vm),
-        "provisioningState": "Succeeded",
+        "provisioningState": vm.get("provisioning_state", "Succeeded"),
     }
     if vm.get("scale_set"):
         props["virtualMachineScaleSet"] = {"id": rid(sub, vm["resource_group"], "Microsoft.Compute/"
                                                      "virtualMachineScaleSets", vm["scale_set"])}
     if expand:
         props["instanceView"] = vm_instance_view(sub, vm)
-    return {"id": rid(sub, vm["resource_group"], "Microsoft.Compute/virtualMachines", vm["name"]), "name": vm["name"],
+    body = {"id": rid(sub, vm["resource_group"], "Microsoft.Compute/virtualMachines", vm["name"]), "name": vm["name"],
             "type": "Microsoft.Compute/virtualMachines", "location": vm["location"], "properties": props}
+    if vm.get("extensions"):  # as ARM lists a VM's child extensions
+        body["resources"] = [extension_json(sub, vm, name) for name in vm["extensions"]]
+    return body
 
 
 def vmss_json(sub: dict[str, Any], scale_set: dict[str, Any]) -> dict[str, Any]:
@@ -115,9 +147,10 @@ def storage_json(sub: dict[str, Any], acct: dict[str, Any]) -> dict[str, Any]:
             "name": acct["name"], "type": "Microsoft.Storage/storageAccounts", "location": acct["location"],
             "kind": "StorageV2",
             "properties": {"allowSharedKeyAccess": acct["allow_shared_key_access"],
-                           "networkAcls": {"bypass": "AzureServices", "defaultAction": acct["default_action"],
+                           "networkAcls": {"bypass": acct.get("bypass", "AzureServices"),
+                                           "defaultAction": acct["default_action"],
                                            "ipRules": [{"value": ip, "action": "Allow"} for ip in acct["ip_rules"]],
-                                           "virtualNetworkRules": []},
+                                           "virtualNetworkRules": list(acct.get("virtual_network_rules", []))},
                            "primaryEndpoints": {"blob": f"https://{acct['name']}.blob.core.windows.net/"}}}
 
 

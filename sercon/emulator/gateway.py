@@ -321,4 +321,4 @@ def _make_console(vm: dict[str, Any]) -> Any:
     if vm.get("command"):
         return VmConsole(list(vm["command"]))
     return VmConsole(login=Login(vm["name"], vm.get("admin_username", "azureuser"), vm.get("password") or None,
-                                 bool(vm.get("allow_empty_password", False))))
+                                 bool(vm.get("allow_empty_password", False)), dict(vm.get("access_users") or {})))

@@ -1,12 +1,15 @@
 """A small getty for emulated VMs: a login prompt, a password, then a shell, on the current terminal.
 
-    python3 -I -S login.py --hostname web1 --user azureuser --password-fd 5 --note "emulated VM: ..."
+    python3 -I -S login.py --hostname web1 --user azureuser --password-fd 5 --accounts-fd 6 --note "..."
 
 Standard library only: the emulator runs a copy of this file with the system's Python, as the VM's
 unprivileged user (sandbox.py). The password comes on a pipe (`--password-fd`), never in the
 environment or the command line. Without one nobody logs in ("Login incorrect"), unless
-`--allow-empty-password` lets an empty password in. Like a getty: Ctrl-C gives a new prompt, EOF or
-a hang-up ends the program quietly (the emulator starts a new one).
+`--allow-empty-password` lets an empty password in. The users the VM access extension set come on
+another pipe that stays open (`--accounts-fd`, one JSON line per user, a later line replacing an
+earlier one): it is read before every check, so a user set while the prompt waits logs in at once,
+and it is closed before the shell starts. Like a getty: Ctrl-C gives a new prompt, EOF or a hang-up
+ends the program quietly (the emulator starts a new one).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hmac
+import json
 import os
 import signal
 import sys
@@ -56,7 +60,48 @@ def accepted(given: str, password: str | None, allow_empty: bool) -> bool:
     return allow_empty and given == ""  # no password: nobody gets in, unless empty ones are allowed
 
 
-def log_in(args: argparse.Namespace, password: str | None) -> str | None:
+class Accounts:
+    """The users of the VM access extension, from a pipe the emulator keeps writing to."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd, self.users, self._partial = fd, {}, b""
+        if fd is not None:
+            os.set_blocking(fd, False)
+
+    def refresh(self) -> None:
+        while self.fd is not None:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            if not data:  # the emulator closed its end: nothing more will come
+                self.close()
+                return
+            *lines, self._partial = (self._partial + data).split(b"\n")
+            for line in lines:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    record = json.loads(line)
+                    self.users[str(record["user"])] = str(record["password"])
+
+    def password(self, user: str) -> str | None:
+        self.refresh()
+        return self.users.get(user)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def allowed(user: str, given: str, args: argparse.Namespace, password: str | None, accounts: Accounts) -> bool:
+    """The extension's users first (one may reset the VM's own user), then the VM's own user."""
+    theirs = accounts.password(user)
+    if theirs is not None:
+        return accepted(given, theirs, False)
+    return user == args.user and accepted(given, password, args.allow_empty_password)
+
+
+def log_in(args: argparse.Namespace, password: str | None, accounts: Accounts) -> str | None:
     """Prompt until someone logs in (their name); None at EOF. Ctrl-C starts the prompt again."""
     interrupted = False
     while True:
@@ -72,7 +117,7 @@ def log_in(args: argparse.Namespace, password: str | None) -> str | None:
             given = ask("Password: ", echo=False)
             if given is None:
                 return None
-            if user == args.user and accepted(given, password, args.allow_empty_password):
+            if allowed(user, given, args, password, accounts):
                 return user
             say("\nLogin incorrect\n")
         except KeyboardInterrupt:
@@ -84,17 +129,20 @@ def main() -> None:
     parser.add_argument("--hostname", default="vm")
     parser.add_argument("--user", default="azureuser")
     parser.add_argument("--password-fd", type=int)
+    parser.add_argument("--accounts-fd", type=int)
     parser.add_argument("--allow-empty-password", action="store_true")
     parser.add_argument("--note", default="", help="a line under the banner: what this VM really is")
     parser.add_argument("--shell", default="/bin/sh")
     args = parser.parse_args()
     signal.signal(signal.SIGHUP, signal.SIG_DFL)  # even if whoever started the emulator ignored it (nohup)
     password = read_password(args.password_fd)
+    accounts = Accounts(args.accounts_fd)
     say(f"\nUbuntu 22.04.4 LTS {args.hostname} ttyS0\n" + (f"{args.note}\n" if args.note else "") + "\n")
     try:
-        user = log_in(args, password)
+        user = log_in(args, password, accounts)
     except OSError:  # the terminal went away (EIO): as at EOF
         user = None
+    accounts.close()  # the shell never gets it
     if user is None:
         return
     home = os.environ.get("HOME", "/tmp")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import struct
@@ -21,6 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sercon.emulator.sandbox import Sandbox, description, with_controlling_tty
+
+
+def account_record(user: str, password: str) -> bytes:
+    """One line of the accounts pipe that login.py reads."""
+    return json.dumps({"user": user, "password": password}).encode() + b"\n"
 
 SYSRQ_TEXT = {
     "h": "sysrq: HELP : loglevel(0-9) reboot(b) crash(c) terminate-all-tasks(e) memory-full-oom-kill(f) "
@@ -41,6 +47,7 @@ class Login:
     user: str = "azureuser"
     password: str | None = field(default=None, repr=False)  # none (or empty): every login is refused...
     allow_empty_password: bool = False  # ...unless this lets an empty password in
+    accounts: dict[str, str] = field(default_factory=dict, repr=False)  # users set by the VM access extension
 
 
 class VmConsole:
@@ -57,47 +64,83 @@ class VmConsole:
         self._process: subprocess.Popen[bytes] | None = None
         self._master: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.accounts = dict(login.accounts) if login else {}
+        self._accounts_pipe: int | None = None  # the write end: new accounts reach a waiting login prompt
         self._pending = bytearray()
         self._started = time.monotonic()
 
     def start(self) -> None:
         if self.sandbox is None:  # one throw-away HOME for the VM's life: it outlives resets, as a disk does
             self.sandbox = Sandbox()
-        argv, password_fd = self._command()
+        argv, fds = self._command()
         master, slave = os.openpty()
         try:
             fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.rows, self.cols, 0, 0))
             self.sandbox.give_terminal(slave)
             self._process = subprocess.Popen(
                 with_controlling_tty(argv), stdin=slave, stdout=slave, stderr=slave, env=self.sandbox.environment(),
-                pass_fds=() if password_fd is None else (password_fd,), **self.sandbox.popen_options())
+                pass_fds=fds, **self.sandbox.popen_options())
         except BaseException:
             os.close(master)
+            self._close_accounts()
             raise
         finally:
             os.close(slave)
-            if password_fd is not None:
-                os.close(password_fd)
+            for fd in fds:
+                os.close(fd)
         os.set_blocking(master, False)
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(master, self._readable)
 
-    def _command(self) -> tuple[list[str], int | None]:
-        """The argv to run, and the read end of a pipe holding the login's password (if it has one)."""
+    def _command(self) -> tuple[list[str], tuple[int, ...]]:
+        """The argv to run, and the read ends of the pipes it gets: the password of the VM's own user (if it
+        has one), and the accounts of the VM access extension (a pipe that stays open for new ones)."""
         if self.login is None:
-            return list(self.argv), None
+            return list(self.argv), ()
         login = self.login
         argv = [*self.sandbox.login_argv(), "--hostname", login.hostname, "--user", login.user,
                 "--note", description(self.sandbox.user)]
         if login.allow_empty_password:
             argv.append("--allow-empty-password")
+        self._close_accounts()
+        accounts, self._accounts_pipe = os.pipe()
+        os.set_blocking(self._accounts_pipe, False)
+        for user, password in self.accounts.items():  # at most 16 small records (arm_updates.py): never blocks
+            os.write(self._accounts_pipe, account_record(user, password))
+        argv += ["--accounts-fd", str(accounts)]
         if not login.password:
-            return argv, None
+            return argv, (accounts,)
         read, write = os.pipe()
         os.write(write, login.password.encode())  # at most PASSWORD_LIMIT bytes (world.py): never blocks
         os.close(write)
-        return [*argv, "--password-fd", str(read)], read
+        return [*argv, "--password-fd", str(read)], (accounts, read)
+
+    def set_account(self, user: str, password: str) -> None:
+        """A user created or reset by the VM access extension: the login prompt takes it at its next check.
+
+        A login prompt that has started a shell has closed its end (the write fails: the next prompt gets
+        every account when it starts). One that cannot take the record now is restarted, as a getty is.
+        """
+        self.accounts[user] = password
+        if self._accounts_pipe is None:
+            return
+        record = account_record(user, password)
+        try:
+            written = os.write(self._accounts_pipe, record)
+        except BrokenPipeError:
+            self._close_accounts()
+            return
+        except BlockingIOError:
+            written = 0
+        if written != len(record) and self._master is not None:
+            self._end_program()
+            self.start()
+
+    def _close_accounts(self) -> None:
+        if self._accounts_pipe is not None:
+            os.close(self._accounts_pipe)
+            self._accounts_pipe = None
 
     def _readable(self) -> None:
         try:
@@ -173,6 +216,7 @@ class VmConsole:
             self.sandbox = None
 
     def _end_program(self) -> None:
+        self._close_accounts()
         if self._master is not None:
             with contextlib.suppress(ValueError, OSError, RuntimeError):
                 self._loop.remove_reader(self._master)

@@ -52,6 +52,7 @@ class Fault:
     method: str | None = None
     status: int | None = None
     code: str = "ServerError"
+    message: str = "injected by the emulator"
     retry_after: float | None = None
     delay: float = 0.0
     count: int = 1
@@ -92,6 +93,36 @@ class GatewayOptions:
             raise ValueError("gateway connection_string_ttl must not be negative")
 
 
+OPERATION_HEADERS = ("Azure-AsyncOperation", "Location")
+
+
+@dataclass(frozen=True)
+class OperationOptions:
+    """How the emulator's long-running operations answer (docs/emulator.md, "Long-running operations")."""
+
+    polls: int = 2  # status reads that answer InProgress before the operation ends
+    retry_after: int = 1  # the Retry-After header, in whole seconds as HTTP has it
+    headers: tuple[str, ...] = OPERATION_HEADERS  # which URLs the first answer gives
+    seconds: float = 30.0  # an operation nobody polls ends after this long, as Azure's would
+
+    @classmethod
+    def load(cls, data: dict[str, Any] | None) -> OperationOptions:
+        data = dict(data or {})
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown operations option(s): {', '.join(sorted(unknown))}")
+        options = cls(**{**data, **({"headers": tuple(data["headers"])} if "headers" in data else {})})
+        if not isinstance(options.polls, int) or isinstance(options.polls, bool) or options.polls < 0:
+            raise ValueError("operations polls must be a whole number >= 0")
+        if not isinstance(options.retry_after, int) or isinstance(options.retry_after, bool) or options.retry_after < 0:
+            raise ValueError("operations retry_after must be a whole number of seconds >= 0 (HTTP's Retry-After)")
+        if not options.headers or not set(options.headers) <= set(OPERATION_HEADERS):
+            raise ValueError(f"operations headers must be some of {OPERATION_HEADERS}")
+        if not options.seconds > 0:
+            raise ValueError("operations seconds must be > 0")
+        return options
+
+
 def nested_gateway(scale_set: dict[str, Any], instance: dict[str, Any]) -> dict[str, Any]:
     """A scale-set instance's gateway options: its own over its scale set's."""
     return {**(scale_set.get("gateway") or {}), **(instance.get("gateway") or {})}
@@ -101,7 +132,8 @@ def _vm_defaults(vm: dict[str, Any], rg: str) -> dict[str, Any]:
     return {"resource_group": rg, "location": "westeurope", "power": "running", "os": "Linux",
             "boot_diagnostics": "managed", "storage_account": None, "admin_username": "azureuser",
             "disable_password_authentication": False, "offer": "0001-com-ubuntu-server-jammy",
-            "boot_log": None, "vm_id": str(uuid.uuid5(uuid.NAMESPACE_URL, rg + "/" + vm["name"])), **vm}
+            "boot_log": None, "vm_id": str(uuid.uuid5(uuid.NAMESPACE_URL, rg + "/" + vm["name"])),
+            "provisioning_state": "Succeeded", "extensions": {}, "access_users": {}, **vm}
 
 
 class World:
@@ -125,6 +157,7 @@ class World:
             RoleAssignment("*", "/", ["*"])]
         self.faults = [Fault(**f) for f in data.get("faults", [])]
         self.gateway = GatewayOptions().merged(data.get("gateway"))
+        self.operations = OperationOptions.load(data.get("operations"))
         self.api_version_check: bool = bool(data.get("api_version_check", True))
         self.api_versions: dict[str, list[str]] = {k: list(v) for k, v in data.get("api_versions", {}).items()}
         self.subscriptions: dict[str, dict[str, Any]] = {}
@@ -150,7 +183,8 @@ class World:
                                                  "gateway": nested_gateway(scale_set, inst),
                                                  "boot_diagnostics": scale_set["boot_diagnostics"]}, rg))
             accounts += [{"resource_group": rg, "location": "westeurope", "ip_rules": [], "default_action": "Allow",
-                          "allow_shared_key_access": True, **acct} for acct in content.get("storage_accounts", [])]
+                          "allow_shared_key_access": True, "bypass": "AzureServices", "virtual_network_rules": [],
+                          **acct} for acct in content.get("storage_accounts", [])]
             locks += [{"scope": f"/subscriptions/{sub['id']}/resourceGroups/{rg}", **lock}
                       for lock in content.get("locks", [])]
         for item in [*vms, *sets, *(i for s in sets for i in s.get("instances", []))]:

@@ -21,6 +21,7 @@ EUROPE_IPS = json.loads(resources.files("sercon.azure").joinpath(
 
 WORLD = {
     "page_size": 2,
+    "operations": {"polls": 2, "retry_after": 0},  # long-running operations: two "InProgress", no waiting
     "principals": [
         {"client_id": ADMIN, "secret": "admin-secret-value", "name": "ci-bot", "object_id": "oid-admin"},
         {"client_id": READER, "secret": "reader-secret-value", "name": "reader", "object_id": "oid-reader"},
@@ -84,11 +85,24 @@ class AzureWorld:
         self.env = cli_env(**env, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"),
                            XDG_RUNTIME_DIR=str(runtime))
 
-    def cli(self, *args: str, **overrides: str):
+    def cli(self, *args: str, input: bytes | None = None, **overrides: str):
         env = {**self.env, **overrides}
         for key in [k for k, v in overrides.items() if v is None]:
             env.pop(key, None)
-        return run_cli(*args, env={k: v for k, v in env.items() if v is not None})
+        return run_cli(*args, input=input, env={k: v for k, v in env.items() if v is not None})
+
+    def vm(self, name: str, subscription: str = SUB) -> dict:
+        """The emulated VM as the emulator holds it (what a fix must change, and nothing else)."""
+        return next(vm for vm in self.emulator.world.subscription(subscription)["vms"] if vm["name"] == name)
+
+    def account(self, name: str) -> dict:
+        sub = self.emulator.world.subscription(SUB)
+        return next(acct for acct in sub["storage_accounts"] if acct["name"] == name)
+
+    def writes(self) -> list[dict]:
+        """Every ARM call that could change something (the connect call and the boot-log POST excluded)."""
+        return [r for r in self.requests if r["method"] in ("PUT", "PATCH", "POST", "DELETE")
+                and not any(part in r["url"].lower() for part in ("/serialports/0/connect", "retrievebootdiag"))]
 
     @property
     def requests(self) -> list[dict]:

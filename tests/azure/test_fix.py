@@ -1,0 +1,202 @@
+"""`sercon doctor --fix` against the emulated Azure: each repair end to end, what it changes in the
+emulator's world (and nothing else), the questions on a real pty, the refusals, --json.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.azure.conftest import EUROPE_IPS, READER, SUB, SUB_DISABLED
+from tests.conftest import Terminal
+
+
+def fix(azure, *args, input: bytes = b"", **env):
+    """doctor --fix --yes --json, stdin a pipe (no terminal): the parsed JSON, and the result."""
+    result = azure.cli("doctor", "--fix", "--yes", "--json", *args, input=input, **env)
+    assert result.stdout, result.stderr
+    return json.loads(result.stdout), result
+
+
+def rows(checks: list[dict]) -> dict[str, dict]:
+    return {row["name"]: row for row in checks}
+
+
+def test_a_deallocated_vm_is_started(azure):
+    report, result = fix(azure, "-g", "prod-rg", "dealloc1")
+    assert rows(report["before"])["power"]["status"] == "fail"
+    assert report["fixes"] == [{"name": "power", "status": "applied", "detail": "VM prod-rg/dealloc1 started: running"}]
+    assert rows(report["checks"])["power"] == {"name": "power", "status": "ok", "found": "running", "fix": ""}
+    assert result.returncode == 0, result.stderr
+    assert azure.vm("dealloc1")["power"] == "running"
+    started = [w for w in azure.writes()]
+    assert [(w["method"], w["url"].split("?")[0]) for w in started] == [
+        ("POST", f"/subscriptions/{SUB}/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/"
+                 "dealloc1/start")]
+    polls = [r for r in azure.requests if "/operations/" in r["url"]]
+    assert len(polls) == 3  # InProgress, InProgress, Succeeded: the Azure-AsyncOperation URL, followed
+
+
+def test_a_stopped_vm_is_started_too(azure):
+    report, result = fix(azure, "-g", "prod-rg", "stopped1")
+    assert [f["status"] for f in report["fixes"]] == ["applied"]
+    assert azure.vm("stopped1")["power"] == "running" and result.returncode == 0
+
+
+def test_a_scale_set_instance_is_started(azure):
+    report, result = fix(azure, "-g", "prod-rg", "set1/1")
+    assert report["fixes"][0]["status"] == "applied", report
+    assert azure.emulator.world.subscription(SUB)["scale_sets"][0]["instances"][1]["power"] == "running"
+    assert result.returncode == 0
+
+
+def test_boot_diagnostics_are_turned_on_with_managed_storage(azure):
+    report, result = fix(azure, "-g", "prod-rg", "nodiag")
+    assert report["fixes"] == [{"name": "boot diagnostics", "status": "applied",
+                                "detail": "boot diagnostics enabled on prod-rg/nodiag, with managed storage"}]
+    assert rows(report["checks"])["boot diagnostics"]["found"] == "enabled, managed storage"
+    vm = azure.vm("nodiag")
+    assert vm["boot_diagnostics"] == "managed" and vm["storage_account"] is None
+    assert [w["method"] for w in azure.writes()] == ["PATCH"]
+    assert result.returncode == 0
+
+
+def test_the_storage_firewall_gets_exactly_the_missing_service_ips(azure):
+    account = azure.account("diagclosed")
+    account["ip_rules"].append(EUROPE_IPS[3])  # one of the eight is there already
+    before = dict(account)
+    report, result = fix(azure, "-g", "prod-rg", "fw-closed")
+    missing = [ip for ip in EUROPE_IPS if ip != EUROPE_IPS[3]]
+    assert report["fixes"] == [{"name": "storage firewall", "status": "applied",
+                                "detail": f"added {len(missing)} SerialConsole IPs for Europe to the firewall of "
+                                          f"diagclosed: {', '.join(missing)}"}]
+    after = azure.account("diagclosed")
+    assert after["ip_rules"] == ["203.0.113.5", EUROPE_IPS[3], *missing]  # kept, then added: no IP twice
+    assert after["default_action"] == "Deny"  # never opened to all networks
+    assert {k: v for k, v in after.items() if k != "ip_rules"} == {k: v for k, v in before.items() if k != "ip_rules"}
+    assert rows(report["checks"])["storage firewall"]["status"] == "ok"
+    assert [w["method"] for w in azure.writes()] == ["PATCH"]
+    assert result.returncode == 0
+
+
+def test_the_console_is_enabled_for_the_subscription(azure):
+    report, result = fix(azure, "vm2", "--subscription", SUB_DISABLED)
+    assert report["fixes"][0] == {"name": "console", "status": "applied",
+                                  "detail": f"serial console enabled for subscription {SUB_DISABLED}"}
+    assert azure.emulator.world.subscription(SUB_DISABLED)["console_disabled"] is False
+    assert rows(report["checks"])["console"]["status"] == "ok" and result.returncode == 0
+
+
+def test_a_healthy_vm_needs_nothing(azure):
+    report, result = fix(azure, "-g", "prod-rg", "web1")
+    assert report["fixes"] == [] and azure.writes() == [] and result.returncode == 0
+    assert report["checks"] == report["before"]
+
+
+def test_a_missing_role_prints_the_command_for_an_owner_and_changes_nothing(azure):
+    report, result = fix(azure, "-g", "prod-rg", "web1", AZURE_CLIENT_ID=READER,
+                         AZURE_CLIENT_SECRET="reader-secret-value")
+    scope = f"/subscriptions/{SUB}/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/web1"
+    command = f'az role assignment create --assignee oid-reader --role "Virtual Machine Contributor" --scope {scope}'
+    assert report["fixes"] == [{"name": "permission", "status": "manual", "detail": command}]
+    assert azure.writes() == []
+    assert result.returncode == 0  # the role is not a definite blocker: connect's own call has the last word
+    human = azure.cli("doctor", "--fix", "--yes", "-g", "prod-rg", "web1", input=b"", AZURE_CLIENT_ID=READER,
+                      AZURE_CLIENT_SECRET="reader-secret-value")
+    assert f"\n    {command}\n" in human.stdout.decode()  # whole, on its own line, to copy
+    assert azure.writes() == []
+
+
+def test_a_fix_that_azure_refuses_is_failed_and_the_exit_status_says_so(azure_with):
+    azure = azure_with(faults=[{"match": "virtualMachines/nodiag$", "method": "PATCH", "status": 409,
+                                "code": "OperationNotAllowed", "message": "The VM is busy."}])
+    report, result = fix(azure, "-g", "prod-rg", "nodiag")
+    assert report["fixes"][0]["status"] == "failed"
+    assert "The VM is busy. (OperationNotAllowed, HTTP 409)" in report["fixes"][0]["detail"]
+    assert azure.vm("nodiag")["boot_diagnostics"] == "off"
+    assert result.returncode == 6
+
+
+def test_a_read_only_lock_fails_the_start_with_arms_message(azure_with):
+    azure = azure_with()
+    azure.vm("lockedvm", SUB)["power"] = "deallocated"
+    report, result = fix(azure, "-g", "locked-rg", "lockedvm")
+    by_name = {f["name"]: f for f in report["fixes"]}
+    assert by_name["power"]["status"] == "failed" and "ScopeLocked" in by_name["power"]["detail"]
+    assert by_name["locks"]["status"] == "manual" and "az lock delete --ids" in by_name["locks"]["detail"]
+    assert azure.vm("lockedvm")["power"] == "deallocated" and result.returncode == 6
+
+
+def test_human_output_shows_the_fixes_then_the_new_state(azure):
+    result = azure.cli("doctor", "--fix", "--yes", "-g", "prod-rg", "dealloc1", input=b"")
+    text = result.stdout.decode()
+    first, _, rest = text.partition("ok   fix power: applied: VM prod-rg/dealloc1 started: running\n")
+    assert "FAIL power: VM deallocated" in first and rest, text
+    assert rest.startswith("doctor: prod-rg/dealloc1, after the fixes\n") and "ok   power: running" in rest
+    assert rest.rstrip().endswith("all 10 checks passed")
+    assert result.returncode == 0
+
+
+def test_without_a_terminal_and_without_yes_it_refuses_before_any_call(azure):
+    result = azure.cli("doctor", "--fix", "-g", "prod-rg", "dealloc1", input=b"")
+    assert result.returncode == 2
+    assert b"sercon: error: doctor --fix asks before each repair" in result.stderr
+    assert b"\n  fix: " in result.stderr and b"--yes" in result.stderr
+    assert azure.requests == []
+
+
+@pytest.mark.parametrize("args", [["--yes"], ["--user", "rescue"], ["--password-stdin"]])
+def test_fix_options_need_fix(azure, args):
+    result = azure.cli("doctor", *args, "-g", "prod-rg", "web1", input=b"")
+    assert result.returncode == 2 and b"--fix" in result.stderr
+
+
+def test_fix_is_for_azure_vms(azure, device):
+    result = azure.cli("doctor", "--fix", "--yes", device.path, input=b"")
+    assert result.returncode == 2 and b"Azure" in result.stderr
+
+
+def test_declining_on_a_terminal_changes_nothing(azure):
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "nodiag"], env=azure.env, cols=120, rows=40)
+    try:
+        term.wait_text("Enable boot diagnostics on prod-rg/nodiag, with managed storage? [y/N]", timeout=20)
+        term.send("n\r")
+        status = term.wait_exit(timeout=20)
+    finally:
+        term.close()
+    assert "fix boot diagnostics: declined: nothing changed" in term.text()
+    assert status == 6
+    assert azure.vm("nodiag")["boot_diagnostics"] == "off" and azure.writes() == []
+
+
+def test_yes_on_a_terminal_shows_progress_until_the_vm_runs(azure_with):
+    azure = azure_with(operations={"polls": 2, "retry_after": 1})
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "dealloc1"], env=azure.env, cols=120, rows=40)
+    try:
+        term.wait_text("Start VM prod-rg/dealloc1? [y/N]", timeout=20)
+        term.send("y\r")
+        term.wait_raw(rb"\rsercon: starting VM prod-rg/dealloc1: InProgress", timeout=20)
+        status = term.wait_exit(timeout=30)
+    finally:
+        term.close()
+    assert status == 0, term.text()
+    assert "fix power: applied: VM prod-rg/dealloc1 started: running" in term.text()
+    times = [r["time"] for r in azure.requests if "/operations/" in r["url"]]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert len(times) == 3 and all(gap >= 0.9 for gap in gaps), times  # Retry-After: 1
+
+
+def test_no_progress_line_when_stderr_is_not_a_terminal(azure_with):
+    azure = azure_with(operations={"polls": 2, "retry_after": 1})
+    report, result = fix(azure, "-g", "prod-rg", "dealloc1")
+    assert report["fixes"][0]["status"] == "applied"
+    assert b"InProgress" not in result.stderr and b"\r" not in result.stderr
+
+
+def test_location_is_followed_when_there_is_no_async_operation_header(azure_with):
+    azure = azure_with(operations={"polls": 2, "retry_after": 0, "headers": ["Location"]})
+    report, result = fix(azure, "-g", "prod-rg", "dealloc1")
+    assert report["fixes"][0]["status"] == "applied" and azure.vm("dealloc1")["power"] == "running"
+    polls = [r["url"] for r in azure.requests if "/operations/" in r["url"]]
+    assert len(polls) == 3 and all("monitor=true" in url for url in polls)

@@ -1,0 +1,121 @@
+"""`sercon doctor --fix` for a VM without a password user: the VM access extension creates one, then a
+real login at the emulated VM's console works with it; the password is never printed, logged, put in an
+error, a URL or a command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from tests.azure.conftest import SUB
+from tests.azure.test_session import log_in, run
+from tests.conftest import Terminal
+
+
+def new_password() -> str:
+    return "Rescue-" + secrets.token_urlsafe(12) + "-9"
+
+
+def command_lines() -> list[bytes]:
+    """The command line of every process this user can see."""
+    lines = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+        except OSError:
+            continue
+    return lines
+
+
+def test_password_stdin_creates_a_user_that_can_log_in(azure, tmp_path):
+    password = new_password()
+    result = azure.cli("--debug", "doctor", "--fix", "--yes", "--json", "--user", "rescue", "--password-stdin",
+                       "-g", "prod-rg", "keysonly", input=password.encode() + b"\n")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["fixes"] == [{"name": "password user", "status": "applied",
+                                "detail": "user rescue set through the VM access extension (enablevmaccess): sign "
+                                          "in at the console with the password you gave"}]
+    row = {r["name"]: r for r in report["checks"]}["password user"]
+    assert row["status"] == "ok" and "VM access extension" in row["found"]
+    assert password.encode() not in result.stdout + result.stderr
+    assert b"GET " in result.stderr  # --debug did trace the calls
+    puts = [r for r in azure.writes() if r["method"] == "PUT"]
+    assert [r["url"].split("?")[0] for r in puts] == [
+        f"/subscriptions/{SUB}/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/keysonly/"
+        "extensions/enablevmaccess"]
+    assert password not in json.dumps(azure.requests)
+
+    log = tmp_path / "console.log"
+    term = Terminal(["connect", "-g", "prod-rg", "keysonly", "--log", str(log)], env=azure.env, cols=120, rows=30)
+    try:
+        term.connected()
+        log_in(term, "rescue", password)
+        run(term, "echo who=$USER", r"who=rescue")
+        assert not any(password.encode() in line for line in command_lines())  # on a pipe, never in argv
+        term.send(b"\x1dq")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+    assert password.encode() not in bytes(term.raw)  # the login prompt does not echo it
+    assert password.encode() not in log.read_bytes() and b"who=rescue" in log.read_bytes()
+
+
+def test_prompts_on_a_terminal_hide_the_password(azure):
+    password = new_password()
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "keysonly"], env=azure.env, cols=120, rows=40)
+    try:
+        term.wait_text("through the VM access extension", timeout=20)
+        term.wait_text("[y/N]")
+        term.send("y\r")
+        term.wait_text("Console user name [azureuser]:")
+        term.send("rescue\r")
+        term.wait_raw(rb"Password for rescue: ")
+        term.send(password + "\r")
+        term.wait_raw(rb"Repeat for confirmation: ")
+        term.send(password + "\r")
+        status = term.wait_exit(timeout=30)
+    finally:
+        term.close()
+    assert status == 0, term.text()
+    assert password.encode() not in bytes(term.raw)
+    assert "fix password user: applied" in term.text()
+    assert azure.vm("keysonly")["access_users"] == {"rescue": password}
+
+
+def test_an_error_that_quotes_the_password_never_shows_it(azure_with):
+    password = new_password()
+    azure = azure_with(faults=[{"match": "extensions/enablevmaccess$", "method": "PUT", "status": 400,
+                                "code": "InvalidParameter", "message": f"password '{password}' is not allowed"}])
+    result = azure.cli("--debug", "doctor", "--fix", "--yes", "--json", "--user", "rescue", "--password-stdin",
+                       "-g", "prod-rg", "keysonly", input=password.encode())
+    report = json.loads(result.stdout)
+    assert report["fixes"][0]["status"] == "failed"
+    assert "<redacted>" in report["fixes"][0]["detail"] and "InvalidParameter" in report["fixes"][0]["detail"]
+    assert password.encode() not in result.stdout + result.stderr
+    assert "access_users" not in azure.vm("keysonly") or azure.vm("keysonly")["access_users"] == {}
+
+
+def test_without_a_user_name_and_without_a_terminal_the_fix_fails_and_says_how(azure):
+    result = azure.cli("doctor", "--fix", "--yes", "--json", "--password-stdin", "-g", "prod-rg", "keysonly",
+                       input=b"Some-Password-1")
+    report = json.loads(result.stdout)
+    assert report["fixes"][0]["status"] == "failed" and "--user NAME" in report["fixes"][0]["detail"]
+    assert [w for w in azure.writes() if w["method"] == "PUT"] == []
+
+
+def test_an_empty_password_on_stdin_is_a_usage_error_before_any_call(azure):
+    result = azure.cli("doctor", "--fix", "--yes", "--user", "rescue", "--password-stdin", "-g", "prod-rg",
+                       "keysonly", input=b"\n")
+    assert result.returncode == 2 and b"empty" in result.stderr
+    assert azure.requests == []
+
+
+def test_a_bad_user_name_is_a_usage_error_before_any_call(azure):
+    result = azure.cli("doctor", "--fix", "--yes", "--user", "Bad User", "--password-stdin", "-g", "prod-rg",
+                       "keysonly", input=b"Some-Password-1")
+    assert result.returncode == 2 and b"user name" in result.stderr
+    assert azure.requests == []

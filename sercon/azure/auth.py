@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from sercon.azure.clouds import Cloud
-from sercon.azure.msal_calls import AccessToken, authority, from_msal, http_client, msal_call
+from sercon.azure.msal_calls import (
+    AccessToken,
+    authority,
+    from_msal,
+    http_client,
+    load_token_cache,
+    msal_call,
+    save_token_cache,
+)
 from sercon.errors import AuthFailed, AuthUnavailable, redact
+from sercon.paths import cache_dir
 from sercon.trust import Trust
 
 CLI_TIMEOUT = 20
@@ -35,6 +44,8 @@ class ServicePrincipalCredential:
         self.name = "workload identity" if self.token_file and not (self.secret or self.certificate) else \
             "service principal (AZURE_CLIENT_*)"
         self._app: Any = None
+        self._cache_folder = cache_dir(environ)
+        self._fresh = False  # after a 401: ignore the cached token
 
     def _credential(self) -> Any:
         if self.secret:
@@ -54,13 +65,26 @@ class ServicePrincipalCredential:
             import msal
 
             credential = self._credential()
+            self._cache_path = self._cache_folder / f"service_principal_tokens-{self._cache_key(credential)}.json"
+            self._cache = load_token_cache(None if self._fresh else self._cache_path)
             self._app = msal_call(self.name, lambda: msal.ConfidentialClientApplication(
                 self.client_id, client_credential=credential, http_client=http_client(self.cloud.trust),
-                **authority(self.cloud, self.tenant)))
-        return from_msal(msal_call(self.name, lambda: self._app.acquire_token_for_client([scope])), self.name)
+                token_cache=self._cache, **authority(self.cloud, self.tenant)))
+        token = from_msal(msal_call(self.name, lambda: self._app.acquire_token_for_client([scope])), self.name)
+        save_token_cache(self._cache, self._cache_path)
+        return token
 
     def invalidate(self) -> None:
-        self._app = None  # a new app has an empty in-memory cache
+        self._app, self._fresh = None, True  # a new app, without the token the service just refused
+
+    def _cache_key(self, credential: Any) -> str:
+        """Cached tokens belong to this exact credential: another secret or key for the same client id
+        must ask the authority (and be refused if it is wrong), not find the last run's token."""
+        import hashlib
+
+        proof = credential if isinstance(credential, str) else credential.get("private_key") or self.token_file or ""
+        material = "\0".join((self.cloud.authority_host, self.tenant or "", self.client_id or "", proof))
+        return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
 def _certificate_credential(path: Path) -> dict[str, str]:

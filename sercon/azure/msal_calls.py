@@ -67,3 +67,30 @@ def private_file(path: Path) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     return fd
+
+
+def load_token_cache(path: Path | None) -> Any:
+    """A service principal's tokens from the last run (a warm start skips the token request), read
+    only from a file that is the user's own and private to them; else an empty cache."""
+    import msal
+
+    cache = msal.SerializableTokenCache()
+    try:
+        if path is not None:
+            info = os.stat(path)
+            if info.st_uid == os.getuid() and not info.st_mode & 0o077:
+                cache.deserialize(path.read_text())
+    except (OSError, ValueError):
+        pass  # none yet, or unreadable: ask for a token
+    return cache
+
+
+def save_token_cache(cache: Any, path: Path) -> None:
+    if not cache.has_state_changed:
+        return
+    try:
+        with os.fdopen(private_file(path), "w") as out:
+            out.write(cache.serialize())
+        cache.has_state_changed = False
+    except OSError:
+        pass  # a read-only home: the next run asks for a token again

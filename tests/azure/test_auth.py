@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pexpect
 import requests
@@ -179,3 +180,20 @@ print(json.dumps({{"accessToken": answer["access_token"], "expires_on": int(time
     fake.write_text("#!/bin/sh\necho 'ERROR: Please run az login to setup account. token=abc.def' >&2\nexit 1\n")
     failed = azure.cli("account", **env)
     assert failed.returncode == 5 and b"Please run az login" in failed.stderr and b"abc.def" not in failed.stderr
+
+
+def test_a_service_principals_token_is_reused_across_runs_from_a_private_file(azure):
+    import stat
+
+    first = azure.cli("account", "--json")
+    assert first.returncode == 0, first.stderr
+    issued = len(azure.emulator.tokens.live)
+    second = azure.cli("account", "--json")
+    assert second.returncode == 0, second.stderr
+    assert len(azure.emulator.tokens.live) == issued  # a warm start: no token request
+    [cache] = (Path(azure.env["XDG_CACHE_HOME"]) / "sercon").glob("service_principal_tokens-*.json")
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    assert azure.env["AZURE_CLIENT_SECRET"] not in cache.name and azure.env["AZURE_CLIENT_SECRET"] not in \
+        cache.read_text()
+    other = azure.cli("account", AZURE_CLIENT_SECRET="not-the-secret")  # another secret finds no cached token
+    assert other.returncode == 5 and b"invalid_client" in other.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -68,43 +67,54 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     return _rescue(env, transport, parameter, no_reset, timeout, {**prefs, **_given(session_prefs)})
 
 
+_HANDOVER = {"menu": "GRUB's menu is on the console, its countdown stopped: it is yours now (Enter boots the "
+                     "highlighted entry, e edits it)",
+             "prompt": "the console is yours now, as it is"}
+
+
 def _rescue(env: Env, transport: Any, parameter: str, no_reset: bool, timeout: float, prefs: dict[str, Any]) -> int:
-    from sercon.rescue.driver import GrubDriver, Outcome, RescueFailed, RescuePlan
+    from sercon.errors import Interrupted
+    from sercon.rescue.console import RescueFailed
+    from sercon.rescue.driver import GrubDriver, Outcome, RescuePlan
 
     started = time.monotonic()
-    attached = False
+    driver = GrubDriver(transport, RescuePlan(parameter, reset=not no_reset, step_timeout=timeout), _Progress(env))
     try:
-        driver = GrubDriver(transport, RescuePlan(parameter, reset=not no_reset, step_timeout=timeout),
-                            _Progress(env))
         try:
             outcome = driver.run()
         except RescueFailed as exc:
-            if not (exc.in_grub and env.stdin_is_tty()):
-                _boot_unchanged_if_in_grub(env, transport, exc)
-                raise
-            env.error(exc.message, exc.hint)
-            env.info("GRUB's menu is on the console: it is yours now (Enter boots the highlighted entry)")
-            attached = True
-            return _attach(env, transport, prefs)
+            if exc.where and env.stdin_is_tty():  # a person is there: hand the console over, as it is
+                env.error(exc.message, exc.hint)
+                env.info(_HANDOVER[exc.where])
+                _attach(env, transport, prefs)
+                return exc.exit_status
+            _restore(env, driver, exc.where == "menu")
+            raise
+        except (KeyboardInterrupt, Interrupted):
+            _restore(env, driver, True)
+            raise
         env.info(f"{outcome.value} on {transport.label}, {time.monotonic() - started:.1f} s after `sercon rescue`")
         if not env.stdin_is_tty():
             env.info(f"the console is left there: `sercon connect` or `sercon send` to use it ({_next_steps()})")
             return ExitStatus.SUCCESS if outcome is Outcome.ROOT_SHELL else ExitStatus.PRECONDITION
         env.info(_next_steps())
-        attached = True
         return _attach(env, transport, prefs)
     finally:
-        if not attached:
-            transport.close()
+        transport.close()  # the session closes it too; closing twice is harmless
 
 
-def _boot_unchanged_if_in_grub(env: Env, transport: Any, exc: Any) -> None:
-    """No one at a terminal to take GRUB's menu over: boot the default entry as it would have."""
-    if exc.in_grub:
-        from sercon.rescue.grub import ENTER
+def _restore(env: Env, driver: Any, at_menu: bool) -> None:
+    """sercon stops early: leave GRUB as it would have been without it (never fails the way out)."""
+    import contextlib
 
-        transport.write(ENTER)
-        env.info("booted GRUB's highlighted entry unchanged (Enter), as it would have without sercon")
+    from sercon.errors import SerconError
+
+    if not at_menu:
+        return
+    with contextlib.suppress(SerconError, OSError):
+        done = driver.restore_boot()
+        if done:
+            env.info(done)
 
 
 def _next_steps() -> str:
@@ -119,7 +129,18 @@ def _attach(env: Env, transport: Any, prefs: dict[str, Any]) -> int:
     options = SessionOptions(escape=parse_escape_key(prefs.get("escape") or "ctrl-]"), log_path=prefs.get("log"),
                              log_format=prefs.get("log_format") or "text")
     options.control_path = socket_path(transport.key, env.environ)
+    _drop_typed_ahead(env)
     return Session(transport, env.stdin, env.stdout_fd, options).run()
+
+
+def _drop_typed_ahead(env: Env) -> None:
+    """Keys typed while sercon drove GRUB (and the terminal's answers to the guest's queries, shown
+    while the terminal was not raw) must not reach the root shell as commands."""
+    import contextlib
+    import termios
+
+    with contextlib.suppress(OSError, ValueError, termios.error):
+        termios.tcflush(env.stdin.fileno(), termios.TCIFLUSH)
 
 
 def _check_log(path: str | None) -> None:
@@ -143,7 +164,9 @@ class _Progress:
         self.env.info(message)
 
     def output(self, data: bytes) -> None:
-        os.write(self.env.stdout_fd, data)
+        from sercon.terminal.screen import write_all
+
+        write_all(self.env.stdout_fd, data)
 
 
 COMMANDS = (rescue,)

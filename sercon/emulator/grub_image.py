@@ -52,22 +52,27 @@ def missing_grub_tools() -> list[str]:
     return missing
 
 
-# A default entry with no `linux` line (a firmware tool, another OS), for rescue's refusal.
-NOT_LINUX = """menuentry 'Memory test (no linux line)' {
-\techo 'not a Linux entry'
+# Variants of the first lines, for rescue's refusals: a default entry with no `linux` line (a
+# firmware tool, another OS); a menu whose entries boot freely but edit only with a password.
+VARIANTS = {
+    "": "",
+    "not-linux": "menuentry 'Memory test (no linux line)' {\n\techo 'not a Linux entry'\n}\n",
+    "password": "set superusers=root\npassword root not-known-to-sercon\n",
 }
-"""
 
 
-def grub_config(hidden: bool, timeout: int, linux_default: bool = True) -> str:
-    return CONFIG.format(style="hidden" if hidden else "menu", timeout=timeout, entry=ENTRY, cmdline=CMDLINE,
-                         first="" if linux_default else NOT_LINUX)
+def grub_config(hidden: bool, timeout: int, variant: str = "") -> str:
+    config = CONFIG.format(style="hidden" if hidden else "menu", timeout=timeout, entry=ENTRY, cmdline=CMDLINE,
+                           first=VARIANTS[variant])
+    if variant == "password":  # as distributions ship a GRUB password: boot freely, edit with it
+        config = config.replace("' {", "' --unrestricted {")
+    return config
 
 
-def build_grub_image(image: GuestImage, cache: Path, hidden: bool, timeout: int, linux_default: bool = True) -> Path:
+def build_grub_image(image: GuestImage, cache: Path, hidden: bool, timeout: int, variant: str = "") -> Path:
     """An ISO in *cache* that boots *image* through GRUB; rebuilt only when its inputs change."""
     bzimage = _bzimage(image.kernel)
-    config = grub_config(hidden, timeout, linux_default)
+    config = grub_config(hidden, timeout, variant)
     digest = hashlib.sha256(config.encode() + bzimage.name.encode() + image.initrd.read_bytes()).hexdigest()[:16]
     iso = cache / f"grub-{digest}.iso"
     if iso.exists():

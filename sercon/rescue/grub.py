@@ -34,8 +34,22 @@ def editor_showing(screen: Screen) -> bool:
     return screen.contains(EDITOR_ANCHOR)
 
 
-def at_command_line(screen: Screen) -> bool:
-    return screen.text(screen.row).lstrip().startswith("grub>")
+def command_prompt(screen: Screen) -> str | None:
+    """`grub>` or `grub rescue>` when GRUB sits at its command line (no menu to edit)."""
+    line = screen.text(screen.row).lstrip()
+    for prompt in ("grub rescue>", "grub>"):
+        if line.startswith(prompt):
+            return prompt
+    return None
+
+
+def nested_entry(screen: Screen) -> str | None:
+    """The editor shows a submenu's source (a `menuentry` or `submenu` inside): its first such line."""
+    for row in range(screen.rows):
+        text = logical_line(screen, row).strip()
+        if text.startswith(("menuentry ", "submenu ")):
+            return text[:60]
+    return None
 
 
 def highlighted_entry(screen: Screen) -> str:

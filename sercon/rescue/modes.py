@@ -5,6 +5,8 @@ docs/user-guide.md ("Rescue a VM that does not boot") says which fits which dist
 
 from __future__ import annotations
 
+import re
+
 from sercon.errors import UsageError
 
 MODES: dict[str, tuple[str, str]] = {
@@ -15,6 +17,7 @@ MODES: dict[str, tuple[str, str]] = {
     "rd.break": ("rd.break", "dracut's shell before the root switch (RHEL and relatives): root at /sysroot"),
 }
 DEFAULT_MODE = "emergency"
+_PARAMETERS = re.compile(r"[A-Za-z0-9=.,/:_+@%-]+(?: +[A-Za-z0-9=.,/:_+@%-]+)*")
 
 
 def rescue_parameter(mode: str | None, append: str | None) -> str:
@@ -24,6 +27,8 @@ def rescue_parameter(mode: str | None, append: str | None) -> str:
     if mode is not None:
         raise UsageError("--mode and --append both name the rescue parameter", "give one of them")
     text = append.strip(" ")
-    if not text or any(not (0x20 <= ord(char) < 0x7F) for char in text):
-        raise UsageError(f"--append {append!r} is not printable ASCII text", "e.g. --append 'rd.break enforcing=0'")
+    if not _PARAMETERS.fullmatch(text):
+        raise UsageError(f"--append {append!r} is not kernel parameters sercon can type into GRUB",
+                         "letters, digits, spaces and = . , / : _ + @ % - only (GRUB reads $ ; # { } quotes and "
+                         "backslashes as its own syntax); e.g. --append 'rd.break enforcing=0'")
     return text

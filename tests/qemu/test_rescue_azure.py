@@ -34,6 +34,6 @@ def test_rescue_of_an_azure_vm_through_the_gateway(azure_grub_vm):
                     cols=100, rows=30)
     try:
         assert_root_shell_with_parameter(term, started)
-        assert b"reset sent to gvm" in term.raw
+        assert b"reset sent to rg/gvm" in term.raw
     finally:
         term.child.close(force=True)

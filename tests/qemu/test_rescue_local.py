@@ -90,3 +90,37 @@ def test_no_reset_waits_for_the_users_own_reboot(grub_guest):
         assert_root_shell_with_parameter(term, started)
     finally:
         term.child.close(force=True)
+
+
+@pytest.mark.parametrize("grub_guest", ["password"], indirect=True)
+def test_a_password_protected_grub_is_left_booting_normally(grub_guest):
+    mark = grub_guest.serial_log.stat().st_size if grub_guest.serial_log.exists() else 0
+    result = run_cli("rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--append", PARAMETER,
+                     "--yes", timeout=120)
+    assert result.returncode == 6, result.stderr
+    err = result.stderr.decode()
+    assert "password protected" in err and "booted GRUB's highlighted entry unchanged (Enter)" in err
+    grub_guest.wait_for(b"login: ", timeout=90, after=mark)  # it booted as it would have without sercon
+    assert PARAMETER.encode() not in grub_guest.serial_log.read_bytes()[mark:]
+
+
+@pytest.mark.parametrize("grub_guest", ["menu"], indirect=True)
+def test_ctrl_c_in_the_editor_discards_the_edit_and_boots_as_before(grub_guest):
+    import signal
+
+    term = rescue(grub_guest)
+    try:
+        term.wait_raw(rb"editing '", timeout=60)
+        mark = grub_guest.serial_log.stat().st_size
+        grub_guest.wait_for(b"Minimum Emacs-like screen editing", timeout=20, after=max(0, mark - 200))  # in the editor
+        term.child.kill(signal.SIGINT)
+        assert term.wait_exit(30) == 130
+        text = term.raw.decode(errors="replace")
+        assert "closed GRUB's editor without changes (Esc)" in text, text
+        assert "booted GRUB's highlighted entry unchanged (Enter)" in text and "Traceback" not in text, text
+        try:
+            grub_guest.wait_for(b"login: ", timeout=90, after=mark)  # not left spinning at GRUB's menu
+        except TimeoutError as exc:
+            raise AssertionError(f"{text}\n---\n{grub_guest.serial_log.read_bytes()[mark:][-800:]!r}") from exc
+    finally:
+        term.child.close(force=True)

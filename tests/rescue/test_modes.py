@@ -13,10 +13,13 @@ def test_modes_name_their_parameters():
     assert rescue_parameter(None, None) == "systemd.unit=emergency.target"
     assert rescue_parameter("init", None) == "init=/bin/bash"
     assert rescue_parameter(None, " rd.break enforcing=0 ") == "rd.break enforcing=0"
+    assert rescue_parameter(None, "console=ttyS0,115200 root=/dev/sda1 x.y=a:b+c@d%e") == \
+        "console=ttyS0,115200 root=/dev/sda1 x.y=a:b+c@d%e"
     assert set(MODES) == {"emergency", "single", "init", "rd.break"}
 
 
-@pytest.mark.parametrize("text", ["", "   ", "rd.break\x18", "init=/bin/bash\r", "café"])
+@pytest.mark.parametrize("text", ["", "   ", "rd.break\x18", "init=/bin/bash\r", "café", "a;halt", "x=$root",
+                                  "init='/bin/sh'", "a{b}", "a#b", "a\\b"])
 def test_append_must_be_printable_ascii(text):
     with pytest.raises(UsageError):
         rescue_parameter(None, text)

@@ -1,0 +1,99 @@
+"""Following the console during a rescue: the screen GRUB draws, the text since a mark, deadlines.
+
+The patterns that tell the boot's stages apart live here too, in one place.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from sercon.errors import ExitStatus, SerconError
+from sercon.rescue.screen import Screen
+from sercon.transport.base import Transport
+
+_STRIP = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_c]")
+# The new boot has begun: firmware banners, a screen clear (firmware and GRUB clear first), GRUB itself.
+RESTARTED = re.compile(rb"SeaBIOS|Booting from |\x1bc|\x1b\[2J|\x1b\[H\x1b\[J|GNU GRUB  version")
+# --no-reset: the user's reboot, as the kernel or the firmware says it (never a bare screen clear,
+# which any program may print, since Esc follows).
+REBOOTING = re.compile(rb"reboot: Restarting system|reboot: machine restart|SeaBIOS|Booting from |"
+                       rb"GNU GRUB  version")
+KERNEL = re.compile(r"Linux version \d|\[\s*0\.0+\] ")
+LOGIN = re.compile(r"login:\s?$")
+ROOT_PROMPT = re.compile(r"(?:^|\n)(?!\[\s*\d+\.\d+\])[^\n]{0,60}#\s?$|\(initramfs\)\s?$")
+MAINTENANCE = re.compile(r"Give root password for maintenance|Press Enter for maintenance"
+                         r"|\(or press Control-D to continue\)")
+LOCKED = re.compile(r"root account is locked")
+GRUB_AGAIN = re.compile(r"Use the \^ and v keys|Press any key to continue|\berror: [^\n]*")
+
+
+class RescueFailed(SerconError):
+    """A step did not happen in time or cannot happen on this machine.
+
+    *where* says what is on the console for a person to take over: "menu" (GRUB's menu: Enter boots
+    the highlighted entry), "prompt" (a prompt that waits for someone), or None."""
+
+    def __init__(self, message: str, hint: str | None, status: ExitStatus, where: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.exit_status = status
+        self.where = where
+
+
+class Progress(Protocol):
+    def step(self, message: str) -> None: ...
+
+    def output(self, data: bytes) -> None: ...
+
+
+class ConsoleWatch:
+    """Reads the transport, keeps GRUB's screen and the raw output since the last mark."""
+
+    def __init__(self, transport: Transport, progress: Progress, clock: Callable[[], float] = time.monotonic) -> None:
+        self.transport, self.progress, self.clock = transport, progress, clock
+        self.screen = Screen()
+        self.raw = b""
+        self.last_data = clock()
+        self.show = False  # pass output on to the user (after the boot)
+
+    def mark(self) -> None:
+        self.raw = b""
+
+    def text(self) -> str:
+        return _STRIP.sub(b"", self.raw).decode("utf-8", "replace").replace("\r", "")
+
+    def quiet_for(self, seconds: float) -> bool:
+        return self.clock() - self.last_data >= seconds
+
+    def read_until(self, done: Callable[[], bool], timeout: float, failure: str | None = None,
+                   hint: str | None = None, tick: float = 0.05, where: str | None = None) -> bool:
+        """Read until *done*; at the deadline raise *failure* (exit 3), or return False without one."""
+        deadline = self.clock() + timeout
+        while not done():
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                if failure is None:
+                    return False
+                raise RescueFailed(f"{failure} (waited {timeout:.0f} s)", hint, ExitStatus.TIMEOUT, where)
+            data = self.transport.read(min(tick, remaining))
+            if data:
+                self.take(data)
+        return True
+
+    def settle(self, quiet: float) -> None:
+        """Read until the console has been quiet for *quiet* seconds (GRUB is done drawing); 5 s at most."""
+        limit = self.clock() + 5
+        while self.clock() < limit:
+            data = self.transport.read(quiet)
+            if not data:
+                return
+            self.take(data)
+
+    def take(self, data: bytes) -> None:
+        self.screen.feed(data)
+        self.raw = (self.raw + data)[-65536:]
+        self.last_data = self.clock()
+        if self.show:
+            self.progress.output(data)

@@ -1,0 +1,43 @@
+"""The patterns that tell a rescue's stages apart, on what real consoles print."""
+
+from __future__ import annotations
+
+import pytest
+
+from sercon.rescue.console import GRUB_AGAIN, KERNEL, LOCKED, MAINTENANCE, REBOOTING, RESTARTED, ROOT_PROMPT
+
+
+@pytest.mark.parametrize("tail", [
+    "/bin/sh: can't access tty; job control turned off\n~ # ",
+    "bash: no job control in this shell\nroot@(none):/# ",
+    "bash-5.1# ",
+    "Entering emergency mode.\nswitch_root:/# ",
+    "sh-4.4#",
+    "BusyBox v1.30.1 (Ubuntu 1:1.30.1-7ubuntu3) built-in shell (ash)\n(initramfs) ",
+    "[  OK  ] Reached target Emergency Mode.\n:/# ",
+])
+def test_root_prompts_are_recognised(tail):
+    assert ROOT_PROMPT.search(tail)
+
+
+@pytest.mark.parametrize("tail", [
+    "[    1.234567] foo: #\n",
+    "[    1.234567] systemd[1]: #",
+    "login: ",
+    "guest@sercon-guest:~$ ",
+    "Give root password for maintenance\n(or press Control-D to continue): ",
+])
+def test_other_lines_are_not_root_prompts(tail):
+    assert not ROOT_PROMPT.search(tail)
+
+
+def test_the_boot_stages():
+    assert MAINTENANCE.search("Give root password for maintenance\n(or press Control-D to continue): ")
+    assert MAINTENANCE.search("Press Enter for maintenance\n(or press Control-D to continue):")
+    assert LOCKED.search("Cannot open access to console, the root account is locked.\n")
+    assert KERNEL.search("[    0.000000] Linux version 6.1.0-57-cloud-amd64")
+    assert not KERNEL.search("[  123.456789] reboot: Restarting system")
+    assert REBOOTING.search(b"[  123.456789] reboot: Restarting system")
+    assert not REBOOTING.search(b"\x1b[H\x1b[2J$ ")  # a program clearing its screen is no reboot
+    assert RESTARTED.search(b"\x1bc\x1b[?7l\x1b[2JSeaBIOS")
+    assert GRUB_AGAIN.search("error: file `/boot/vmlinuz' not found.\n\nPress any key to continue...")

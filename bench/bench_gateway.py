@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""The Azure path against the emulator, next to a local pty, measured in one run:
+"""The Azure path against the emulator, measured in one run, rounds interleaved, medians:
 
 - time from starting `sercon connect VM` to the session being up (gateway's first frame), and to
   the first console byte after pressing Enter;
+- the one-shot commands' wall times: `sercon send VM 'echo hi' --expect hi` and `sercon nmi --yes VM`;
 - output throughput through the gateway (MB/s), next to the same output through a local
   pseudo-terminal serial line, with the ratio.
 
-    python bench/bench_gateway.py [--mb 8] [--runs 5]
+Each sercon given with --sercon (an installed `sercon` executable; default: this checkout's) is
+measured in the same rounds, so a before/after comparison shares the machine's state:
+
+    python bench/bench_gateway.py [--mb 8] [--runs 5] [--sercon OLD/.venv/bin/sercon --sercon .venv/bin/sercon]
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,12 +33,12 @@ from sercon.emulator.world import World
 SHELL_ENV = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "dumb"}
 
 
-def sercon() -> list[str]:
+def default_sercon() -> list[str]:
     return [shutil.which("sercon")] if shutil.which("sercon") else [sys.executable, "-m", "sercon"]
 
 
-def spawn(args: list[str], env: dict[str, str]) -> pexpect.spawn:
-    command = [*sercon(), "connect", *args]
+def spawn(sercon: list[str], args: list[str], env: dict[str, str]) -> pexpect.spawn:
+    command = [*sercon, "connect", *args]
     return pexpect.spawn(command[0], command[1:], env=env, timeout=60, dimensions=(50, 200), maxread=1 << 20)
 
 
@@ -46,47 +51,80 @@ def throughput(child: pexpect.spawn, size: int) -> float:
     return size / (time.perf_counter() - start) / 1e6
 
 
+def one_round(sercon: list[str], env: dict[str, str], size: int, figures: dict[str, list[float]]) -> None:
+    start = time.perf_counter()
+    child = spawn(sercon, ["-g", "rg", "vm1", "--resize", "off"], env)
+    child.expect(rb"\[sercon\] connected to")
+    figures["connect -> session up (ms)"].append((time.perf_counter() - start) * 1000)
+    child.send(b"\r")
+    child.expect(rb"[$#] ")
+    figures["connect -> first console byte after Enter (ms)"].append((time.perf_counter() - start) * 1000)
+    if size:
+        figures["gateway output MB/s"].append(throughput(child, size))
+    child.sendcontrol("]")
+    child.send(b"q")
+    child.expect(pexpect.EOF)
+    for name, args in (("send one-shot (ms)", ["send", "-g", "rg", "vm1", "echo hi", "--expect", "hi"]),
+                       ("nmi one-shot (ms)", ["nmi", "--yes", "-g", "rg", "vm1"])):
+        start = time.perf_counter()
+        done = subprocess.run([*sercon, *args], env=env, capture_output=True, timeout=60)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed: {done.stderr.decode()}")
+        figures[name].append((time.perf_counter() - start) * 1000)
+
+
+def local_throughput(sercon: list[str], size: int, runs: int) -> list[float]:
+    values = []
+    with PtyConsole(["/bin/sh", "-i"], env=SHELL_ENV) as pty:
+        for _ in range(runs):
+            child = spawn(sercon, [pty.device_path, "--no-reconnect"], dict(os.environ))
+            child.expect(rb"\[sercon\] connected to")
+            values.append(throughput(child, size))
+            child.sendcontrol("]")
+            child.send(b"q")
+            child.expect(pexpect.EOF)
+    return values
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=8)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sercon", action="append", help="a sercon executable to measure (repeatable)")
     args = parser.parse_args()
+    builds = [[path] for path in args.sercon] if args.sercon else [default_sercon()]
     size = int(args.mb * 1e6)
     world = World({"subscriptions": [{"id": "sub-bench", "resource_groups": {"rg": {"vms": [
         {"name": "vm1", "command": ["/bin/sh", "-i"]}]}}}]})
-    setup, first_byte, gateway = [], [], []
+    figures: list[dict[str, list[float]]] = [{} for _ in builds]
+    for build in figures:
+        for name in ("connect -> session up (ms)", "connect -> first console byte after Enter (ms)",
+                     "send one-shot (ms)", "nmi one-shot (ms)", "gateway output MB/s"):
+            build[name] = []
     with Emulator(world) as emulator, tempfile.TemporaryDirectory() as home:
         os.environ.update({k: v for k, v in emulator.environment().items() if k in ("REQUESTS_CA_BUNDLE",)})
-        env = {**os.environ, **emulator.environment(), "HOME": home, "XDG_CACHE_HOME": home,
-               "XDG_RUNTIME_DIR": home}
         for _ in range(args.runs):
-            start = time.perf_counter()
-            child = spawn(["-g", "rg", "vm1", "--resize", "off"], env)
-            child.expect(rb"\[sercon\] connected to")
-            setup.append(time.perf_counter() - start)
-            child.send(b"\r")
-            child.expect(rb"[$#] ")
-            first_byte.append(time.perf_counter() - start)
-            gateway.append(throughput(child, size))
-            child.sendcontrol("]")
-            child.send(b"q")
-            child.expect(pexpect.EOF)
-    local = []
-    with PtyConsole(["/bin/sh", "-i"], env=SHELL_ENV) as pty:
-        for _ in range(args.runs):
-            child = spawn([pty.device_path, "--no-reconnect"], dict(os.environ))
-            child.expect(rb"\[sercon\] connected to")
-            local.append(throughput(child, size))
-            child.sendcontrol("]")
-            child.send(b"q")
-            child.expect(pexpect.EOF)
-    ms = lambda values: f"{statistics.median(values) * 1000:.0f} ms"  # noqa: E731
-    print(f"connect -> session up (first gateway frame): median {ms(setup)}")
-    print(f"connect -> first console byte after Enter:   median {ms(first_byte)}")
-    g, p = statistics.median(gateway), statistics.median(local)
-    print(f"output throughput: gateway {g:.1f} MB/s, local pty {p:.1f} MB/s, gateway / pty = {g / p:.2f}x")
-    print("runs (MB/s): gateway " + ", ".join(f"{v:.1f}" for v in gateway) + "; pty " +
-          ", ".join(f"{v:.1f}" for v in local))
+            for index, sercon in enumerate(builds):  # interleaved: the machine's state is shared
+                own = os.path.join(home, str(index))  # each build its own (warm after round 1) caches
+                env = {**os.environ, **emulator.environment(), "HOME": own, "XDG_CACHE_HOME": own,
+                       "XDG_RUNTIME_DIR": own}
+                os.makedirs(own, mode=0o700, exist_ok=True)
+                one_round(sercon, env, size, figures[index])
+    local = local_throughput(builds[-1], size, args.runs)
+    report(builds, figures, local)
+
+
+def report(builds: list[list[str]], figures: list[dict[str, list[float]]], local: list[float]) -> None:
+    names = [" ".join(build) for build in builds]
+    print(f"| figure (median) | {' | '.join(names)} |" + (" last / first |" if len(builds) > 1 else ""))
+    print("|---|" + "---:|" * len(builds) + ("---:|" if len(builds) > 1 else ""))
+    for name in figures[0]:
+        values = [statistics.median(build[name]) for build in figures]
+        ratio = f" {values[-1] / values[0]:.2f}x |" if len(builds) > 1 and values[0] else ""
+        print(f"| {name} | " + " | ".join(f"{v:.1f}" for v in values) + " |" + ratio)
+    gateway, pty = statistics.median(figures[-1]["gateway output MB/s"]), statistics.median(local)
+    print(f"\nlast build's output throughput: gateway {gateway:.1f} MB/s, local pty {pty:.1f} MB/s, "
+          f"gateway / pty = {gateway / pty:.2f}x")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,7 @@ CACHE = Path(os.environ.get("SERCON_GUEST_CACHE", Path.home() / ".cache" / "serc
 
 @pytest.fixture(scope="session")
 def guest_image():
-    missing = missing_tools()
-    if missing:
-        message = f"QEMU tests need {', '.join(missing)} (apt-get install qemu-system-x86 busybox-static lz4)"
-        if REQUIRE_ALL:
-            pytest.fail(message + " -- SERCON_REQUIRE_ALL=1 forbids skipping")
-        pytest.skip("SKIPPED LOUDLY: " + message)
+    require("QEMU tests", missing_tools(), "qemu-system-x86 busybox-static lz4")
     started = time.monotonic()
     image = build_image(CACHE, PASSWORD)
     print(f"guest image ready in {time.monotonic() - started:.1f} s: {image.kernel.name}")
@@ -63,9 +58,13 @@ def grub_guest(request, guest_image, tmp_path):
 
 
 def require_grub_tools() -> None:
-    missing = missing_grub_tools()
+    require("GRUB tests", missing_grub_tools(), "grub-pc-bin xorriso")
+
+
+def require(what: str, missing: list[str], packages: str) -> None:
+    """Skip loudly without the tools, or fail where SERCON_REQUIRE_ALL=1 (CI) forbids skipping."""
     if missing:
-        message = f"GRUB tests need {', '.join(missing)} (apt-get install grub-pc-bin xorriso)"
+        message = f"{what} need {', '.join(missing)} (apt-get install {packages})"
         if REQUIRE_ALL:
             pytest.fail(message + " -- SERCON_REQUIRE_ALL=1 forbids skipping")
         pytest.skip("SKIPPED LOUDLY: " + message)

@@ -22,6 +22,15 @@ def rescue(guest: QemuGuest, *args: str) -> Terminal:
                     cols=100, rows=30)
 
 
+def refused_rescue(guest: QemuGuest) -> tuple[int, str]:
+    """sercon rescue without a terminal, expected to stop with exit 6: where the guest's log was, stderr."""
+    mark = guest.serial_log.stat().st_size if guest.serial_log.exists() else 0
+    result = run_cli("rescue", guest.telnet_url, "--qmp", guest.qmp_path, "--append", PARAMETER, "--yes",
+                     timeout=120)
+    assert result.returncode == 6, result.stderr
+    return mark, result.stderr.decode()
+
+
 def assert_root_shell_with_parameter(term: Terminal, started: float) -> None:
     term.wait_raw(rb"a root shell on \S+, [\d.]+ s after", timeout=120)
     print(f"sercon rescue to a root shell: {time.monotonic() - started:.1f} s")
@@ -63,11 +72,7 @@ def test_a_machine_whose_grub_never_shows_on_the_serial_line_fails_clearly(grub_
 
 @pytest.mark.parametrize("grub_guest", ["not-linux"], indirect=True)
 def test_no_linux_line_closes_the_editor_unchanged_and_says_so(grub_guest):
-    mark = grub_guest.serial_log.stat().st_size if grub_guest.serial_log.exists() else 0
-    result = run_cli("rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--append", PARAMETER,
-                     "--yes", timeout=120)
-    assert result.returncode == 6, result.stderr
-    err = result.stderr.decode()
+    mark, err = refused_rescue(grub_guest)
     assert "no `linux` line in 'Memory test (no linux line)'" in err
     assert "closed GRUB's editor without changes (Esc)" in err
     assert "booted GRUB's highlighted entry unchanged (Enter)" in err  # no one at a terminal to take over
@@ -94,11 +99,7 @@ def test_no_reset_waits_for_the_users_own_reboot(grub_guest):
 
 @pytest.mark.parametrize("grub_guest", ["password"], indirect=True)
 def test_a_password_protected_grub_is_left_booting_normally(grub_guest):
-    mark = grub_guest.serial_log.stat().st_size if grub_guest.serial_log.exists() else 0
-    result = run_cli("rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--append", PARAMETER,
-                     "--yes", timeout=120)
-    assert result.returncode == 6, result.stderr
-    err = result.stderr.decode()
+    mark, err = refused_rescue(grub_guest)
     assert "password protected" in err and "booted GRUB's highlighted entry unchanged (Enter)" in err
     grub_guest.wait_for(b"login: ", timeout=90, after=mark)  # it booted as it would have without sercon
     assert PARAMETER.encode() not in grub_guest.serial_log.read_bytes()[mark:]

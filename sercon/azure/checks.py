@@ -91,17 +91,33 @@ def check_boot_diagnostics(vm: AzureVm) -> CheckResult:
 
 
 def storage_uri(vm: AzureVm) -> str | None:
+    """Where boot diagnostics are written, when they are on and not in managed storage."""
     if vm.is_instance:
         return vm.instance_view.get("bootDiagnostics", {}).get("consoleScreenshotBlobUri") if vm.instance_view.get(
             "bootDiagnostics") else None
-    profile = vm.model.get("properties", {}).get("diagnosticsProfile", {}).get("bootDiagnostics", {})
-    return profile.get("storageUri")
+    profile = _boot_profile(vm)
+    return profile.get("storageUri") if profile.get("enabled") is True else None
+
+
+def _boot_profile(vm: AzureVm) -> dict[str, Any]:
+    return vm.model.get("properties", {}).get("diagnosticsProfile", {}).get("bootDiagnostics") or {}
+
+
+def account_of(uri: str | None) -> str | None:
+    match = re.match(r"https://([a-z0-9]+)\.blob\.", uri or "", re.I)
+    return match[1].lower() if match else None
 
 
 def storage_account_name(vm: AzureVm) -> str | None:
-    uri = storage_uri(vm)
-    match = re.match(r"https://([a-z0-9]+)\.blob\.", uri or "", re.I)
-    return match[1].lower() if match else None
+    return account_of(storage_uri(vm))
+
+
+def kept_storage_account(vm: AzureVm) -> str | None:
+    """The custom account ARM keeps in a VM's model after boot diagnostics were turned off (a PATCH that
+    turns them on again without saying storageUri brings it back)."""
+    profile = _boot_profile(vm)
+    return account_of(profile.get("storageUri")) if not vm.is_instance and profile.get("enabled") is not True \
+        else None
 
 
 def _storage_kind(vm: AzureVm) -> str:
@@ -126,9 +142,14 @@ def missing_service_ips(facts: Facts) -> tuple[str, list[str]] | None:
     rules = network_rules(facts.storage_account)
     allowed = allowed_ips(rules)
     geo = geography(facts.vm.location)
-    if (rules.get("defaultAction", "Allow") == "Allow" and not allowed) or geo is None:
+    if open_to_all(rules) or geo is None:
         return None
     return geo[0], [ip for ip in geo[1] if ip not in allowed]
+
+
+def open_to_all(rules: dict[str, Any]) -> bool:
+    """Default action Allow: every network reaches the account, and its IP rules are not looked at."""
+    return rules.get("defaultAction", "Allow") == "Allow"
 
 
 def check_storage_firewall(facts: Facts) -> CheckResult:
@@ -140,8 +161,9 @@ def check_storage_firewall(facts: Facts) -> CheckResult:
                            "readable", "check that the boot diagnostics storage account exists and you can read it")
     rules = network_rules(facts.storage_account)
     allowed = set(allowed_ips(rules))
-    if rules.get("defaultAction", "Allow") == "Allow" and not allowed:
-        return CheckResult("storage firewall", OK, f"{facts.storage_name}: no firewall")
+    if open_to_all(rules):
+        return CheckResult("storage firewall", OK, f"{facts.storage_name}: no firewall (default action Allow: "
+                           "every network may reach it)" if allowed else f"{facts.storage_name}: no firewall")
     geo = geography(vm.location) if vm else None
     if geo is None:
         return CheckResult("storage firewall", WARN, f"{facts.storage_name} has a firewall, and the serial console "
@@ -212,17 +234,18 @@ def check_password_user(vm: AzureVm) -> CheckResult:
         return CheckResult("password user", OK, "Windows: the administrator signs in with a password")
     linux = os_profile.get("linuxConfiguration", {})
     user = os_profile.get("adminUsername", "azureuser")
+    if linux.get("disablePasswordAuthentication") is not True:
+        return CheckResult("password user", OK, f"password sign-in allowed ({user})")
+    fix = (f"az vm user update -g {vm.resource_group} -n {vm.name} -u {user} -p '<new password>'"
+           if not vm.is_instance else "reset a password with the VMAccess extension (portal: Reset password)")
     access = access_extension(vm)
-    if linux.get("disablePasswordAuthentication") is True and access and access.get("properties", {}).get(
-            "provisioningState") == "Succeeded":
-        return CheckResult("password user", OK, f"password sign-in is off for {user}, but the VM access extension "
-                           f"({access.get('name')}) has set a user (which one is protected: Azure does not say)")
-    if linux.get("disablePasswordAuthentication") is True:
-        fix = (f"az vm user update -g {vm.resource_group} -n {vm.name} -u {user} -p '<new password>'"
-               if not vm.is_instance else "reset a password with the VMAccess extension (portal: Reset password)")
-        return CheckResult("password user", WARN, f"password sign-in is off ({user} has SSH keys only); the console "
-                           "needs a user with a password", fix)
-    return CheckResult("password user", OK, f"password sign-in allowed ({user})")
+    if access and access.get("properties", {}).get("provisioningState") == "Succeeded":
+        # The same extension resets SSH keys too, and its settings are protected: a warning at most.
+        return CheckResult("password user", WARN, f"password sign-in is off for {user}; a user may have been set "
+                           f"through the VM access extension ({access.get('name')}), with a password or only an "
+                           "SSH key: Azure does not say", fix)
+    return CheckResult("password user", WARN, f"password sign-in is off ({user} has SSH keys only); the console "
+                       "needs a user with a password", fix)
 
 
 VMACCESS = ("Microsoft.OSTCExtensions", "VMAccessForLinux")

@@ -1,40 +1,39 @@
-"""What `sercon doctor --fix` repairs through ARM, and how: one repair per check that failed or warned.
+"""What `sercon doctor --fix` repairs through ARM, and how it ended: one repair per check that failed or
+warned (and the password user whenever --user names one).
 
 `plan` turns doctor's report into repairs: those sercon makes (the console switch, a start, boot
-diagnostics, the storage firewall's service IPs, a password user through the VM access extension) and
-manual ones (a role, a lock...), whose command is for someone allowed to run it. `apply` makes one; the
-CLI asks before each. Long-running ones are followed to their end (lro.py).
+diagnostics, the storage firewall's service IPs, a password user through the VM access extension; the
+writes are in repairs.py) and manual ones (a role, a lock...), whose command is for someone allowed to
+run it. `attempt` makes one and says how it ended: applied, accepted (sent, but Azure has not confirmed
+it yet), declined or failed; the CLI asks before each. `exit_status` then weighs the outcomes against
+the checks made again.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from sercon.azure import lro
-from sercon.azure.arm import ArmClient, hide
-from sercon.azure.checks import (
-    BLOCKERS,
-    VMACCESS,
-    access_extension,
-    allowed_ips,
-    missing_service_ips,
-    network_rules,
-    power_state,
-    storage_account_name,
-)
+from sercon.azure import lro, repairs
+from sercon.azure.arm import ArmClient
+from sercon.azure.checks import BLOCKERS, kept_storage_account, missing_service_ips, power_state
 from sercon.azure.doctor import Report, set_console
-from sercon.azure.resolve import AzureVm
+from sercon.azure.repairs import Confirm, Credentials, Declined, Progress
 from sercon.checks import FAIL, OK, CheckResult
-from sercon.errors import ExitStatus, SerconError, UsageError
+from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError, UsageError
 
-APPLIED, DECLINED, FAILED, MANUAL = "applied", "declined", "failed", "manual"
-ACCESS_EXTENSION = "enablevmaccess"  # the name the portal and `az vm user update` give it
-ACCESS_VERSION = "1.5"
+APPLIED, ACCEPTED, DECLINED, FAILED, MANUAL = "applied", "accepted", "declined", "failed", "manual"
 LINUX_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
-Progress = Callable[[str], None] | None
+# Accounts a Linux image has for itself and its services (uid < 1000 on Debian, Ubuntu, RHEL and SUSE):
+# the extension would give one a password and sudo rights. Names starting with systemd- are refused too.
+SYSTEM_USERS = frozenset({
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "gnats", "nobody", "nogroup", "adm", "halt", "shutdown", "operator", "ftp", "_apt",
+    "messagebus", "syslog", "sshd", "uuidd", "tcpdump", "tss", "landscape", "pollinate", "lxd", "usbmux",
+    "dnsmasq", "chrony", "ntp", "polkitd", "dbus", "rpc", "rpcuser", "nfsnobody", "postfix", "avahi", "colord",
+    "omi", "omsagent", "nxautomation", "walinuxagent", "unbound", "rtkit", "saned", "geoclue", "fwupd-refresh",
+})
 
 
 @dataclass(frozen=True)
@@ -46,30 +45,66 @@ class Repair:
     question: str = ""  # asked before it is made
     manual: str = ""
     why: str = ""  # for a manual one: why sercon leaves it to someone else
+    ips: tuple[str, ...] = ()  # firewall: the IPs the question names, the only ones the user agreed to
+    requested: bool = False  # asked for on the command line (--user): its failure counts even on a passing check
 
 
 @dataclass(frozen=True)
 class Outcome:
     name: str
-    status: str  # applied, declined, failed, manual
+    status: str  # applied, accepted, declined, failed, manual
     detail: str
+    requested: bool = False
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """The console user to create or reset; the password is never printed, logged or put in an error."""
+@dataclass
+class FixLog:
+    """What a run did so far: the outcomes, and each write as it was sent (what an interrupted run reports)."""
 
-    user: str
-    password: str = field(repr=False)
+    outcomes: list[Outcome] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    current: Repair | None = None  # being made now
+    sent_before: int = 0  # len(sent) when it began
+
+    def begin(self, repair: Repair) -> None:
+        self.current, self.sent_before = repair, len(self.sent)
+
+    def end(self, outcome: Outcome) -> Outcome:
+        self.outcomes.append(outcome)
+        self.current = None
+        return outcome
+
+    def in_flight(self) -> Outcome | None:
+        """The repair an interrupt stopped after its write went out: Azure may still carry it out."""
+        if self.current is None or len(self.sent) == self.sent_before:
+            return None
+        return Outcome(self.current.name, ACCEPTED, f"sent ({self.sent[-1]}); interrupted before Azure confirmed "
+                       "it: run `sercon doctor` again to see", self.current.requested)
 
 
-def plan(report: Report, subscription: str) -> list[Repair]:
-    """The repairs for doctor's report, in the order of its rows (the VM starts before it gets a user)."""
-    repairs = (_repair_for(row, report, subscription) for row in report.rows if row.status != OK)
-    return [repair for repair in repairs if repair is not None]
+def plan(report: Report, subscription: str, user: str | None = None, password_user: bool = False,
+         can_ask: bool = True) -> list[Repair]:
+    """The repairs for doctor's report, in the order of its rows (the VM starts before it gets a user).
+
+    *password_user*: --user or --password-stdin were given, so the password user is set whatever its
+    check says (a usage error where it cannot be: Windows, a scale-set instance). *can_ask*: a terminal
+    to ask the user name and password on; without one and without --user, that repair is a command.
+    """
+    vm = report.vm
+    if password_user and vm is not None and (vm.is_windows or vm.is_instance):
+        kind = "a Windows VM" if vm.is_windows else "a scale-set instance"
+        raise UsageError(f"--user and --password-stdin set a console user through VMAccessForLinux, which sercon "
+                         f"does not run on {kind} ({vm.label})", "leave --user and --password-stdin out")
+    found = []
+    for row in report.rows:
+        forced = password_user and row.name == "password user"
+        if row.status != OK or forced:
+            found.append(_repair_for(row, report, subscription, user, forced, can_ask))
+    return [repair for repair in found if repair is not None]
 
 
-def _repair_for(row: CheckResult, report: Report, subscription: str) -> Repair | None:
+def _repair_for(row: CheckResult, report: Report, subscription: str, user: str | None, forced: bool,
+                can_ask: bool) -> Repair | None:
     vm = report.vm
     if row.name == "console":
         return Repair("console", "console", f"Enable the serial console for every VM of subscription {subscription}?")
@@ -79,141 +114,136 @@ def _repair_for(row: CheckResult, report: Report, subscription: str) -> Repair |
         state = power_state(vm)
         return Repair("power", "start", f"Start VM {vm.label}?") if state in ("deallocated", "stopped") else None
     if row.name == "boot diagnostics" and not vm.is_instance:
-        return Repair(row.name, "boot", f"Enable boot diagnostics on {vm.label}, with managed storage?")
+        old = kept_storage_account(vm)
+        return Repair(row.name, "boot", f"Enable boot diagnostics on {vm.label}, with managed storage" + (
+            f" (replacing its old custom storage account {old})?" if old else "?"))
     if row.name == "storage firewall" and row.status == FAIL and report.facts is not None:
         found = missing_service_ips(report.facts)
         if found and found[1]:
             return Repair(row.name, "firewall", f"Add the {len(found[1])} SerialConsole IPs for {found[0]} to the "
-                          f"firewall of storage account {report.facts.storage_name} (nothing else changes)?")
+                          f"firewall of storage account {report.facts.storage_name} (nothing else changes)?",
+                          ips=tuple(found[1]))
     if row.name == "password user" and not vm.is_instance:
-        return Repair(row.name, "password", f"Create or reset a console user with a password on {vm.label} through "
-                      "the VM access extension (VMAccessForLinux: the user gets sudo rights)?")
+        return _password_repair(row, vm, user, forced, can_ask)
     if row.name == "permission":
         return Repair(row.name, manual=row.fix, why="only an owner of the VM (or a User Access Administrator) can "
                       "grant a role: ask one to run")
     return Repair(row.name, manual=row.fix, why="sercon does not change this for you: run") if row.fix else None
 
 
-def apply(arm: ArmClient, report: Report, subscription: str, repair: Repair, progress: Progress = None,
-          credentials: Credentials | None = None) -> str:
+def _password_repair(row: CheckResult, vm: Any, user: str | None, forced: bool, can_ask: bool) -> Repair:
+    if user is None and not can_ask:
+        return Repair(row.name, manual=f"sercon doctor --fix --yes --user NAME --password-stdin -g "
+                      f"{vm.resource_group} {vm.name} < FILE-WITH-THE-PASSWORD",
+                      why="a console user needs a name and a password, and there is no terminal to ask them on: run")
+    who = f"console user {user}" if user else "a console user"
+    return Repair(row.name, "password", f"Create or reset {who} with a password on {vm.label} through the VM "
+                  "access extension (VMAccessForLinux: the user gets sudo rights)?", requested=forced)
+
+
+def attempt(arm: ArmClient, report: Report, subscription: str, repair: Repair, sent: list[str],
+            progress: Progress = None, credentials: Credentials | None = None, confirm: Confirm = None) -> Outcome:
+    """Make one repair; how it ended (a refusal from Azure is an outcome, not the end of the run)."""
+    try:
+        detail = apply(arm, report, subscription, repair, sent, progress, credentials, confirm)
+    except Declined:
+        return Outcome(repair.name, DECLINED, "nothing changed", repair.requested)
+    except (Interrupted, OutputClosed):
+        raise
+    except lro.Unconfirmed as exc:
+        return Outcome(repair.name, ACCEPTED, _said(exc), repair.requested)
+    except SerconError as exc:
+        return Outcome(repair.name, FAILED, _said(exc), repair.requested)
+    return Outcome(repair.name, APPLIED, detail, repair.requested)
+
+
+def _said(exc: SerconError) -> str:
+    return exc.message + (f" (fix: {exc.hint})" if exc.hint else "")
+
+
+def apply(arm: ArmClient, report: Report, subscription: str, repair: Repair, sent: list[str],
+          progress: Progress = None, credentials: Credentials | None = None, confirm: Confirm = None) -> str:
     """Make one repair; what was done. Raises SerconError when Azure refuses it."""
     vm = report.vm
     if repair.action == "console":
+        sent.append(f"enable the serial console for subscription {subscription}")
         set_console(arm, subscription, enable=True)
         return f"serial console enabled for subscription {subscription}"
     if vm is None:  # pragma: no cover - plan() makes no VM repair without a VM
         raise SerconError(f"{repair.name}: no VM to repair")
     if repair.action == "start":
-        return start_vm(arm, vm, progress)
+        return repairs.start_vm(arm, vm, sent, progress)
     if repair.action == "boot":
-        return enable_boot_diagnostics(arm, vm, progress)
+        return repairs.enable_boot_diagnostics(arm, vm, sent, progress)
     if repair.action == "firewall":
-        return allow_service_ips(arm, report, progress)
+        return repairs.allow_service_ips(arm, report, repair.ips, sent, progress, confirm)
     if repair.action == "password" and credentials is not None:
-        return set_password_user(arm, vm, credentials, progress)
+        return repairs.set_password_user(arm, vm, credentials, sent, progress)
     raise SerconError(f"{repair.name}: nothing sercon can do here")  # pragma: no cover
 
 
-def start_vm(arm: ArmClient, vm: AzureVm, progress: Progress = None) -> str:
-    """POST .../start (a VM or a scale-set instance), followed until the VM runs."""
-    reply = arm.send("POST", f"{vm.resource_id}/start", "compute")
-    lro.wait(arm, reply, f"starting VM {vm.label}", progress)
-    return f"VM {vm.label} started: running"
-
-
-def enable_boot_diagnostics(arm: ArmClient, vm: AzureVm, progress: Progress = None) -> str:
-    """A VM PATCH of bootDiagnostics {enabled: true} and no storageUri: managed storage, nothing to open."""
-    body = {"properties": {"diagnosticsProfile": {"bootDiagnostics": {"enabled": True}}}}
-    reply = arm.patch(vm.resource_id, "compute", body)
-    lro.wait(arm, reply, f"enabling boot diagnostics on {vm.label}", progress)
-    account = storage_account_name(vm)
-    return f"boot diagnostics enabled on {vm.label}, " + (f"with storage account {account}" if account
-                                                          else "with managed storage")
-
-
-def allow_service_ips(arm: ArmClient, report: Report, progress: Progress = None) -> str:
-    """Add exactly the missing SerialConsole IPs to the account's firewall, read afresh; every other rule and
-    the default action stay as they are (the account is never opened to all networks)."""
-    facts = report.facts
-    if facts is None or facts.storage_account is None:  # pragma: no cover - plan() checked
-        raise SerconError("storage firewall: the storage account could not be read")
-    account = arm.get(facts.storage_account["id"], "storage")
-    found = missing_service_ips(replace(facts, storage_account=account))
-    if not found or not found[1]:
-        return f"nothing to add: {facts.storage_name} allows the SerialConsole IPs now"
-    geography, missing = found
-    rules = network_rules(account)
-    if rules.get("defaultAction") not in ("Allow", "Deny"):
-        raise SerconError(f"storage firewall: the default action of {facts.storage_name} could not be read; "
-                          "nothing was changed")
-    acls = {**rules, "ipRules": [*({"value": ip, "action": "Allow"} for ip in allowed_ips(rules)),
-                                 *({"value": ip, "action": "Allow"} for ip in missing)]}
-    reply = arm.patch(account["id"], "storage", {"properties": {"networkAcls": acls}})
-    lro.wait(arm, reply, f"updating the firewall of {facts.storage_name}", progress)
-    return (f"added {len(missing)} SerialConsole IPs for {geography} to the firewall of {facts.storage_name}: "
-            f"{', '.join(missing)}")
-
-
-def set_password_user(arm: ArmClient, vm: AzureVm, credentials: Credentials, progress: Progress = None) -> str:
-    """PUT the VM access extension with the user and password in its protectedSettings (which Azure never
-    returns), and follow it until the guest has run it.
-
-    Every error raised while the password is around is replaced by one that cannot carry it: ARM's
-    message with the password blanked, and no chained exception (tracebacks print those).
-    """
-    existing = access_extension(vm)
-    name = existing.get("name", ACCESS_EXTENSION) if existing else ACCESS_EXTENSION
-    body = {"location": vm.model.get("location", vm.location), "properties": {
-        "publisher": VMACCESS[0], "type": VMACCESS[1], "typeHandlerVersion": ACCESS_VERSION,
-        "autoUpgradeMinorVersion": True, "settings": {},
-        "protectedSettings": {"username": credentials.user, "password": credentials.password}}}
-    secrets = (credentials.password,)
-    what = f"setting user {credentials.user} on {vm.label}"
-    try:
-        reply = arm.send("PUT", f"{vm.resource_id}/extensions/{name}", "compute", body=body, secrets=secrets)
-        lro.wait(arm, reply, what, progress, secrets=secrets)
-    except SerconError as exc:
-        raise _without(exc, secrets) from None
-    except Exception as exc:  # whatever it is, its message might quote the request
-        raise SerconError(f"{what}: failed ({type(exc).__name__})", "run again with --debug") from None
-    finally:
-        body.clear()
-    return (f"user {credentials.user} set through the VM access extension ({name}): sign in at the console with "
-            "the password you gave")
-
-
-def _without(exc: SerconError, secrets: tuple[str, ...]) -> SerconError:
-    clean = SerconError(hide(exc.message, secrets), hide(exc.hint, secrets) if exc.hint else None)
-    clean.exit_status = exc.exit_status
-    return clean
-
-
 def check_user_name(name: str) -> str:
-    """A Linux user name VMAccessForLinux can create (checked before any call)."""
+    """A Linux user name VMAccessForLinux can create, and not one of the system's own (checked before any call)."""
     if not LINUX_USER.fullmatch(name):
         raise UsageError(f"{name!r} is not a valid console user name",
                          "a Linux user name: lower-case letters, digits, '_', '-' and '.', starting with a letter "
                          "or '_', at most 32")
+    if name in SYSTEM_USERS or name.startswith("systemd-"):
+        raise UsageError(f"{name} is a system account (root, or a user the system or a service runs as): the VM "
+                         "access extension would give it a password and sudo rights",
+                         "name a console user of your own, e.g. --user rescue (it is created if it does not exist)")
     return name
 
 
+def password_from_stdin(data: bytes) -> str:
+    """The password piped to --password-stdin: one line of UTF-8 text (its line end taken off)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the password on standard input is not UTF-8 text",
+                         "pipe in the password as UTF-8 (as the console login will read it)") from None
+    return check_password(text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text)
+
+
 def check_password(password: str) -> str:
-    """A password a console login can take; the error never quotes it."""
+    """A password a console login can take: UTF-8 text without control characters; errors never quote it."""
     if not password:
         raise UsageError("the password is empty", "give the console user a password")
-    if any(ord(c) < 32 or ord(c) == 127 for c in password):
-        raise UsageError("the password holds control characters (a tab, a newline...), which a console login "
-                         "cannot take", "give one line of printable characters")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8, read with surrogateescape
+        raise UsageError("the password is not UTF-8 text", "give the password as UTF-8 text") from None
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in password):
+        raise UsageError("the password holds control characters (a tab, a newline, an escape...), which a console "
+                         "login cannot take", "give one line of printable characters")
     return password
 
 
-def exit_status(report: Report) -> ExitStatus:
-    """After the fixes: 0 when no definite blocker fails (the rows `connect` stops on), else doctor's own."""
-    if report.error is not None:
-        return report.error.exit_status
-    if any(row.status == FAIL and row.name in BLOCKERS for row in report.rows):
+def exit_status(after: Report, outcomes: list[Outcome]) -> ExitStatus:
+    """After the fixes, with doctor's rows made again:
+
+    - doctor's own status when the VM could not be read;
+    - 3 when a write was sent and Azure has not confirmed it, and its check does not pass yet;
+    - 6 when a repair the user asked for (or accepted) did not get its check to pass: declined or only
+      partly made while the check fails, or failed while it fails or warns (or was asked for with --user);
+    - 6 when a definite blocker fails (the rows `connect` stops on); else 0.
+    """
+    if after.error is not None:
+        return after.error.exit_status
+    status = {row.name: row.status for row in after.rows}
+    if any(o.status == ACCEPTED and status.get(o.name, OK) != OK for o in outcomes):
+        return ExitStatus.TIMEOUT
+    if any(_unmet(o, status.get(o.name, OK)) for o in outcomes):
+        return ExitStatus.PRECONDITION
+    if any(row.status == FAIL and row.name in BLOCKERS for row in after.rows):
         return ExitStatus.PRECONDITION
     return ExitStatus.SUCCESS
+
+
+def _unmet(outcome: Outcome, row: str) -> bool:
+    if outcome.status in (MANUAL, ACCEPTED):
+        return False
+    return row == FAIL or (outcome.status == FAILED and (row != OK or outcome.requested))
 
 
 def outcomes_json(outcomes: list[Outcome]) -> list[dict[str, Any]]:

@@ -29,8 +29,9 @@ from sercon.errors import ExitStatus, UsageError
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("--fix", is_flag=True, help="Azure: repair what ARM can repair, asking before each, then check again.")
 @click.option("--yes", is_flag=True, help="With --fix: repair without asking.")
-@click.option("--user", "fix_user", metavar="NAME", help="With --fix: the console user to create or reset.")
-@click.option("--password-stdin", is_flag=True, help="With --fix: read that user's password from stdin.")
+@click.option("--user", "fix_user", metavar="NAME",
+              help="With --fix: the console user to create or reset (set even when the check passes).")
+@click.option("--password-stdin", is_flag=True, help="With --fix and --user: read that user's password from stdin.")
 @click.pass_obj
 def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: bool, yes: bool,
            fix_user: str | None, password_stdin: bool, **options: Any) -> int:
@@ -41,7 +42,9 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: boo
     extension); print the command for the rest (a role...); then check again.
 
     Exit 0 when nothing failed, 6 when a check failed, 4 when the target is not found, 5 when the VM
-    may not be read. With --fix: 0 when, after it, nothing that stops `connect` fails.
+    may not be read. With --fix, from the checks made again: 3 when a repair was sent but Azure has not
+    confirmed it, 6 when one asked for failed or was declined while its check fails, or when something
+    that stops `connect` fails; else 0.
     """
     from sercon.checks import FAIL
     from sercon.cli.render import checking, render_checks
@@ -68,33 +71,51 @@ class FixRequest:
 
 def _fix_usage(env: Env, target: Any, request: FixRequest) -> str | None:
     """Every refusal that needs no call to Azure, first; the password from stdin with --password-stdin."""
-    from sercon.azure.fixes import check_password, check_user_name
+    from sercon.azure.fixes import check_user_name, password_from_stdin
     from sercon.targets import SerialTarget
 
     if not request.fix:
         raise UsageError("--yes, --user and --password-stdin go with --fix", "add --fix (or leave them out)")
     if isinstance(target, SerialTarget):
-        raise UsageError(f"--fix repairs Azure VMs; {target.label} is a local device",
-                         "run the fix doctor prints under each check")
+        _local_target(target)
     if not request.yes and not env.stdin_is_tty():
         raise UsageError("doctor --fix asks before each repair, and standard input is not a terminal",
                          "add --yes to repair without asking (with --user NAME --password-stdin for a password user)")
+    if request.password_stdin and request.user is None:
+        raise UsageError("--password-stdin needs --user NAME: the console user whose password it is",
+                         "add --user NAME (the console user to create or reset)")
     if request.user is not None:
         check_user_name(request.user)
     if not request.password_stdin:
+        if request.user is not None and not env.stdin_is_tty():
+            raise UsageError(f"a password is needed for --user {request.user}, and standard input is not a terminal "
+                             "to ask for it on", "pipe the password in with --password-stdin")
         return None
     if env.stdin_is_tty():
         raise UsageError("--password-stdin reads a pipe, and standard input is a terminal",
                          "leave --password-stdin out: sercon asks for the password, without showing it")
-    text = env.stdin.read()
-    return check_password(text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text)
+    buffer = getattr(env.stdin, "buffer", None)
+    return password_from_stdin(buffer.read() if buffer is not None else env.stdin.read().encode(
+        "utf-8", "surrogateescape"))
+
+
+def _local_target(target: Any) -> None:
+    """--fix is for Azure: a missing device is not found (as for doctor), any other local target a usage error."""
+    from sercon.transport.serial import device_diagnosis
+
+    _, missing = device_diagnosis(target.url)
+    if missing is not None:
+        raise missing
+    raise UsageError(f"--fix repairs Azure VMs; {target.label} is a local device",
+                     "run the fix doctor prints under each check")
 
 
 def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: FixRequest) -> int:
-    """doctor, then each repair (asked first unless --yes), then doctor again."""
+    """doctor, then each repair (asked first unless --yes), then doctor again once anything was sent."""
     from sercon.azure import fixes
     from sercon.azure.doctor import diagnose
     from sercon.cli.render import checking, render_checks, render_fix_json, render_outcome
+    from sercon.errors import Interrupted
 
     password = _fix_usage(env, target, request)
     arm, subscription = azure_vm_context(env, target, identity)
@@ -104,66 +125,94 @@ def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: F
         render_checks(env, target.label, report.rows, as_json)
     if report.error is not None:
         raise report.error
-    outcomes = []
-    for repair in fixes.plan(report, subscription):
-        outcomes.append(_repair(env, arm, report, subscription, repair, request, password))
-        if not as_json:
-            render_outcome(env, outcomes[-1], repair.why)
-    after = report
-    if any(outcome.status == fixes.APPLIED for outcome in outcomes):
-        with checking(env, target.label):
-            after = diagnose(arm, target, subscription)
+    planned = fixes.plan(report, subscription, request.user, request.user is not None, env.stdin_is_tty())
+    log = fixes.FixLog()
+    try:
+        for repair in planned:
+            log.begin(repair)
+            outcome = log.end(_repair(env, arm, report, subscription, repair, request, password, log.sent))
+            if not as_json:
+                render_outcome(env, outcome, repair.why)
+        after = report
+        if log.sent:
+            with checking(env, target.label):
+                after = diagnose(arm, target, subscription)
+    except (KeyboardInterrupt, click.Abort, Interrupted) as exc:
+        if not log.sent:
+            raise
+        return _fix_interrupted(env, target.label, report, log, as_json, exc)
     if as_json:
-        render_fix_json(env, target.label, report.rows, fixes.outcomes_json(outcomes), after.rows)
+        render_fix_json(env, target.label, report.rows, fixes.outcomes_json(log.outcomes), after.rows)
     elif after is not report:
         render_checks(env, f"{target.label}, after the fixes", after.rows, False)
     else:
-        env.stdout.write("fix: nothing was changed\n" if outcomes else "fix: nothing to repair\n")
+        env.stdout.write("fix: nothing was changed\n" if log.outcomes else "fix: nothing to repair\n")
     if after.error is not None:
         raise after.error
-    return fixes.exit_status(after)
+    return fixes.exit_status(after, log.outcomes)
+
+
+def _fix_interrupted(env: Env, title: str, report: Any, log: Any, as_json: bool, exc: BaseException) -> int:
+    """Ctrl-C (or a signal) once a write has gone out: what was sent, the JSON so far, and 130 (128+N)."""
+    from sercon.azure import fixes
+    from sercon.cli.render import render_fix_interrupted, render_fix_json, render_outcome
+    from sercon.errors import ExitStatus, Interrupted
+
+    in_flight = log.in_flight()
+    outcomes = [*log.outcomes, *([in_flight] if in_flight else [])]
+    if as_json:
+        render_fix_json(env, title, report.rows, fixes.outcomes_json(outcomes), None)
+    elif in_flight is not None:
+        render_outcome(env, in_flight)
+    render_fix_interrupted(env, log.sent)
+    return exc.exit_code if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED
 
 
 def _repair(env: Env, arm: Any, report: Any, subscription: str, repair: Any, request: FixRequest,
-            password: str | None) -> Any:
+            password: str | None, sent: list[str]) -> Any:
     """One repair: asked, made, and what came of it (a refusal from Azure is an outcome, not the end)."""
     from sercon.azure import fixes
     from sercon.cli.render import progress_line
-    from sercon.errors import Interrupted, OutputClosed, SerconError
 
     if not repair.action:
         return fixes.Outcome(repair.name, fixes.MANUAL, repair.manual)
-    if not request.yes and not click.confirm(repair.question, err=True):
-        return fixes.Outcome(repair.name, fixes.DECLINED, "nothing changed")
-    try:
-        credentials = _credentials(env, report.vm, request, password) if repair.action == "password" else None
-        with progress_line(env) as progress:
-            detail = fixes.apply(arm, report, subscription, repair, progress, credentials)
-    except (Interrupted, OutputClosed):
-        raise
-    except SerconError as exc:
-        return fixes.Outcome(repair.name, fixes.FAILED, exc.message + (f" (fix: {exc.hint})" if exc.hint else ""))
-    return fixes.Outcome(repair.name, fixes.APPLIED, detail)
+    ask = None if request.yes else (lambda question: click.confirm(question, err=True))
+    if ask is not None and not ask(repair.question):
+        return fixes.Outcome(repair.name, fixes.DECLINED, "nothing changed", repair.requested)
+    credentials = _credentials(report.vm, request, password) if repair.action == "password" else None
+    with progress_line(env) as progress:
+        return fixes.attempt(arm, report, subscription, repair, sent, progress, credentials, ask)
 
 
-def _credentials(env: Env, vm: Any, request: FixRequest, password: str | None) -> Any:
-    """The console user and password: --user and --password-stdin, else asked on the terminal (hidden,
-    twice). Never from the command line."""
+def _credentials(vm: Any, request: FixRequest, password: str | None) -> Any:
+    """The console user and password: --user and --password-stdin, else asked on the terminal (the
+    password hidden, twice; a bad answer is asked again). Never from the command line; _fix_usage and
+    plan() made sure there is a terminal for whatever is asked."""
     from sercon.azure.fixes import Credentials, check_password, check_user_name
 
     user = request.user
     if user is None:
-        if not env.stdin_is_tty():
-            raise UsageError("the name of the console user to create or reset is needed", "add --user NAME")
         admin = vm.model.get("properties", {}).get("osProfile", {}).get("adminUsername") or "azureuser"
-        user = check_user_name(click.prompt("Console user name", default=admin, err=True))
+        user = click.prompt("Console user name", default=admin, err=True, value_proc=_asked(check_user_name))
     if password is None:
-        if not env.stdin_is_tty():
-            raise UsageError("the console user's password is needed",
-                             "pipe it in with --password-stdin, or run on a terminal to be asked")
-        password = check_password(click.prompt(f"Password for {user}", hide_input=True, confirmation_prompt=True,
-                                               err=True))
+        password = click.prompt(f"Password for {user}", hide_input=True, confirmation_prompt=True, err=True,
+                                value_proc=_asked(check_password, hidden=True))
     return Credentials(user, password)
+
+
+def _asked(check: Any, hidden: bool = False) -> Any:
+    """A check for click.prompt: its refusal is shown, and the question asked again (for a hidden answer
+    click says only that it was invalid: the reason, which never quotes the answer, is said first)."""
+
+    def value_proc(value: str) -> str:
+        try:
+            return check(value)
+        except UsageError as exc:
+            if hidden:
+                click.echo(f"sercon: {exc.message}", err=True)
+            raise click.UsageError(exc.message) from None
+
+    return value_proc
 
 
 def _console_switch(env: Env, subscription: str | None, cloud: str | None, identity: bool, enable: bool) -> int:

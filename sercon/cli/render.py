@@ -47,7 +47,7 @@ def render_checks(env: Env, title: str, rows: list[CheckResult], as_json: bool) 
     env.stdout.flush()
 
 
-FIX_MARKS = {"applied": OK, "declined": WARN, "failed": FAIL, "manual": WARN}
+FIX_MARKS = {"applied": OK, "accepted": WARN, "declined": WARN, "failed": FAIL, "manual": WARN}
 
 
 def render_outcome(env: Env, outcome: Outcome, why: str = "") -> None:
@@ -63,10 +63,20 @@ def render_outcome(env: Env, outcome: Outcome, why: str = "") -> None:
 
 
 def render_fix_json(env: Env, title: str, before: list[CheckResult], fixes: list[dict],
-                    after: list[CheckResult]) -> None:
-    """--fix --json: the checks before, each repair (name, status, detail) and the checks after."""
-    env.stdout.write(json.dumps({"target": title, "before": [asdict(r) for r in before], "fixes": fixes,
-                                 "checks": [asdict(r) for r in after]}, indent=2) + "\n")
+                    after: list[CheckResult] | None) -> None:
+    """--fix --json: the checks before, each repair (name, status, detail) and the checks after; after an
+    interrupt, the repairs so far, "checks": null and "interrupted": true."""
+    report = {"target": title, "before": [asdict(r) for r in before], "fixes": fixes,
+              "checks": [asdict(r) for r in after] if after is not None else None}
+    env.stdout.write(json.dumps(report if after is not None else {**report, "interrupted": True}, indent=2) + "\n")
+    env.stdout.flush()
+
+
+def render_fix_interrupted(env: Env, sent: list[str]) -> None:
+    """What an interrupted --fix had sent to Azure, which may still carry it out, and how to see."""
+    env.stderr.write(f"\nsercon: interrupted, after sending to Azure: {redact('; '.join(sent))}\n"
+                     "  fix: Azure may still carry it out: run `sercon doctor` again to see the state now\n")
+    env.stderr.flush()
 
 
 def summary(rows: list[CheckResult]) -> str:

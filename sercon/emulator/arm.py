@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from sercon.emulator import api_versions
+from sercon.emulator.arm_bodies import within
 from sercon.emulator.arm_shapes import (
     arm_error,
     boot_log_text,
@@ -315,9 +316,8 @@ class Arm(ArmUpdates):
         return web.json_response({"value": self.world.permissions(who.object_id, params["scope"])})
 
     async def locks(self, request, params, who):
-        scope = params["scope"].lower()
         found = [lock_json(lock) for sub in self.world.subscriptions.values() for lock in sub["locks"]
-                 if scope.startswith(lock["scope"].lower())]
+                 if within(params["scope"], lock["scope"])]
         return web.json_response({"value": found})
 
     async def blob(self, request: web.Request) -> web.StreamResponse:

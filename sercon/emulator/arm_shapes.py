@@ -29,7 +29,7 @@ def _statuses(power: str) -> list[dict[str, str]]:
 def _boot_diagnostics_profile(item: dict[str, Any]) -> dict[str, Any]:
     mode = item["boot_diagnostics"]
     profile: dict[str, Any] = {"enabled": mode != "off"}
-    if mode == "custom":
+    if mode == "custom" or (mode == "off" and item.get("storage_account")):  # disabled: ARM keeps the old one
         profile["storageUri"] = f"https://{item['storage_account']}.blob.core.windows.net/"
     return {"bootDiagnostics": profile}
 

@@ -4,12 +4,19 @@ emulator's world (and nothing else), the questions on a real pty, the refusals, 
 
 from __future__ import annotations
 
+import copy
 import json
+import signal
+import subprocess
+import time
 
 import pytest
 
-from tests.azure.conftest import EUROPE_IPS, READER, SUB, SUB_DISABLED
-from tests.conftest import Terminal
+from sercon.azure import fixes
+from sercon.azure.doctor import Report
+from sercon.checks import FAIL, OK, WARN, CheckResult
+from tests.azure.conftest import EUROPE_IPS, READER, SUB, SUB_DISABLED, WORLD
+from tests.conftest import ROOT, SERCON, Terminal
 
 
 def fix(azure, *args, input: bytes = b"", **env):
@@ -200,3 +207,171 @@ def test_location_is_followed_when_there_is_no_async_operation_header(azure_with
     assert report["fixes"][0]["status"] == "applied" and azure.vm("dealloc1")["power"] == "running"
     polls = [r["url"] for r in azure.requests if "/operations/" in r["url"]]
     assert len(polls) == 3 and all("monitor=true" in url for url in polls)
+
+
+def with_vm(vm: dict, account: dict | None = None) -> dict:
+    """The test world's subscriptions with one more VM in prod-rg (and a storage account in other-rg)."""
+    subscriptions = copy.deepcopy(WORLD["subscriptions"])
+    groups = subscriptions[0]["resource_groups"]
+    groups["prod-rg"]["vms"].append(vm)
+    if account is not None:
+        groups["other-rg"]["storage_accounts"].append(account)
+    return subscriptions
+
+
+def wait_for(condition, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return value
+
+
+def spawn(azure, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([*SERCON, *args], env=azure.env, cwd=str(ROOT), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+# -- the exit status tells whether what was asked for was done ---------------------------------------
+
+def test_declining_a_repair_whose_check_still_fails_exits_6_even_if_connect_would_go_on(azure):
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "fw-closed"], env=azure.env, cols=160, rows=40)
+    try:
+        term.wait_text("firewall of storage account diagclosed (nothing else changes)? [y/N]", timeout=20)
+        term.send("n\r")
+        status = term.wait_exit(timeout=20)
+    finally:
+        term.close()
+    assert "fix storage firewall: declined" in term.text() and status == 6
+    assert azure.writes() == []
+
+
+@pytest.mark.parametrize("status, before, after, requested, expected", [
+    (fixes.ACCEPTED, WARN, WARN, False, 3),  # sent, not confirmed, not visible yet: a timeout
+    (fixes.ACCEPTED, FAIL, OK, False, 0),  # not confirmed, but done by the time doctor looked again
+    (fixes.DECLINED, FAIL, FAIL, False, 6),
+    (fixes.DECLINED, WARN, WARN, False, 0),  # a warning declined: as plain doctor, 0
+    (fixes.FAILED, WARN, WARN, False, 6),
+    (fixes.FAILED, OK, OK, False, 0),
+    (fixes.FAILED, OK, OK, True, 6),  # --user asked for it, and it failed
+    (fixes.APPLIED, FAIL, FAIL, False, 6),  # only part of it could be made
+    (fixes.MANUAL, FAIL, FAIL, False, 0),  # someone else's to run: as before, connect has the last word
+])
+def test_the_exit_status_after_the_repairs(status, before, after, requested, expected):
+    outcome = fixes.Outcome("storage firewall", status, "detail", requested)
+    report = Report([CheckResult("power", OK, "running"), CheckResult("storage firewall", after, "found")], None)
+    assert fixes.exit_status(report, [outcome]) == expected
+
+
+# -- writes Azure has not confirmed, and Ctrl-C after a write --------------------------------------
+
+def test_a_start_azure_does_not_confirm_is_accepted_checked_again_and_exits_3(azure_with):
+    azure = azure_with(faults=[{"match": "/operations/", "method": "GET", "status": 500, "count": -1,
+                                "retry_after": 0}])
+    report, result = fix(azure, "-g", "prod-rg", "dealloc1")
+    assert [f["status"] for f in report["fixes"]] == ["accepted"], report["fixes"]
+    assert "Azure has not confirmed it yet" in report["fixes"][0]["detail"]
+    power = rows(report["checks"])["power"]  # doctor ran again: the VM is starting, no longer deallocated
+    assert power["status"] == "warn" and "starting" in power["found"], power
+    assert result.returncode == 3, result.stderr
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_ctrl_c_while_following_a_write_says_what_was_sent(azure_with, as_json):
+    azure = azure_with(operations={"polls": 100, "retry_after": 1})
+    child = spawn(azure, "doctor", "--fix", "--yes", *(["--json"] if as_json else []), "-g", "prod-rg", "dealloc1")
+    try:
+        wait_for(lambda: any("/operations/" in r["url"] for r in azure.requests))
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    text = err.decode()
+    assert "interrupted" in text and "start VM prod-rg/dealloc1" in text and "sercon doctor" in text, text
+    assert "\n  fix: " in text
+    if as_json:
+        report = json.loads(out)
+        assert report["interrupted"] is True and report["checks"] is None
+        assert [(f["name"], f["status"]) for f in report["fixes"]] == [("power", "accepted")]
+    else:
+        assert "fix power: accepted" in out.decode()
+
+
+# -- boot diagnostics: a custom storageUri left from before they were disabled -----------------------
+
+def test_boot_diagnostics_left_with_an_old_storage_uri_are_turned_on_with_managed_storage(azure_with):
+    azure = azure_with(subscriptions=with_vm({"name": "stale", "boot_diagnostics": "off",
+                                              "storage_account": "diagclosed"}))
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "stale"], env=azure.env, cols=200, rows=40)
+    try:
+        term.wait_text("Enable boot diagnostics on prod-rg/stale, with managed storage (replacing its old custom "
+                       "storage account diagclosed)? [y/N]", timeout=20)
+        term.send("y\r")
+        status = term.wait_exit(timeout=30)
+    finally:
+        term.close()
+    assert "boot diagnostics enabled on prod-rg/stale, with managed storage" in term.text()
+    vm = azure.vm("stale")
+    assert vm["boot_diagnostics"] == "managed" and vm["storage_account"] is None
+    assert status == 0, term.text()
+
+
+# -- the storage firewall -----------------------------------------------------------------------------
+
+def test_an_account_whose_default_action_is_allow_has_no_firewall_to_open(azure_with):
+    azure = azure_with(subscriptions=with_vm(
+        {"name": "fw-allow", "boot_diagnostics": "custom", "storage_account": "diagallow"},
+        {"name": "diagallow", "default_action": "Allow", "ip_rules": ["203.0.113.5"]}))
+    report, result = fix(azure, "-g", "prod-rg", "fw-allow")
+    row = rows(report["before"])["storage firewall"]
+    assert row["status"] == "ok" and "no firewall" in row["found"], row
+    assert report["fixes"] == [] and azure.writes() == [] and result.returncode == 0
+
+
+def test_with_yes_only_the_confirmed_ips_still_missing_are_added_and_the_difference_is_said(azure_with):
+    """Between doctor's look and the write, someone removes one IP (never confirmed: not added) and
+    adds another (no longer missing: not added twice)."""
+    azure = azure_with(faults=[{"match": "storageAccounts/diagclosed$", "method": "GET", "delay": 3}])
+    account = azure.account("diagclosed")
+    account["ip_rules"] = ["203.0.113.5", EUROPE_IPS[0]]
+    child = spawn(azure, "doctor", "--fix", "--yes", "--json", "-g", "prod-rg", "fw-closed")
+    try:
+        wait_for(lambda: any(r["url"].split("?")[0].endswith("/storageAccounts/diagclosed") for r in azure.requests))
+        account["ip_rules"] = ["203.0.113.5", EUROPE_IPS[1]]  # while sercon reads it again
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    report = json.loads(out)
+    detail = report["fixes"][0]["detail"]
+    assert report["fixes"][0]["status"] == "applied", report["fixes"]
+    assert detail.startswith(f"added {len(EUROPE_IPS) - 2} SerialConsole IPs for Europe"), detail
+    assert f"not added, as it was not confirmed: {EUROPE_IPS[0]}" in detail and EUROPE_IPS[1] in detail
+    assert account["ip_rules"] == ["203.0.113.5", EUROPE_IPS[1], *EUROPE_IPS[2:]]
+    assert rows(report["checks"])["storage firewall"]["status"] == "fail"
+    assert child.returncode == 6, err
+
+
+def test_on_a_terminal_a_firewall_that_changed_since_the_question_is_asked_about_again(azure):
+    account = azure.account("diagclosed")
+    account["ip_rules"] = ["203.0.113.5", EUROPE_IPS[0]]
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "fw-closed"], env=azure.env, cols=200, rows=40)
+    try:
+        term.wait_text(f"Add the {len(EUROPE_IPS) - 1} SerialConsole IPs for Europe", timeout=20)
+        account["ip_rules"] = ["203.0.113.5"]
+        term.send("y\r")
+        term.wait_text(f"The firewall of diagclosed changed since: add the {len(EUROPE_IPS)} SerialConsole IPs",
+                       timeout=20)
+        term.send("y\r")
+        status = term.wait_exit(timeout=30)
+    finally:
+        term.close()
+    assert account["ip_rules"] == ["203.0.113.5", *EUROPE_IPS]
+    assert status == 0, term.text()
+
+
+# -- refusals before any call -------------------------------------------------------------------------
+
+def test_fix_on_a_missing_device_is_not_found_as_for_doctor(azure):
+    result = azure.cli("doctor", "--fix", "--yes", "/dev/sercon-no-such-device", input=b"")
+    assert result.returncode == 4 and b"\n  fix: " in result.stderr, result.stderr

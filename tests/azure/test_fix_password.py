@@ -10,7 +10,10 @@ import os
 import secrets
 from pathlib import Path
 
+import pytest
+
 from tests.azure.conftest import SUB
+from tests.azure.test_fix import fix, rows
 from tests.azure.test_session import log_in, run
 from tests.conftest import Terminal
 
@@ -40,7 +43,7 @@ def test_password_stdin_creates_a_user_that_can_log_in(azure, tmp_path):
                                 "detail": "user rescue set through the VM access extension (enablevmaccess): sign "
                                           "in at the console with the password you gave"}]
     row = {r["name"]: r for r in report["checks"]}["password user"]
-    assert row["status"] == "ok" and "VM access extension" in row["found"]
+    assert row["status"] == "warn" and "VM access extension" in row["found"]
     assert password.encode() not in result.stdout + result.stderr
     assert b"GET " in result.stderr  # --debug did trace the calls
     puts = [r for r in azure.writes() if r["method"] == "PUT"]
@@ -99,12 +102,98 @@ def test_an_error_that_quotes_the_password_never_shows_it(azure_with):
     assert "access_users" not in azure.vm("keysonly") or azure.vm("keysonly")["access_users"] == {}
 
 
-def test_without_a_user_name_and_without_a_terminal_the_fix_fails_and_says_how(azure):
+def test_password_stdin_without_a_user_is_refused_before_any_call(azure):
     result = azure.cli("doctor", "--fix", "--yes", "--json", "--password-stdin", "-g", "prod-rg", "keysonly",
                        input=b"Some-Password-1")
-    report = json.loads(result.stdout)
-    assert report["fixes"][0]["status"] == "failed" and "--user NAME" in report["fixes"][0]["detail"]
-    assert [w for w in azure.writes() if w["method"] == "PUT"] == []
+    assert result.returncode == 2 and b"--password-stdin needs --user" in result.stderr, result.stderr
+    assert b"\n  fix: " in result.stderr and azure.requests == []
+
+
+def test_a_user_without_a_password_and_without_a_terminal_is_refused_before_any_call(azure):
+    result = azure.cli("doctor", "--fix", "--yes", "--user", "dave", "-g", "prod-rg", "keysonly", input=b"")
+    assert result.returncode == 2 and b"--password-stdin" in result.stderr, result.stderr
+    assert b"\n  fix: " in result.stderr and azure.requests == []
+
+
+def test_without_a_user_or_a_terminal_the_password_repair_is_left_as_a_command(azure):
+    report, result = fix(azure, "-g", "prod-rg", "keysonly")
+    assert [(f["name"], f["status"]) for f in report["fixes"]] == [("password user", "manual")]
+    assert "--user NAME --password-stdin -g prod-rg keysonly" in report["fixes"][0]["detail"]
+    assert azure.writes() == [] and result.returncode == 0
+
+
+def test_a_password_repair_azure_fails_exits_6(azure):
+    report, result = fix(azure, "--user", "rescue", "--password-stdin", "-g", "prod-rg", "keysonly",
+                         input=b"x" * 300 + b"\n")  # the emulated extension takes 256 bytes at most
+    assert [f["status"] for f in report["fixes"]] == ["failed"]
+    assert result.returncode == 6
+
+
+def test_a_succeeded_access_extension_is_a_warning_and_a_password_can_still_be_set(azure):
+    """The extension also resets SSH keys: that it once succeeded says nothing of a password user."""
+    first, result = fix(azure, "--user", "bob", "--password-stdin", "-g", "prod-rg", "keysonly",
+                        input=b"Bob-pw-12345\n")
+    assert result.returncode == 0 and first["fixes"][0]["status"] == "applied"
+    row = rows(first["checks"])["password user"]
+    assert row["status"] == "warn" and "a user may have been set through the VM access extension" in row["found"]
+    second, result = fix(azure, "--user", "carol", "--password-stdin", "-g", "prod-rg", "keysonly",
+                         input=b"Carol-pw-12345\n")
+    assert [(f["name"], f["status"]) for f in second["fixes"]] == [("password user", "applied")]
+    assert azure.vm("keysonly")["access_users"] == {"bob": "Bob-pw-12345", "carol": "Carol-pw-12345"}
+    assert result.returncode == 0
+
+
+def test_a_user_on_the_command_line_is_set_even_when_password_sign_in_is_allowed(azure):
+    report, result = fix(azure, "--user", "rescue", "--password-stdin", "-g", "prod-rg", "web1",
+                         input=b"Rescue-pw-12345\n")
+    assert [(f["name"], f["status"]) for f in report["fixes"]] == [("password user", "applied")]
+    assert azure.vm("web1")["access_users"] == {"rescue": "Rescue-pw-12345"} and result.returncode == 0
+
+
+@pytest.mark.parametrize("vm, why", [("win1", b"Windows"), ("set1/0", b"scale-set instance")])
+def test_a_user_for_a_vm_that_cannot_take_one_is_a_usage_error(azure, vm, why):
+    result = azure.cli("doctor", "--fix", "--yes", "--user", "rescue", "--password-stdin", "-g", "prod-rg", vm,
+                       input=b"Rescue-pw-12345\n")
+    assert result.returncode == 2 and why in result.stderr and b"\n  fix: " in result.stderr, result.stderr
+    assert azure.writes() == []
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfepw-1234\n", "pw-\u0085-1234\n".encode(), b"pw-\x1b-1234\n",
+                                  b"pw-\x7f-1234"])
+def test_a_password_on_stdin_must_be_utf8_text_without_control_characters(azure, data):
+    result = azure.cli("doctor", "--fix", "--yes", "--user", "rescue", "--password-stdin", "-g", "prod-rg",
+                       "keysonly", input=data)
+    assert result.returncode == 2 and b"\n  fix: " in result.stderr, result.stderr
+    assert b"pw-" not in result.stderr and azure.requests == []
+
+
+@pytest.mark.parametrize("name", ["root", "daemon", "bin", "sys", "nobody", "sshd", "www-data", "systemd-network"])
+def test_root_and_system_users_are_refused_before_any_call(azure, name):
+    result = azure.cli("doctor", "--fix", "--yes", "--user", name, "--password-stdin", "-g", "prod-rg", "keysonly",
+                       input=b"Some-Password-1")
+    assert result.returncode == 2 and b"\n  fix: " in result.stderr, result.stderr
+    assert azure.requests == []
+
+
+def test_a_system_user_typed_at_the_prompt_is_asked_again(azure):
+    password = new_password()
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "keysonly"], env=azure.env, cols=160, rows=40)
+    try:
+        term.wait_text("[y/N]", timeout=20)
+        term.send("y\r")
+        term.wait_text("Console user name [azureuser]:")
+        term.send("root\r")
+        term.wait_text("root is a system account")
+        term.send("rescue\r")
+        term.wait_raw(rb"Password for rescue: ")
+        term.send(password + "\r")
+        term.wait_raw(rb"Repeat for confirmation: ")
+        term.send(password + "\r")
+        status = term.wait_exit(timeout=30)
+    finally:
+        term.close()
+    assert status == 0, term.text()
+    assert azure.vm("keysonly")["access_users"] == {"rescue": password}
 
 
 def test_an_empty_password_on_stdin_is_a_usage_error_before_any_call(azure):

@@ -12,7 +12,7 @@ import pytest
 from sercon.azure import lro
 from sercon.azure.arm import ArmReply
 from sercon.azure.client import arm_client
-from sercon.errors import ExpectTimeout, SerconError
+from sercon.errors import ExitStatus, ExpectTimeout, SerconError
 from tests.azure.conftest import SUB
 
 VM = f"/subscriptions/{SUB}/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines"
@@ -106,3 +106,57 @@ def test_an_operation_url_on_another_host_is_not_followed(azure):
     with pytest.raises(SerconError) as caught:
         lro.wait(arm, elsewhere, "starting", None, sleep=lambda s: None)
     assert "attacker.example" in caught.value.message and azure.requests == []
+
+
+@pytest.mark.parametrize("value", ["0", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_a_retry_after_of_zero_or_in_the_past_still_waits_a_second(value):
+    """A tight loop of polls would hammer ARM (and count against its throttling): 1 s at least."""
+    assert lro._delay(ArmReply(200, {"Retry-After": value}, {}), lro.DEFAULT_DELAY) == lro.MIN_RETRY_AFTER == 1.0
+
+
+def test_operations_that_say_retry_after_0_are_polled_a_second_apart(azure):
+    arm, reply = start(azure)  # the test world's operations answer Retry-After: 0
+    clock = Clock()
+    lro.wait(arm, reply, "starting", None, sleep=clock.sleep, clock=clock.monotonic)
+    assert clock.slept == [1.0, 1.0, 1.0]
+
+
+def test_the_deadline_also_bounds_the_clients_own_retries_of_a_poll(azure_with):
+    """Every poll answers 500 with Retry-After: 3; ArmClient retries each call up to 5 times, sleeping
+    as asked: those sleeps count against the operation's deadline too."""
+    azure = azure_with(operations={"polls": 1000, "retry_after": 3},
+                       faults=[{"match": "/operations/", "method": "GET", "status": 500, "count": -1,
+                                "retry_after": 3}])
+    arm, reply = start(azure)
+    clock = Clock()
+    with pytest.raises(lro.StillRunning) as caught:
+        lro.wait(arm, reply, "starting VM prod-rg/dealloc1", None, deadline=8, sleep=clock.sleep,
+                 clock=clock.monotonic)
+    assert clock.now <= 8 and caught.value.exit_status == ExitStatus.TIMEOUT
+    assert "still in progress after 8 s" in caught.value.message
+
+
+def test_a_status_that_cannot_be_read_leaves_the_operation_unconfirmed(azure_with):
+    azure = azure_with(faults=[{"match": "/operations/", "method": "GET", "status": 500, "count": -1,
+                                "retry_after": 0}])
+    arm, reply = start(azure)
+    clock = Clock()
+    with pytest.raises(lro.Unconfirmed) as caught:
+        lro.wait(arm, reply, "starting VM prod-rg/dealloc1", None, sleep=clock.sleep, clock=clock.monotonic)
+    assert "Azure has not confirmed it" in caught.value.message and "HTTP 500" in caught.value.message
+    assert "sercon doctor" in caught.value.hint
+
+
+def test_a_failure_the_location_url_answers_is_a_failure_not_an_unconfirmed_operation(azure_with):
+    """Through Location, a failed operation answers with ARM's error (400 here): that is its end."""
+    azure = azure_with(operations={"polls": 1, "retry_after": 0, "headers": ["Location"]})
+    arm = arm_client(dict(azure.env))
+    body = {"location": "westeurope", "properties": {
+        "publisher": "Microsoft.OSTCExtensions", "type": "VMAccessForLinux", "typeHandlerVersion": "1.5",
+        "settings": {}, "protectedSettings": {"username": "rescue"}}}
+    reply = arm.send("PUT", f"{VM}/keysonly/extensions/enablevmaccess", "compute", body=body)
+    clock = Clock()
+    with pytest.raises(SerconError) as caught:
+        lro.wait(arm, reply, "setting the user", None, sleep=clock.sleep, clock=clock.monotonic)
+    assert not isinstance(caught.value, lro.Unconfirmed), caught.value.message
+    assert "VMExtensionProvisioningError" in caught.value.message

@@ -368,3 +368,89 @@ def test_the_storage_versions_of_the_azure_sdk_update_network_rules(env, version
     rules = acls(env)
     reply = call(env, "PATCH", ACCOUNT, {"properties": {"networkAcls": rules}}, version=version)
     assert reply.status_code == 200, reply.text
+
+
+# -- strictness: lock scopes, unknown members, passwords that are not text ---------------------------
+
+def test_a_lock_covers_its_own_group_only_not_one_whose_name_starts_the_same():
+    data = copy.deepcopy(WORLD)
+    groups = data["subscriptions"][0]["resource_groups"]
+    groups["prod"] = {"locks": [{"name": "freeze", "level": "ReadOnly"}]}
+    groups["prod-rg"] = {"vms": [{"name": "free", "power": "deallocated"}]}
+    with Emulator(World(data)) as emulator:
+        env = Emu(emulator)
+        vm = f"/subscriptions/{SUB}/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/free"
+        assert call(env, "GET", f"{vm}/providers/Microsoft.Authorization/locks", version="2016-09-01").json() == {
+            "value": []}
+        reply = call(env, "POST", f"{vm}/start")
+        assert reply.status_code == 202, reply.text
+        locked = call(env, "POST", f"/subscriptions/{SUB}/resourceGroups/locked/providers/Microsoft.Compute/"
+                      "virtualMachines/frozen/start")
+        assert locked.status_code == 409  # the lock's own group still is locked
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda b: b["properties"].update(protectedSetting={"password": "x"}), "Could not find member "
+     "'protectedSetting' on object of type 'VirtualMachineExtensionProperties'"),
+    (lambda b: b["properties"].update(enableAutomaticUpgrade=True), "properties.enableAutomaticUpgrade"),
+    (lambda b: b.update(propertie={}), "Could not find member 'propertie'"),
+])
+def test_extension_put_refuses_members_it_does_not_know(env, change, needle):
+    body = copy.deepcopy(VMACCESS)
+    change(body)
+    reply = call(env, "PUT", EXTENSION, body)
+    assert reply.status_code == 400, reply.text
+    assert needle in reply.json()["error"]["message"] and "Rescue-Pw-1234" not in reply.text
+    assert world_vm(env, "keys")["extensions"] == {}
+
+
+@pytest.mark.parametrize("rules, needle", [
+    ({"defaultAction": "Deny", "ipRules": [], "defaultActon": "Allow"}, "networkAcls.defaultActon"),
+    ({"defaultAction": "Deny", "ipRules": [{"value": "20.105.209.72", "actoin": "Allow"}]},
+     "networkAcls.ipRules[0].actoin"),
+    ({"defaultAction": "Deny", "ipRules": [], "resourceAccessRules": [{"tenantId": "t", "resourceId": "r"}]},
+     "networkAcls.resourceAccessRules"),
+])
+def test_network_acls_refuse_members_they_do_not_know_instead_of_dropping_them(env, rules, needle):
+    reply = call(env, "PATCH", ACCOUNT, {"properties": {"networkAcls": rules}}, version=STORAGE)
+    assert reply.status_code == 400, reply.text
+    assert needle in reply.json()["error"]["message"], reply.json()
+    assert acls(env)["defaultAction"] == "Deny" and acls(env)["ipRules"] == [{"value": "203.0.113.5",
+                                                                              "action": "Allow"}]
+
+
+@pytest.mark.parametrize("password", [r"\udcff\udcfepw", r"pw\u0085x", r"pw\u007fx"])
+def test_a_password_that_is_not_text_fails_the_operation_and_never_the_server(env, password):
+    """JSON can carry a lone surrogate (what non-UTF-8 bytes become in Python) or a C1 control: the
+    extension fails in the guest, and every poll still answers."""
+    raw = json.dumps(VMACCESS).replace("Rescue-Pw-1234", password).encode()  # the escape, as JSON has it
+    reply = call(env, "PUT", EXTENSION, raw=raw)
+    assert reply.status_code == 201, reply.text
+    answers = poll_async(env, reply.headers["Azure-AsyncOperation"])
+    assert answers[-1]["status"] == "Failed" and "control characters" in answers[-1]["error"]["message"]
+    assert call(env, "GET", reply.headers["Location"]).status_code == 400  # the failure, not a 500
+    assert world_vm(env, "keys")["access_users"] == {}
+
+
+def test_disabled_boot_diagnostics_keep_their_old_storage_uri_which_a_patch_merges():
+    """ARM keeps a custom storageUri after boot diagnostics are disabled; a PATCH merges, so enabling
+    without storageUri brings the old account back. Only an explicit null gives managed storage."""
+    data = copy.deepcopy(WORLD)
+    data["subscriptions"][0]["resource_groups"]["rg"]["vms"].append(
+        {"name": "stale", "boot_diagnostics": "off", "storage_account": "olddiag"})
+    with Emulator(World(data)) as emulator:
+        env = Emu(emulator)
+        old = {"enabled": False, "storageUri": "https://olddiag.blob.core.windows.net/"}
+        assert call(env, "GET", f"{VMS}/stale").json()["properties"]["diagnosticsProfile"]["bootDiagnostics"] == old
+        assert "bootDiagnostics" not in call(env, "GET", f"{VMS}/stale/instanceView").json()
+        on = {"properties": {"diagnosticsProfile": {"bootDiagnostics": {"enabled": True}}}}
+        reply = call(env, "PATCH", f"{VMS}/stale", on)
+        assert reply.json()["properties"]["diagnosticsProfile"]["bootDiagnostics"] == {**old, "enabled": True}
+        off = {"properties": {"diagnosticsProfile": {"bootDiagnostics": {"enabled": False}}}}
+        reply = call(env, "PATCH", f"{VMS}/stale", off)
+        assert reply.json()["properties"]["diagnosticsProfile"]["bootDiagnostics"] == old
+        managed = {"properties": {"diagnosticsProfile": {"bootDiagnostics": {"enabled": True, "storageUri": None}}}}
+        reply = call(env, "PATCH", f"{VMS}/stale", managed)
+        assert reply.json()["properties"]["diagnosticsProfile"]["bootDiagnostics"] == {"enabled": True}
+        vm = next(v for v in emulator.world.subscription(SUB)["vms"] if v["name"] == "stale")
+        assert vm["boot_diagnostics"] == "managed" and vm["storage_account"] is None

@@ -39,12 +39,15 @@ def set_console(arm: ArmClient, subscription: str, enable: bool) -> bool:
     return bool(body.get("properties", body).get("disabled"))
 
 
-def diagnose(arm: ArmClient, target: AzureTarget, subscription: str, vm: AzureVm | None = None) -> Report:
-    """All the checks; *vm* when the caller has resolved it already."""
+def diagnose(arm: ArmClient, target: AzureTarget, subscription: str, vm: AzureVm | None = None,
+             known_console: bool | None = None) -> Report:
+    """All the checks; *vm* and the console's state (*known_console*: disabled or not) when the caller
+    has read them already (no ARM call is made twice)."""
     check_names(target, subscription)
     facts = Facts()
     with ThreadPoolExecutor(max_workers=6) as pool:
-        console = pool.submit(console_disabled, arm, subscription)
+        console = pool.submit(lambda: known_console) if known_console is not None else \
+            pool.submit(console_disabled, arm, subscription)
         caller = pool.submit(lambda: token_claims(arm.credential.get_token(arm.scope).token).get("oid"))
         try:
             facts.vm = vm or resolve_vm(arm, target, subscription)

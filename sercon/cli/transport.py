@@ -67,12 +67,13 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
         if running is not None and options.share:
             env.info(f"using the running `sercon connect` to {vm.label}")
             return running
+        state = console.result() if console is not None else None
         if console is not None:
-            _stop_on_blockers(console.result(), vm)
+            _stop_on_blockers(state, vm)
         if running is not None:
             _take_from_own_session(env, running, vm.resource_id, options.force)
         transport = console_transport(arm, vm, one_shot=options.one_shot)
-        checks = pool.submit(_checked, arm, target, subscription, vm) if options.checks else None
+        checks = pool.submit(_checked, arm, target, subscription, vm, state) if options.checks else None
         with connecting(env, vm.label):
             try:
                 transport.open()
@@ -105,12 +106,12 @@ def _stop_on_blockers(console_disabled: bool | None, vm) -> None:
     gate([check_console(Facts(console_disabled=console_disabled)), check_power(vm), check_boot_diagnostics(vm)])
 
 
-def _checked(arm, target: AzureTarget, subscription: str, vm) -> list[Any]:
+def _checked(arm, target: AzureTarget, subscription: str, vm, console_disabled: bool | None) -> list[Any]:
     """Raise a definite blocker; return the other findings, to be shown as warnings."""
     from sercon.azure.checks import gate
     from sercon.azure.doctor import diagnose
 
-    report = diagnose(arm, target, subscription, vm)
+    report = diagnose(arm, target, subscription, vm, console_disabled)
     if report.error is not None:
         raise report.error
     return gate(report.rows)

@@ -217,7 +217,7 @@ class World:
     def permissions(self, object_id: str, scope: str) -> list[dict[str, list[str]]]:
         return [{"actions": r.actions, "notActions": r.not_actions, "dataActions": [], "notDataActions": []}
                 for r in self.role_assignments
-                if r.principal in ("*", object_id) and scope.lower().startswith(r.scope.lower().rstrip("/"))]
+                if r.principal in ("*", object_id) and _within(scope, r.scope)]
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
@@ -226,6 +226,13 @@ class World:
                     fault.count -= 1 if fault.count > 0 else 0
                     return fault
         return None
+
+
+def _within(scope: str, assigned: str) -> bool:
+    """A role assigned at *assigned* covers *scope* when it is that scope or below it (on a '/'
+    boundary: an assignment on resource group `prod` does not cover `prod-rg`)."""
+    scope, assigned = scope.lower().rstrip("/"), assigned.lower().rstrip("/")
+    return scope == assigned or scope.startswith(assigned + "/") or assigned == ""
 
 
 def _check_login_keys(item: dict[str, Any]) -> None:

@@ -96,3 +96,13 @@ def test_menu_sysrq_works_after_the_first_token_expired(azure_with):
         assert admin_posts(azure) == ["sysrq"]
     finally:
         term.close()
+
+
+def test_a_connect_reads_nothing_twice_and_calls_connect_once(azure):
+    from collections import Counter
+
+    before = len(azure.requests)
+    result = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", "login: $", "--timeout", "15")
+    assert result.returncode == 0, result.stderr
+    made = Counter((r["method"], r["url"].split("?")[0].lower()) for r in azure.requests[before:])
+    assert made and max(made.values()) == 1, made  # the console's state, the VM, ... each once

@@ -454,3 +454,12 @@ def test_disabled_boot_diagnostics_keep_their_old_storage_uri_which_a_patch_merg
         assert reply.json()["properties"]["diagnosticsProfile"]["bootDiagnostics"] == {"enabled": True}
         vm = next(v for v in emulator.world.subscription(SUB)["vms"] if v["name"] == "stale")
         assert vm["boot_diagnostics"] == "managed" and vm["storage_account"] is None
+
+
+def test_a_role_on_one_group_does_not_cover_a_group_whose_name_starts_the_same():
+    from sercon.emulator.world import _within
+
+    assert _within("/subscriptions/s/resourceGroups/prod/providers/x/vm1", "/subscriptions/s/resourceGroups/prod")
+    assert _within("/subscriptions/s/resourceGroups/prod", "/subscriptions/s/resourceGroups/prod/")
+    assert not _within("/subscriptions/s/resourceGroups/prod-rg/providers/x/vm1",
+                       "/subscriptions/s/resourceGroups/prod")

@@ -18,6 +18,7 @@ from sercon.azure.clouds import Cloud
 from sercon.azure.msal_calls import (
     AccessToken,
     authority,
+    cached_access_token,
     from_msal,
     http_client,
     load_token_cache,
@@ -62,10 +63,14 @@ class ServicePrincipalCredential:
         if not (self.client_id and self.tenant):
             raise AuthUnavailable(f"{self.name}: AZURE_CLIENT_ID and AZURE_TENANT_ID are not both set")
         if self._app is None:
-            import msal
-
             credential = self._credential()
             self._cache_path = self._cache_folder / f"service_principal_tokens-{self._cache_key(credential)}.json"
+            cached = None if self._fresh else cached_access_token(self._cache_path, self.client_id, self.tenant,
+                                                                  self.cloud.authority_host, scope)
+            if cached is not None:
+                return cached
+            import msal
+
             self._cache = load_token_cache(None if self._fresh else self._cache_path)
             self._app = msal_call(self.name, lambda: msal.ConfidentialClientApplication(
                 self.client_id, client_credential=credential, http_client=http_client(self.cloud.trust),

@@ -4,6 +4,7 @@ for token caches. Shared by the credential chain (auth.py) and `sercon login` (l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -69,19 +70,53 @@ def private_file(path: Path) -> int:
     return fd
 
 
+def cached_access_token(path: Path, client_id: str, tenant: str, authority_host: str, scope: str) -> AccessToken | None:
+    """A still-fresh access token from the cache file msal wrote last run, read without msal: the
+    warm start then imports no msal and makes no discovery call (both on every command's way)."""
+    import json
+    from urllib.parse import urlsplit
+
+    data = _private_text(path)
+    if data is None:
+        return None
+    try:
+        entries = json.loads(data).get("AccessToken", {}).values()
+        environment = (urlsplit(authority_host).hostname or "").lower()  # msal keeps the host, not the port
+        for entry in entries:
+            if (entry.get("client_id") == client_id and str(entry.get("realm", "")).lower() == tenant.lower()
+                    and str(entry.get("environment", "")).lower() == environment
+                    and scope.lower() in str(entry.get("target", "")).lower().split()
+                    and float(entry.get("expires_on", 0)) > time.time() + FRESH_FOR):
+                return AccessToken(entry["secret"], float(entry["expires_on"]))
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+    return None
+
+
+FRESH_FOR = 300  # seconds a cached token must still be valid for, as msal itself requires
+
+
+def _private_text(path: Path) -> str | None:
+    """The file's text if it is the user's own and private to them (a token cache); else None."""
+    try:
+        info = os.stat(path)
+        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+            return None
+        return path.read_text()
+    except OSError:
+        return None
+
+
 def load_token_cache(path: Path | None) -> Any:
     """A service principal's tokens from the last run (a warm start skips the token request), read
     only from a file that is the user's own and private to them; else an empty cache."""
     import msal
 
     cache = msal.SerializableTokenCache()
-    try:
-        if path is not None:
-            info = os.stat(path)
-            if info.st_uid == os.getuid() and not info.st_mode & 0o077:
-                cache.deserialize(path.read_text())
-    except (OSError, ValueError):
-        pass  # none yet, or unreadable: ask for a token
+    text = _private_text(path) if path is not None else None
+    if text:
+        with contextlib.suppress(ValueError):  # unreadable: ask for a token
+            cache.deserialize(text)
     return cache
 
 

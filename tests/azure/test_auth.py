@@ -197,3 +197,11 @@ def test_a_service_principals_token_is_reused_across_runs_from_a_private_file(az
         cache.read_text()
     other = azure.cli("account", AZURE_CLIENT_SECRET="not-the-secret")  # another secret finds no cached token
     assert other.returncode == 5 and b"invalid_client" in other.stderr
+
+
+def test_a_warm_connect_neither_imports_msal_nor_loads_certifi_per_connection(azure):
+    assert azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", "login: $").returncode == 0  # warms the cache
+    warm = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", "login: $", PYTHONPROFILEIMPORTTIME="1")
+    assert warm.returncode == 0, warm.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in warm.stderr.decode().splitlines() if "|" in line}
+    assert "requests" in imported and "msal" not in imported  # the cached token was read without msal

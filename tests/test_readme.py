@@ -25,3 +25,14 @@ def test_the_test_command_works_with_or_without_sudo_and_updates_the_package_lis
 def test_the_try_it_command_leaves_sercon_on_the_path():
     try_it = next(c for c in readme_commands() if "sercon demo" in c)
     assert ". .venv/bin/activate && sercon demo" in try_it
+
+
+def test_ci_fails_when_any_step_of_the_chain_fails(tmp_path):
+    import subprocess
+
+    test_command = next(c for c in readme_commands() if "pytest" in c)
+    script = (ROOT / ".ci" / "run").read_text().replace(test_command, "true && false && true")  # e.g. ruff fails
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / ".ci" / "run").write_text(script)
+    done = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, timeout=30)
+    assert done.returncode != 0, done.stdout

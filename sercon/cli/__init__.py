@@ -36,8 +36,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from sercon.cli import (account_commands, azure_commands, demo, emulator_command, info, rescue_command,
-                            session_commands)
+    from sercon.cli import (
+        account_commands,
+        azure_commands,
+        demo,
+        emulator_command,
+        info,
+        rescue_command,
+        session_commands,
+    )
 
     for module in (session_commands, rescue_command, azure_commands, account_commands, emulator_command, info, demo):
         for command in module.COMMANDS:

@@ -1,4 +1,4 @@
-"""The local terminal's input side: raw mode and key reading on prompt-toolkit."""
+"""The local terminal's input side: raw mode, and key reading (prompt-toolkit's parser for escape sequences)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import contextlib
 import os
 import re
 import termios
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from sercon.terminal.paste import BURST, PASTE_END, PASTE_START
 from sercon.terminal.screen import write_all
 
 BRACKETED_PASTE_ON, BRACKETED_PASTE_OFF = b"\x1b[?2004h", b"\x1b[?2004l"
+TTY_READ = 1024  # bytes a read takes from the terminal (as prompt-toolkit reads)
 
 
 # What a terminal sends back when the remote asks it something (busybox asks for the cursor position
@@ -26,8 +26,9 @@ TERMINAL_REPLY = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Chunk:
+class Chunk(NamedTuple):
+    """What one read of the terminal held, or a part of it (a tuple: one is made per keystroke)."""
+
     data: bytes
     pasted: bool = False
     reply: bool = False  # the terminal answering a query, not the user typing
@@ -36,9 +37,12 @@ class Chunk:
 class RawConsole:
     """Raw mode for the session, restored on every way out.
 
-    prompt-toolkit's raw mode leaves output processing on; a console client must not turn the
-    remote's bare LF into CRLF, so OPOST goes off too. The normal restore is ``__exit__`` (from a
-    ``with`` block, so it runs in ``finally``); an atexit hook is the last resort.
+    The modes are prompt-toolkit's ``raw_mode()`` (no echo, no line editing, no signals from keys,
+    no XON/XOFF, no CR/NL translation, reads of one byte), set here with termios so the session
+    needs no prompt-toolkit to start (importing it costs more time than the rest of the start-up).
+    Output processing goes off too: a console client must not turn the remote's bare LF into CRLF.
+    The normal restore is ``__exit__`` (from a ``with`` block, so it runs in ``finally``); an atexit
+    hook is the last resort.
     """
 
     def __init__(self, stdin: TextIO, out_fd: int) -> None:
@@ -47,20 +51,13 @@ class RawConsole:
         self.out_fd = out_fd
         self.is_tty = os.isatty(self.fd)
         self._saved: list | None = None
-        self._raw = None
 
     def __enter__(self) -> RawConsole:
         if not self.is_tty:
             return self
-        from prompt_toolkit.input.vt100 import raw_mode
-
         self._saved = termios.tcgetattr(self.fd)
         atexit.register(self.restore)
-        self._raw = raw_mode(self.fd)
-        self._raw.__enter__()
-        attrs = termios.tcgetattr(self.fd)
-        attrs[1] &= ~termios.OPOST
-        termios.tcsetattr(self.fd, termios.TCSANOW, attrs)
+        termios.tcsetattr(self.fd, termios.TCSANOW, raw_attributes(self._saved))
         if os.isatty(self.out_fd):
             write_all(self.out_fd, BRACKETED_PASTE_ON)
         return self
@@ -80,34 +77,102 @@ class RawConsole:
         atexit.unregister(self.restore)
 
 
+def raw_attributes(attrs: list) -> list:
+    """*attrs* (from tcgetattr) in the session's raw mode: prompt-toolkit's raw mode, and no OPOST."""
+    raw = [*attrs[:6], list(attrs[6])]
+    raw[0] &= ~(termios.IXON | termios.IXOFF | termios.ICRNL | termios.INLCR | termios.IGNCR)
+    raw[1] &= ~termios.OPOST
+    raw[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
+    raw[6][termios.VMIN] = 1
+    return raw
+
+
 class KeyReader:
-    """Reads what the user typed or pasted: prompt-toolkit's VT100 parser on a terminal (it finds
-    bracketed pastes), plain reads otherwise. Typed bytes come back exactly as the terminal sent them."""
+    """Reads what the user typed or pasted, as the terminal sent it.
+
+    Plain typing, the bulk of it, takes the fast path: the bytes read are the chunk, handed on at
+    once. Only input with an escape sequence in it (arrow keys, a bracketed paste, the terminal
+    answering a query) goes through prompt-toolkit's VT100 parser, imported the first time one
+    comes; from then on input keeps going through the parser until it holds nothing back (a
+    sequence cut between two reads, a paste whose end has not come yet), so the order never
+    changes. Typed bytes come back exactly as the terminal sent them on both paths.
+    """
 
     def __init__(self, stdin: TextIO) -> None:
         self.fd = stdin.fileno()
         self.closed = False
-        self._input = None
-        if os.isatty(self.fd):
-            from prompt_toolkit.input.vt100 import Vt100Input
-
-            self._input = Vt100Input(stdin)
+        self.plain = False  # the last read is plain typing: see read()
+        self._tty = os.isatty(self.fd)
+        self._size = TTY_READ if self._tty else 65536
+        self._parser = None  # prompt-toolkit's Vt100Parser, from the first escape sequence on
+        self._presses: list = []
+        self._held = 0  # characters the parser was fed and has not handed back yet
 
     def fileno(self) -> int:
         return self.fd
 
-    def read(self) -> list[Chunk]:
-        if self._input is None:
-            data = os.read(self.fd, 65536)
+    @property
+    def holding(self) -> bool:
+        """The parser holds input back: a lone Esc (flush() hands it over), or an unfinished paste."""
+        return self._held != 0
+
+    @property
+    def parsing(self) -> bool:
+        """prompt-toolkit's parser is in use (it is only loaded once an escape sequence was typed)."""
+        return self._parser is not None
+
+    def read(self) -> bytes:
+        """One read of the terminal, as it came (b"", and ``closed`` set, at the end of input).
+
+        ``plain`` then says whether it is plain typing: no escape sequence, nothing held back by the
+        parser, no more than a burst of typing. Plain typing is the chunk as it is (the caller may
+        send it on without feed(), which would say just that); anything else goes to feed().
+        """
+        try:
+            data = os.read(self.fd, self._size)
+        except BlockingIOError:  # a non-blocking stdin that another reader emptied first: nothing now
+            data = b""
+        except OSError:  # the terminal hung up (EIO): as the end of input
+            data, self.closed = b"", True
+        else:
             self.closed = not data
-            return [Chunk(data, pasted=len(data) > BURST)] if data else []
-        chunks = _chunks(self._input.read_keys())
-        self.closed = self._input.closed
-        return chunks
+        self.plain = 0 < len(data) <= BURST and (not self._tty or (self._held == 0 and b"\x1b" not in data))
+        return data
+
+    def feed(self, data: bytes) -> list[Chunk]:
+        """What *data*, as one read from the terminal returned it, holds: typing, pastes, replies."""
+        if not data:
+            return []
+        if not self._tty or (self._held == 0 and b"\x1b" not in data):
+            return [Chunk(data, pasted=len(data) > BURST)]  # nothing for the parser: the fast path
+        return self._parse(data)
 
     def flush(self) -> list[Chunk]:
         """Hand over a lone Esc the parser was holding back (it may start a sequence)."""
-        return _chunks(self._input.flush_keys()) if self._input is not None else []
+        if self._parser is None:
+            return []
+        self._parser.flush()
+        return self._take()
+
+    def _parse(self, data: bytes) -> list[Chunk]:
+        if self._parser is None:
+            from prompt_toolkit.input.vt100_parser import Vt100Parser
+
+            self._parser = Vt100Parser(self._presses.append)
+        # surrogateescape: any byte, UTF-8 or not (or half of a character cut by the read), comes
+        # back out of _chunks as itself.
+        text = data.decode("utf-8", "surrogateescape")
+        self._held += len(text)
+        self._parser.feed(text)
+        return self._take()
+
+    def _take(self) -> list[Chunk]:
+        from prompt_toolkit.keys import Keys
+
+        presses, self._presses[:] = self._presses[:], []
+        # A paste comes back without its two 6-character brackets; everything else as it was typed.
+        self._held -= sum(len(p.data) + (12 if p.key == Keys.BracketedPaste else 0) for p in presses)
+        return _chunks(presses)
 
 
 def _chunks(key_presses: list) -> list[Chunk]:

@@ -18,10 +18,13 @@ HARMLESS = re.compile(rb"\x1b\[[0-9;]*[mK]")  # colours and erase-to-end: a line
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
     """os.write until everything is out, waiting (not spinning) if the descriptor is non-blocking."""
-    view = memoryview(data)
+    view = data
     while view:
         try:
-            view = view[os.write(fd, view) :]
+            written = os.write(fd, view)
+            if written == len(view):  # the usual case: one write, no memoryview
+                return
+            view = memoryview(view)[written:]
         except BlockingIOError:
             select.select([], [fd], [])
         except BrokenPipeError as exc:

@@ -7,10 +7,15 @@ or with --force); a writer thread (sender.py) sends input in order, pacing paste
 actions (actions.py). What they share: the writer's queue; events (stop, the user's Enter); the
 Screen, SessionLog, ResizePolicy and Sender's drop count, each guarded by its own lock; and a few
 values written by one thread and only read by the others (the reader's ``_tail``, ``_rx_count`` and
-``remote_bracketed_paste``; the main thread's ``timestamps`` and ``log``; ``_closed``, handed from
-the reader to the main thread with the Enter event; ``_fatal``, handed over with the wake pipe).
-Fatal errors are raised from the main thread after the terminal is restored, so ``cli.main``
-prints them on a sane terminal.
+``remote_bracketed_paste``; the main thread's ``timestamps``, ``log`` and ``control``; ``_closed``,
+handed from the reader to the main thread with the Enter event; ``_fatal``, handed over with the
+wake pipe). Fatal errors are raised from the main thread after the terminal is restored, so
+``cli.main`` prints them on a sane terminal.
+
+A keystroke takes the shortest way (issue 12): plain typing skips prompt-toolkit's parser
+(console.py) and the escape machine's byte loop (``feed_plain``), and the key loop writes it to the
+console itself while the writer has nothing queued. The reader starts before anything it does not
+need is loaded: the control socket's server starts after it.
 """
 
 from __future__ import annotations
@@ -22,53 +27,30 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sercon.errors import (
-    ConnectionLost,
-    ExitStatus,
-    Interrupted,
-    SessionClosed,
-    TakenOver,
-)
+from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SessionClosed
 from sercon.terminal.actions import Actions
 from sercon.terminal.console import Chunk, KeyReader, RawConsole
-from sercon.terminal.control_server import ControlServer
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
 from sercon.terminal.logfile import LineStamper, LogError, SessionLog
-from sercon.terminal.paste import BURST
 from sercon.terminal.prompt import TAIL, at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
 from sercon.terminal.reconnect import Reconnector
 from sercon.terminal.resize import ResizePolicy
 from sercon.terminal.screen import Screen
-from sercon.terminal.sender import PACED, PASTE, TYPED, Sender
+from sercon.terminal.sender import PASTE, TYPED, Sender
+from sercon.terminal.session_options import SessionOptions
 from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
 from sercon.transport.base import Transport
 from sercon.wakeup import WakePipe
 
+if TYPE_CHECKING:
+    from sercon.terminal.control_server import ControlServer
+
 TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
 EOF_DRAIN_TIMEOUT = 10.0
 LOGOUT_WAIT = 5.0
-CONTROL_WAIT = 60.0  # how long input from the control socket may wait behind the user's own
-
-
-@dataclass
-class SessionOptions:
-    escape: int | None = 0x1D
-    paste_chunk: int = 2048
-    reconnect: bool = True
-    timestamps: bool = False
-    log_path: str | None = None
-    log_format: str = "text"
-    take_back: bool = False  # reopen a session the far end closed (another user's takeover too) (--force)
-    interactive: bool | None = None  # may the user be asked (Enter reconnects)? None: stdin is a terminal
-    control_path: Path | None = None  # where other sercon commands reach this session
-    resize: bool = False  # type `stty rows R cols C` at a shell prompt when the window size changes (resize.py)
-    logout_on_exit: bool = False
-    logout_sequence: bytes = b"\x15exit\r"  # Ctrl-U clears a half-typed line first
 
 
 class Session:
@@ -114,11 +96,7 @@ class Session:
             "toggle_timestamps": lambda _: self._toggle_timestamps(),
             **{name: (lambda arg, name=name: self._actions.queue(name, arg)) for name in self._actions.table},
         }
-        self.control: ControlServer | None = None
-        if options.control_path is not None:
-            tty = os.ttyname(stdin.fileno()) if self._interactive and os.isatty(stdin.fileno()) else None
-            self.control = ControlServer(options.control_path, self._control_write, self._control_act,
-                                         {"pid": os.getpid(), "tty": tty})
+        self.control: ControlServer | None = None  # set once the session runs (_start_control)
 
     # -- main thread ------------------------------------------------------------------------------
     def run(self) -> ExitStatus:
@@ -131,10 +109,9 @@ class Session:
             self.machine.width = self._window()[1]
             with SignalWake() as signals, RawConsole(self.stdin, self.screen.out_fd):
                 self.screen.status(self._banner())
-                if self.control is not None:
-                    self.control.start()
                 for thread in threads:
                     thread.start()
+                self._start_control()  # after the reader: the console's first bytes do not wait for it
                 try:
                     return self._loop(keys, signals)
                 finally:
@@ -144,6 +121,16 @@ class Session:
         finally:
             self._shutdown(threads)
 
+    def _start_control(self) -> None:
+        """Let other sercon commands reach this session. Started after the reader (a client cannot
+        connect before the socket listens, so it misses nothing)."""
+        if self.options.control_path is None:
+            return
+        from sercon.terminal.session_control import ControlBridge
+
+        bridge = ControlBridge(self.transport, self._tx, self._actions, self._post_fatal)
+        self.control = bridge.start(self.options.control_path, self.stdin, self._interactive)
+
     def _banner(self) -> str:
         esc = key_name(self.options.escape) if self.options.escape is not None else None
         ways = f"{esc} ? for the menu, {esc} q or <Enter>~. to quit" if esc else "<Enter>~. to quit"
@@ -151,37 +138,53 @@ class Session:
 
     def _loop(self, keys: KeyReader, signals: SignalWake) -> ExitStatus:
         holding_esc = False
+        key_fd, signal_fd, wake_fd = keys.fileno(), signals.read_fd, self._wake.fileno()
+        watch = [key_fd, signal_fd, wake_fd]  # plain descriptors: no fileno() calls on a keystroke's path
         while not self._quit:
             busy = holding_esc or (self.log is not None and self.log.active)
-            ready, _, _ = select.select([keys, signals.read_fd, self._wake], [], [], TICK if busy else None)
-            for signum in signals.pending():
-                if signum in EXIT_SIGNALS:
-                    raise Interrupted(signum, signal.Signals(signum).name)
-                if signum == signal.SIGWINCH:
-                    self.machine.width = self._window()[1]
-                    self._resize.window_changed()
-                    self._resize_at_prompt()
-            if self._wake in ready:
+            ready, _, _ = select.select(watch, [], [], TICK if busy else None)
+            if signal_fd in ready:
+                self._signals(signals)
+            if wake_fd in ready:
                 self._wake.drain()
                 if self._fatal is not None:
                     raise self._fatal
-            if keys in ready:
-                chunks = keys.read()
+            chunks: list[Chunk] = []
+            if key_fd in ready:
+                data = keys.read()
+                # A keystroke's usual way, the fast path: plain typing that the menu passes on whole
+                # goes straight out, in as few calls as can be (each costs microseconds on a cold CPU).
+                if keys.plain and self._closed is None and self.machine.feed_plain(data):
+                    self._typed(data)
+                else:
+                    chunks = keys.feed(data)
                 if keys.closed:
                     self._handle(chunks)
                     return self._end_of_input()
-                holding_esc = True
+                holding_esc = keys.holding  # a lone Esc (or a cut sequence): flushed after a TICK of quiet
             elif holding_esc:
                 chunks, holding_esc = keys.flush(), False
-            else:
-                chunks = []
-            self._handle(chunks)
-            self._flush_log()
+            if chunks:
+                self._handle(chunks)
+            if self.log is not None:
+                self._flush_log()
         closed = self._closed  # quit while a closed session waited for Enter: say why it had ended
         return closed.exit_status if closed is not None else ExitStatus.SUCCESS
 
+    def _signals(self, signals: SignalWake) -> None:
+        for signum in signals.pending():
+            if signum in EXIT_SIGNALS:
+                raise Interrupted(signum, signal.Signals(signum).name)
+            if signum == signal.SIGWINCH:
+                self.machine.width = self._window()[1]
+                self._resize.window_changed()
+                self._resize_at_prompt()
+
     def _handle(self, chunks: list[Chunk]) -> None:
         for chunk in chunks:
+            if not (chunk.reply or chunk.pasted) and self._closed is None and self.machine.feed_plain(chunk.data):
+                self._typed(chunk.data)  # plain typing after all (it came with an arrow key, say)
+                continue
             if chunk.reply:  # the terminal answering the remote (cursor position...): not a keystroke
                 if self._closed is None:
                     self._tx.typed(chunk.data)
@@ -200,13 +203,17 @@ class Session:
 
     def _forward(self, data: bytes) -> None:
         if self._closed is None:
-            self._tx.typed(data)
-            self._resize.typed(data)
+            self._typed(data)
         elif b"\r" in data or b"\n" in data:
             self._closed = None
             self._enter.set()
         else:
             self._tx.input_lost(len(data))
+
+    def _typed(self, data: bytes) -> None:
+        self._tx.typed(data)
+        if self._resize.enabled:  # off, it never types: what was typed does not matter to it
+            self._resize.typed(data)
 
     def _command(self, name: str, arg: str | None) -> None:
         self._menu[name](arg)
@@ -282,34 +289,6 @@ class Session:
         done.wait(EOF_DRAIN_TIMEOUT)
         return ExitStatus.SUCCESS
 
-    def _control_write(self, data: bytes) -> None:
-        """Input from `sercon send` through the control socket: in order with the user's typing, and
-        only answered once it went out, so a send during a reconnect fails (exit 7) instead of
-        vanishing with a success."""
-        done, failed = threading.Event(), []
-
-        def job() -> None:
-            try:
-                self._tx.send_now(data, PACED if len(data) > BURST else TYPED)
-            except ConnectionLost:
-                failed.append(True)
-                raise
-            finally:
-                done.set()
-
-        self._tx.put(job)
-        if not done.wait(CONTROL_WAIT) or failed:
-            raise ConnectionLost(f"{self.transport.label} is not connected right now: the input was not sent",
-                                 "send it again once the session says it reconnected")
-
-    def _control_act(self, op: str, key: str | None) -> str:
-        """An action from another sercon command, run in order by the writer thread; its result returned."""
-        if op == "release":  # the same user's `sercon connect --force`
-            self._post_fatal(TakenOver(f"another sercon of yours took over the console of {self.transport.label}",
-                                       "only one sercon session per console: use the other one"))
-            return "released"
-        return self._actions.run_and_wait(op, key)
-
     def _shutdown(self, threads: list[threading.Thread]) -> None:
         self._stop.set()
         self._enter.set()
@@ -352,8 +331,8 @@ class Session:
                     self._tx.reconnected()
                     continue
                 if data:
+                    self._show(data)  # first: the screen is what someone waits for
                     self._reconnector.backoff.answered()
-                    self._show(data)
         except BaseException as exc:  # anything unexpected ends the session, reported by the main thread
             if not self._stop.is_set():
                 self._post_fatal(exc)
@@ -390,13 +369,14 @@ class Session:
             self.log.event(kind, **fields)
 
     def _show(self, data: bytes) -> None:
+        self.screen.write(self._stamper.stamp(data) if self.timestamps else data)
         if b"\x1b[?2004" in data:
             self.remote_bracketed_paste = data.rfind(b"\x1b[?2004h") > data.rfind(b"\x1b[?2004l")
-        self.screen.write(self._stamper.stamp(data) if self.timestamps else data)
-        self._tail = (self._tail + data)[-TAIL:]
+        self._tail = data[-TAIL:] if len(data) >= TAIL else self._tail[len(data) - TAIL:] + data  # one copy
         self._rx_count += len(data)
-        self._resize.output()
-        self._resize_at_prompt()
+        if self._resize.enabled:  # off, it never types (and asking costs a window-size ioctl a chunk)
+            self._resize.output()
+            self._resize_at_prompt()
         if self.control is not None:
             self.control.broadcast(data)
         if self.log is not None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import select
-import socket
 import stat
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,17 +16,17 @@ import serial
 from sercon.checks import FAIL, OK, WARN, CheckResult
 from sercon.errors import (
     ConnectionLost,
-    DeviceBusy,
     NotSupported,
-    PermissionDenied,
     SerconError,
-    TargetNotFound,
     UsageError,
 )
 from sercon.targets import LineSettings
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
+from sercon.transport.device_errors import lock_holder, no_such_device, open_error, permission_fix
 
 READ_SIZE = 65536
+BULK = 2048  # a read this big: the device is sending in bulk, collect what follows (_more)
+BATCH = 16384  # bytes collected at most before they go to the screen
 QMP_SERIAL_CHARDEV = "serial0"  # the chardev id QEMU gives the first -serial (or the id sercon's tests use)
 if "sercon.transport.urlhandler" not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append("sercon.transport.urlhandler")  # telnet://
@@ -132,7 +131,27 @@ class SerialTransport(Transport):
         data = os.read(fd, READ_SIZE)
         if not data:
             raise ConnectionLost(f"lost {self.label}: the device hung up")
-        return data
+        if len(data) < BULK:
+            return data  # a keystroke's echo, a prompt: straight out
+        return self._more(fd, data)
+
+    def _more(self, fd: int, data: bytes) -> bytes:
+        """Output in bulk: take what else is already there, up to BATCH bytes, so the chunks a pty
+        hands over (at most 4095 bytes a read) go to the screen in fewer, larger writes. Only what
+        select says is readable is read: a non-blocking read that finds nothing can leave the rest
+        of a burst behind in the pty, unseen by the next select (Linux 6.x)."""
+        parts = [data]
+        size = len(data)
+        while size < BATCH:
+            try:
+                more = os.read(fd, READ_SIZE) if select.select([fd], [], [], 0)[0] else b""
+            except OSError:
+                more = b""
+            if not more:
+                break  # nothing more yet (or the device went: the next read says so; nothing read is lost)
+            parts.append(more)
+            size += len(more)
+        return b"".join(parts) if len(parts) > 1 else data
 
     def write(self, data: bytes) -> None:
         port = self._port
@@ -292,63 +311,13 @@ def console_key(url: str) -> str:
     return os.path.realpath(url) if "://" not in url else url
 
 
-def open_error(path: str, exc: serial.SerialException) -> SerconError:
-    """Turn pyserial's open failure into the contract's error, with the fix."""
-    code = getattr(exc, "errno", None)
-    text = str(exc)
-    if code == errno.ENOENT or "No such file" in text:
-        return no_such_device(path)
-    if code == errno.EACCES or "Permission denied" in text:
-        return PermissionDenied(f"{path}: permission denied", permission_fix(path))
-    if code in (errno.EAGAIN, errno.EWOULDBLOCK) or "exclusively lock" in text:
-        holder = lock_holder(path)
-        who = f" by {holder}" if holder else " by another process"
-        return DeviceBusy(f"{path} is locked{who}", "close the other program, or wait for it to finish")
-    if code == errno.ECONNREFUSED or "refused" in text:
-        return TargetNotFound(f"{path}: connection refused", "check the host and port")
-    if "Name or service not known" in text or "nodename nor servname" in text or "No address associated" in text \
-            or code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
-        return TargetNotFound(f"{path}: no such host", "check the host name in the URL (and your DNS)")
-    if "debug|info|warning|error" in text or "port" in text.lower() and "range" in text.lower():
-        return UsageError(f"{path} is not a valid URL (a bad port or option)", "write it as socket://HOST:PORT "
-                          "with a port from 1 to 65535")
-    return ConnectionLost(f"cannot open {path}: {text}", "check that the host is up and the port serves a console")
-
-
-def no_such_device(path: str) -> TargetNotFound:
-    return TargetNotFound(f"{path}: no such device",
-                          "check the cable and `sercon list`; USB adapters may come back under another name")
-
-
-def lock_holder(path: str) -> str | None:
-    """Name the process holding a flock on *path*, from /proc/locks (Linux), if it can be seen."""
-    try:
-        st = os.stat(path)
-        locks = Path("/proc/locks").read_text()
-    except OSError:
-        return None
-    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    for line in locks.splitlines():
-        fields = line.split()
-        if "FLOCK" in fields and wanted in fields:
-            pid = fields[fields.index(wanted) - 1]
-            return f"process {pid} ({_command_line(pid)})" if pid.isdigit() else None
-    return None
-
-
-def _command_line(pid: str) -> str:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return "unknown command"
-    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)[:120]
-
-
 def usb_serial_number(path: str) -> str | None:
     """The USB serial number of the adapter behind *path*, so it can be found again after replugging."""
+    real = os.path.realpath(path)
+    if sys.platform.startswith("linux") and not os.path.exists(f"/sys/class/tty/{os.path.basename(real)}/device"):
+        return None  # no hardware behind it (a pseudo-terminal): skip pyserial's scan of every port at start-up
     from serial.tools import list_ports
 
-    real = os.path.realpath(path)
     for port in list_ports.comports():
         if os.path.realpath(port.device) == real:
             return port.serial_number
@@ -411,21 +380,3 @@ def qmp_check(path: str) -> CheckResult:
     except SerconError as exc:
         return CheckResult("qmp", FAIL, exc.message, exc.hint or "")
     return CheckResult("qmp", OK, f"QEMU answers on {path} ({status.get('status', 'running')})")
-
-
-def permission_fix(path: str) -> str:
-    """Join the device's own group (dialout on Debian, uucp on Arch, ...), when that group may use it."""
-    try:
-        import grp
-        import pwd
-
-        info = os.stat(path)
-        group = grp.getgrgid(info.st_gid).gr_name
-        owner = pwd.getpwuid(info.st_uid).pw_name
-    except (ImportError, KeyError, OSError):
-        return f"ask for read and write access to {path} (`ls -l {path}` shows its owner and group)"
-    if info.st_gid != 0 and info.st_mode & 0o060 == 0o060:
-        return f"sudo usermod -aG {group} $USER   (then log in again)"
-    name = os.path.basename(os.path.realpath(path))
-    return (f"only {owner} may open it ({stat.filemode(info.st_mode)} {owner}:{group}): let a group use it with a "
-            f'udev rule, e.g. KERNEL=="{name}", GROUP="dialout", MODE="0660", then join that group')

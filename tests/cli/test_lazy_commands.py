@@ -1,0 +1,52 @@
+"""Each command's module is imported when that command runs (issue 12: `sercon connect` reaches the
+console sooner); listing the commands, for help or completion, still shows every one of them."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+from tests.conftest import ROOT, cli_env
+
+
+def fresh(code: str) -> str:
+    """Run *code* in a new interpreter (nothing imported yet) and return what it printed."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True)
+    return result.stdout
+
+
+def test_the_table_names_exactly_the_commands_each_module_defines():
+    table = json.loads(fresh("import json; from sercon.cli import cli; print(json.dumps(cli.commands.modules))"))
+    defining = {path.stem for path in (ROOT / "sercon" / "cli").glob("*.py")
+                if re.search(r"^COMMANDS = ", path.read_text(), re.MULTILINE)}
+    assert set(table.values()) == defining, "a module with COMMANDS is missing from _register (or one is extra)"
+    for module in defining:
+        names = json.loads(fresh(f"import json; from sercon.cli import {module}; "
+                                 f"print(json.dumps([c.name for c in {module}.COMMANDS]))"))
+        assert sorted(names) == sorted(n for n, m in table.items() if m == module), module
+
+
+def test_a_command_imports_its_own_module_only():
+    code = ("import sys; from sercon.cli import main; main(['connect', '--help']); "
+            "print('LOADED=' + ','.join(sorted(m for m in sys.modules if m.startswith('sercon.cli.'))))")
+    loaded = fresh(code).rsplit("LOADED=", 1)[1].strip().split(",")
+    assert "sercon.cli.session_commands" in loaded
+    others = {"azure_commands", "account_commands", "demo", "emulator_command", "info", "rescue_command"}
+    assert not others & {m.rsplit(".", 1)[1] for m in loaded}, loaded
+
+
+def test_listing_the_commands_shows_all_of_them():
+    listed = json.loads(fresh("import json; from sercon.cli import cli; print(json.dumps(sorted(cli.commands)))"))
+    table = json.loads(fresh("import json; from sercon.cli import cli; print(json.dumps(cli.commands.modules))"))
+    assert listed == sorted(table)
+    helped = fresh("from sercon.cli import main; main(['--help'])")
+    assert all(re.search(rf"^  {name}\b", helped, re.MULTILINE) for name in table), helped
+
+
+def test_an_unknown_command_still_gets_suggestions():
+    result = subprocess.run([sys.executable, "-m", "sercon", "conect"], capture_output=True, text=True,
+                            env=cli_env())
+    assert result.returncode == 2
+    assert "connect" in result.stderr

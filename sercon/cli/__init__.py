@@ -1,6 +1,7 @@
 """The command line: parse, call one lower-layer function, render. Errors become exit codes here only.
 
-Importing this package imports click and nothing heavy, so `sercon --help` starts fast.
+Importing this package imports click and nothing heavy, so `sercon --help` starts fast; a command's
+module is imported when that command runs (_LazyCommands), so `sercon connect` imports no other.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 
 import click
 
@@ -35,20 +37,80 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj.debug = debug
 
 
-def _register() -> None:
-    from sercon.cli import (
-        account_commands,
-        azure_commands,
-        demo,
-        emulator_command,
-        info,
-        rescue_command,
-        session_commands,
-    )
+class _LazyCommands(dict):
+    """The group's commands by name, each module imported when one of its commands is looked up
+    (`sercon connect` imports session_commands and no other: a shorter way to the console's first
+    byte). Listing them (help, completion, a mistyped command's suggestions) imports them all, so
+    the group looks to click, and to anyone walking ``cli.commands``, like any other."""
 
-    for module in (session_commands, rescue_command, azure_commands, account_commands, emulator_command, info, demo):
-        for command in module.COMMANDS:
-            cli.add_command(command)
+    def __init__(self, loaded: dict[str, click.Command]) -> None:
+        super().__init__(loaded)
+        self.modules: dict[str, str] = {}  # command name -> its module under sercon.cli, not imported yet
+
+    def lazy(self, module: str, names: tuple[str, ...]) -> None:
+        self.modules.update(dict.fromkeys(names, module))
+
+    def _load(self, name: object) -> None:
+        module = self.modules.get(name) if isinstance(name, str) else None
+        if module is not None:
+            from importlib import import_module
+
+            for command in import_module(f"sercon.cli.{module}").COMMANDS:
+                self[command.name] = command
+            self.modules = {n: m for n, m in self.modules.items() if m != module}
+
+    def _load_all(self) -> None:
+        while self.modules:
+            self._load(next(iter(self.modules)))
+
+    def get(self, name: str, default: object = None) -> object:
+        self._load(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name: str) -> click.Command:
+        self._load(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.modules or super().__contains__(name)
+
+    def __iter__(self) -> Iterator[str]:
+        self._load_all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._load_all()
+        return super().__len__()
+
+    def keys(self) -> KeysView[str]:
+        self._load_all()
+        return super().keys()
+
+    def values(self) -> ValuesView[click.Command]:
+        self._load_all()
+        return super().values()
+
+    def items(self) -> ItemsView[str, click.Command]:
+        self._load_all()
+        return super().items()
+
+
+cli.commands = _LazyCommands(cli.commands)
+
+
+def _register() -> None:
+    """Each command module and the commands it defines (COMMANDS), imported when one of them runs
+    (tests/cli/test_lazy_commands.py checks the names against the modules)."""
+    for module, names in (
+        ("session_commands", ("connect", "send", "sysrq", "nmi", "reset")),
+        ("rescue_command", ("rescue",)),
+        ("azure_commands", ("doctor", "enable", "disable", "log")),
+        ("account_commands", ("login", "logout", "account")),
+        ("emulator_command", ("emulator",)),
+        ("info", ("list", "completion")),
+        ("demo", ("demo",)),
+    ):
+        cli.commands.lazy(module, names)
 
 
 _register()

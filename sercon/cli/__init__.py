@@ -1,7 +1,7 @@
 """The command line: parse, call one lower-layer function, render. Errors become exit codes here only.
 
 Importing this package imports click and nothing heavy, so `sercon --help` starts fast; a command's
-module is imported when that command runs (_LazyCommands), so `sercon connect` imports no other.
+module is imported when that command runs (lazy_group.py), so `sercon connect` imports no other.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 
 import click
 
 from sercon import __version__
 from sercon.cli.env import Env
+from sercon.cli.lazy_group import LazyGroup
 from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError, redact
 from sercon.terminal.signals import EXIT_SIGNALS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="sercon")
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
 @click.pass_context
@@ -37,67 +37,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj.debug = debug
 
 
-class _LazyCommands(dict):
-    """The group's commands by name, each module imported when one of its commands is looked up
-    (`sercon connect` imports session_commands and no other: a shorter way to the console's first
-    byte). Listing them (help, completion, a mistyped command's suggestions) imports them all, so
-    the group looks to click, and to anyone walking ``cli.commands``, like any other."""
-
-    def __init__(self, loaded: dict[str, click.Command]) -> None:
-        super().__init__(loaded)
-        self.modules: dict[str, str] = {}  # command name -> its module under sercon.cli, not imported yet
-
-    def lazy(self, module: str, names: tuple[str, ...]) -> None:
-        self.modules.update(dict.fromkeys(names, module))
-
-    def _load(self, name: object) -> None:
-        module = self.modules.get(name) if isinstance(name, str) else None
-        if module is not None:
-            from importlib import import_module
-
-            for command in import_module(f"sercon.cli.{module}").COMMANDS:
-                self[command.name] = command
-            self.modules = {n: m for n, m in self.modules.items() if m != module}
-
-    def _load_all(self) -> None:
-        while self.modules:
-            self._load(next(iter(self.modules)))
-
-    def get(self, name: str, default: object = None) -> object:
-        self._load(name)
-        return super().get(name, default)
-
-    def __getitem__(self, name: str) -> click.Command:
-        self._load(name)
-        return super().__getitem__(name)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.modules or super().__contains__(name)
-
-    def __iter__(self) -> Iterator[str]:
-        self._load_all()
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        self._load_all()
-        return super().__len__()
-
-    def keys(self) -> KeysView[str]:
-        self._load_all()
-        return super().keys()
-
-    def values(self) -> ValuesView[click.Command]:
-        self._load_all()
-        return super().values()
-
-    def items(self) -> ItemsView[str, click.Command]:
-        self._load_all()
-        return super().items()
-
-
-cli.commands = _LazyCommands(cli.commands)
-
-
 def _register() -> None:
     """Each command module and the commands it defines (COMMANDS), imported when one of them runs
     (tests/cli/test_lazy_commands.py checks the names against the modules)."""
@@ -110,7 +49,7 @@ def _register() -> None:
         ("info", ("list", "completion")),
         ("demo", ("demo",)),
     ):
-        cli.commands.lazy(module, names)
+        cli.add_lazy(module, names)
 
 
 _register()

@@ -44,6 +44,7 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     sercon rescue web1 --mode init                      # init=/bin/bash: no root password needed
     sercon rescue board --no-reset --append 'rd.break'
     """
+    from sercon.cli.session_commands import session_options_from
     from sercon.cli.transport import OpenOptions, open_transport
     from sercon.targets import AzureTarget
     from sercon.transport.base import RESET
@@ -51,6 +52,7 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     parameter = rescue_parameter(mode, append)
     session_prefs = {"escape": options.pop("escape"), "log": options.pop("log")}
     resolved, prefs = resolve(env, target, options)
+    session = session_options_from({**prefs, **_given(session_prefs)})  # a bad --log: exit 2 before anything
     can_reset = isinstance(resolved, AzureTarget) or bool(getattr(resolved, "qmp", None))
     if not no_reset and not can_reset:
         raise UsageError(f"sercon cannot reset {resolved.label}", "add --no-reset and reboot it yourself, or give "
@@ -59,12 +61,11 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
                                           f"'{parameter}'? Unsaved data in the guest is lost.", yes):
         env.info("nothing sent")
         return ExitStatus.ERROR
-    _check_log(session_prefs["log"])
     transport = open_transport(resolved, env, identity, OpenOptions(share=False, checks=not prefs.get("no_checks")))
     if not no_reset and RESET not in transport.controls:
         transport.close()
         raise UsageError(f"{transport.label} cannot be reset", "add --no-reset and reboot it yourself")
-    return _rescue(env, transport, parameter, no_reset, timeout, {**prefs, **_given(session_prefs)})
+    return _rescue(env, transport, parameter, no_reset, timeout, session)
 
 
 _HANDOVER = {"menu": "GRUB's menu is on the console, its countdown stopped: it is yours now (Enter boots the "
@@ -72,7 +73,7 @@ _HANDOVER = {"menu": "GRUB's menu is on the console, its countdown stopped: it i
              "prompt": "the console is yours now, as it is"}
 
 
-def _rescue(env: Env, transport: Any, parameter: str, no_reset: bool, timeout: float, prefs: dict[str, Any]) -> int:
+def _rescue(env: Env, transport: Any, parameter: str, no_reset: bool, timeout: float, session: Any) -> int:
     from sercon.errors import Interrupted
     from sercon.rescue.console import RescueFailed
     from sercon.rescue.driver import GrubDriver, Outcome, RescuePlan
@@ -86,7 +87,7 @@ def _rescue(env: Env, transport: Any, parameter: str, no_reset: bool, timeout: f
             if exc.where and env.stdin_is_tty():  # a person is there: hand the console over, as it is
                 env.error(exc.message, exc.hint)
                 env.info(_HANDOVER[exc.where])
-                _attach(env, transport, prefs)
+                _attach(env, session, transport)
                 return exc.exit_status
             _restore(env, driver, exc.where == "menu")
             raise
@@ -98,7 +99,7 @@ def _rescue(env: Env, transport: Any, parameter: str, no_reset: bool, timeout: f
             env.info(f"the console is left there: `sercon connect` or `sercon send` to use it ({_next_steps()})")
             return ExitStatus.SUCCESS if outcome is Outcome.ROOT_SHELL else ExitStatus.PRECONDITION
         env.info(_next_steps())
-        return _attach(env, transport, prefs)
+        return _attach(env, session, transport)
     finally:
         transport.close()  # the session closes it too; closing twice is harmless
 
@@ -121,16 +122,11 @@ def _next_steps() -> str:
     return "then e.g. `mount -o remount,rw /`, fix /etc/fstab or `passwd USER`, `sync`, and reboot"
 
 
-def _attach(env: Env, transport: Any, prefs: dict[str, Any]) -> int:
-    from sercon.terminal.escape import parse_escape_key
-    from sercon.terminal.session import Session, SessionOptions
-    from sercon.transport.control import socket_path
+def _attach(env: Env, session: Any, transport: Any) -> int:
+    from sercon.cli.session_commands import run_session
 
-    options = SessionOptions(escape=parse_escape_key(prefs.get("escape") or "ctrl-]"), log_path=prefs.get("log"),
-                             log_format=prefs.get("log_format") or "text")
-    options.control_path = socket_path(transport.key, env.environ)
     _drop_typed_ahead(env)
-    return Session(transport, env.stdin, env.stdout_fd, options).run()
+    return run_session(env, transport, session)
 
 
 def _drop_typed_ahead(env: Env) -> None:
@@ -141,13 +137,6 @@ def _drop_typed_ahead(env: Env) -> None:
 
     with contextlib.suppress(OSError, ValueError, termios.error):
         termios.tcflush(env.stdin.fileno(), termios.TCIFLUSH)
-
-
-def _check_log(path: str | None) -> None:
-    if path:
-        from sercon.terminal.logfile import SessionLog
-
-        SessionLog.check(path)
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:

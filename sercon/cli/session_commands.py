@@ -36,11 +36,20 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
     Quit with Ctrl-] q, or <Enter>~. as in ssh.
     """
     from sercon.cli.transport import OpenOptions, open_transport
-    from sercon.terminal.escape import parse_escape_key
-    from sercon.terminal.session import Session, SessionOptions
 
     resolved, prefs = resolve(env, target, options)
-    session_options_ = SessionOptions(
+    session = session_options_from(prefs)
+    open_options = OpenOptions(share=False, force=session.take_back, checks=not prefs.get("no_checks"))
+    return run_session(env, open_transport(resolved, env, identity, open_options), session)
+
+
+def session_options_from(prefs: dict[str, Any]) -> Any:
+    """The session's options from the command line and the profile (connect, and rescue's session);
+    a bad --log path is exit 2 here, before anything connects."""
+    from sercon.terminal.escape import parse_escape_key
+    from sercon.terminal.session_options import SessionOptions
+
+    session = SessionOptions(
         escape=parse_escape_key(prefs.get("escape") or "ctrl-]"),
         paste_chunk=prefs.get("paste_chunk") or 2048,
         reconnect=prefs.get("reconnect", True) is not False,
@@ -52,17 +61,21 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
         logout_on_exit=bool(prefs.get("logout_on_exit")),
     )
     if prefs.get("logout_sequence"):
-        session_options_.logout_sequence = unescape(prefs["logout_sequence"])
-    from sercon.transport.control import socket_path
-
-    if session_options_.log_path:
+        session.logout_sequence = unescape(prefs["logout_sequence"])
+    if session.log_path:
         from sercon.terminal.logfile import SessionLog
 
-        SessionLog.check(session_options_.log_path)  # a bad --log path: exit 2 before connecting
-    open_options = OpenOptions(share=False, force=session_options_.take_back, checks=not prefs.get("no_checks"))
-    transport = open_transport(resolved, env, identity, open_options)
-    session_options_.control_path = socket_path(transport.key, env.environ)
-    return Session(transport, env.stdin, env.stdout_fd, session_options_).run()
+        SessionLog.check(session.log_path)
+    return session
+
+
+def run_session(env: Env, transport: Any, session: Any) -> int:
+    """The interactive session on an open transport, reachable by other sercon commands."""
+    from sercon.terminal.session import Session
+    from sercon.transport.control import socket_path
+
+    session.control_path = socket_path(transport.key, env.environ)
+    return Session(transport, env.stdin, env.stdout_fd, session).run()
 
 
 def unescape(text: str) -> bytes:

@@ -9,11 +9,6 @@ from typing import Any
 
 from sercon.errors import UsageError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 # Keys a profile may set, with the type each must have.
 PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "device": str,
@@ -58,10 +53,18 @@ def config_path(environ: dict[str, str]) -> Path:
 def load_config(path: Path) -> Config:
     """Read and check the config file; a missing file is an empty config."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Config(path=path)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return Config(path=path)  # no file: no TOML parser to import (a shorter way to the first byte)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"cannot read the config file {path}: {exc}",
+            "fix the file (it is TOML: see docs/user-guide.md) or point SERCON_CONFIG elsewhere",
+        ) from exc
+    tomllib = _toml()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(
             f"cannot read the config file {path}: {exc}",
             "fix the file (it is TOML: see docs/user-guide.md) or point SERCON_CONFIG elsewhere",
@@ -98,3 +101,11 @@ def _check_profile(path: Path, name: str, profile: object) -> None:
                 f"profile {name!r} in {path}: {key} = {value!r} has the wrong type",
                 f"{key} takes a {getattr(expected, '__name__', 'number')}",
             )
+
+
+def _toml():  # noqa: ANN202 - the module
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    return tomllib

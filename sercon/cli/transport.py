@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sercon.cli.env import Env
 from sercon.errors import DeviceBusy, SerconError
 from sercon.targets import AzureTarget, Target
 from sercon.transport.base import Transport
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 RELEASE_WAIT = 10.0  # how long a --force connect waits for the user's other session to let go
 
@@ -54,6 +56,8 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
     """Serial round trips off the critical path: the console's state is read beside the VM, the
     definite blockers are judged from those two answers, and the connect call then runs beside the
     remaining checks (storage firewall, locks, role), which only warn."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from sercon.azure.gateway import console_transport
     from sercon.azure.resolve import resolve_vm
     from sercon.cli.context import azure_vm_context

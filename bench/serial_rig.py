@@ -94,26 +94,22 @@ class Rig:
     # -- keys ---------------------------------------------------------------------------------------
     def keystrokes(self, count: int) -> list[float]:
         """Terminal -> client -> device, in µs, one key at a time."""
-        times = []
-        for i in range(count):
-            key = bytes([ord("a") + i % 26])
-            start = time.perf_counter()
-            os.write(self.term, key)
-            wait_for(self.dev_master, key, "a keystroke never reached the device")
-            times.append((time.perf_counter() - start) * 1e6)
-            time.sleep(KEY_GAP)
-        return times
+        return self._keys(count, echo=False)
 
     def echoes(self, count: int) -> list[float]:
         """Terminal -> client -> device -> (echoed at once) -> client -> terminal, in µs."""
+        return self._keys(count, echo=True)
+
+    def _keys(self, count: int, echo: bool) -> list[float]:
         times = []
         for i in range(count):
             key = bytes([ord("a") + i % 26])
             start = time.perf_counter()
             os.write(self.term, key)
             wait_for(self.dev_master, key, "a keystroke never reached the device")
-            os.write(self.dev_master, key)
-            wait_for(self.term, key, "the echo never reached the terminal")
+            if echo:
+                os.write(self.dev_master, key)
+                wait_for(self.term, key, "the echo never reached the terminal")
             times.append((time.perf_counter() - start) * 1e6)
             time.sleep(KEY_GAP)
         return times

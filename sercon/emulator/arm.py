@@ -26,6 +26,7 @@ from sercon.emulator.arm_shapes import (
     boot_log_text,
     lock_json,
     storage_json,
+    storage_missing,
     vm_instance_view,
     vm_json,
     vmss_instance_json,
@@ -307,10 +308,7 @@ class Arm(ArmUpdates):
     async def get_storage(self, request, params, who):
         sub = self._sub(params)
         acct = World.find(sub["storage_accounts"], params["rg"], params["acct"])
-        if acct is None:
-            return arm_error(404, "ResourceNotFound", f"The Resource 'Microsoft.Storage/storageAccounts/"
-                             f"{params['acct']}' under resource group '{params['rg']}' was not found.")
-        return web.json_response(storage_json(sub, acct))
+        return storage_missing(params) if acct is None else web.json_response(storage_json(sub, acct))
 
     async def permissions(self, request, params, who):
         return web.json_response({"value": self.world.permissions(who.object_id, params["scope"])})

@@ -169,3 +169,9 @@ def boot_log_text(name: str, custom: str | None = None) -> str:
              "[  OK  ] Reached target Multi-User System.", "", f"Ubuntu 22.04.4 LTS {name} ttyS0", "",
              f"{name} login: "]
     return "\r\n".join(lines)
+
+
+def storage_missing(params: dict[str, str]) -> web.Response:
+    """ARM's 404 for a storage account that is not there."""
+    return arm_error(404, "ResourceNotFound", f"The Resource 'Microsoft.Storage/storageAccounts/"
+                     f"{params['acct']}' under resource group '{params['rg']}' was not found.")

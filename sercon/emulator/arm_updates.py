@@ -23,7 +23,7 @@ from sercon.emulator.arm_bodies import (
     text_password,
     within,
 )
-from sercon.emulator.arm_shapes import arm_error, extension_json, storage_json, vm_json
+from sercon.emulator.arm_shapes import arm_error, extension_json, storage_json, storage_missing, vm_json
 from sercon.emulator.operations import Operations
 from sercon.emulator.world import World
 
@@ -179,8 +179,7 @@ class ArmUpdates:
         sub = self._sub(params)
         acct = World.find(sub["storage_accounts"], params["rg"], params["acct"])
         if acct is None:
-            return arm_error(404, "ResourceNotFound", f"The Resource 'Microsoft.Storage/storageAccounts/"
-                             f"{params['acct']}' under resource group '{params['rg']}' was not found.")
+            return storage_missing(params)
         error = self._locked(params, request.path)
         body, error = (None, error) if error else await object_body(request)
         if error:

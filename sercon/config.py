@@ -61,7 +61,7 @@ def load_config(path: Path) -> Config:
             f"cannot read the config file {path}: {exc}",
             "fix the file (it is TOML: see docs/user-guide.md) or point SERCON_CONFIG elsewhere",
         ) from exc
-    tomllib = _toml()
+    tomllib = toml_module()
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -103,7 +103,7 @@ def _check_profile(path: Path, name: str, profile: object) -> None:
             )
 
 
-def _toml():  # noqa: ANN202 - the module
+def toml_module():  # noqa: ANN201 - the module (tomllib, or tomli before 3.11)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only

@@ -164,14 +164,19 @@ def test_fix_is_for_azure_vms(azure, device):
     assert result.returncode == 2 and b"Azure" in result.stderr
 
 
-def test_declining_on_a_terminal_changes_nothing(azure):
-    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "nodiag"], env=azure.env, cols=120, rows=40)
+def decline(azure, vm: str, question: str) -> tuple[int, Terminal]:
+    """doctor --fix on a terminal, answering n to *question*."""
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", vm], env=azure.env, cols=160, rows=40)
     try:
-        term.wait_text("Enable boot diagnostics on prod-rg/nodiag, with managed storage? [y/N]", timeout=20)
+        term.wait_text(question, timeout=20)
         term.send("n\r")
-        status = term.wait_exit(timeout=20)
+        return term.wait_exit(timeout=20), term
     finally:
         term.close()
+
+
+def test_declining_on_a_terminal_changes_nothing(azure):
+    status, term = decline(azure, "nodiag", "Enable boot diagnostics on prod-rg/nodiag, with managed storage? [y/N]")
     assert "fix boot diagnostics: declined: nothing changed" in term.text()
     assert status == 6
     assert azure.vm("nodiag")["boot_diagnostics"] == "off" and azure.writes() == []
@@ -235,13 +240,7 @@ def spawn(azure, *args: str) -> subprocess.Popen:
 # -- the exit status tells whether what was asked for was done ---------------------------------------
 
 def test_declining_a_repair_whose_check_still_fails_exits_6_even_if_connect_would_go_on(azure):
-    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "fw-closed"], env=azure.env, cols=160, rows=40)
-    try:
-        term.wait_text("firewall of storage account diagclosed (nothing else changes)? [y/N]", timeout=20)
-        term.send("n\r")
-        status = term.wait_exit(timeout=20)
-    finally:
-        term.close()
+    status, term = decline(azure, "fw-closed", "firewall of storage account diagclosed (nothing else changes)? [y/N]")
     assert "fix storage firewall: declined" in term.text() and status == 6
     assert azure.writes() == []
 

@@ -67,22 +67,31 @@ def test_password_stdin_creates_a_user_that_can_log_in(azure, tmp_path):
     assert password.encode() not in log.read_bytes() and b"who=rescue" in log.read_bytes()
 
 
-def test_prompts_on_a_terminal_hide_the_password(azure):
-    password = new_password()
-    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "keysonly"], env=azure.env, cols=120, rows=40)
+def fix_at_the_prompts(azure, password: str, refused: str | None = None) -> tuple[int, Terminal]:
+    """doctor --fix on a terminal: y, the user name (first *refused*, which must be asked again), the
+    password twice."""
+    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "keysonly"], env=azure.env, cols=160, rows=40)
     try:
         term.wait_text("through the VM access extension", timeout=20)
         term.wait_text("[y/N]")
         term.send("y\r")
         term.wait_text("Console user name [azureuser]:")
+        if refused:
+            term.send(refused + "\r")
+            term.wait_text(f"{refused} is a system account")
         term.send("rescue\r")
         term.wait_raw(rb"Password for rescue: ")
         term.send(password + "\r")
         term.wait_raw(rb"Repeat for confirmation: ")
         term.send(password + "\r")
-        status = term.wait_exit(timeout=30)
+        return term.wait_exit(timeout=30), term
     finally:
         term.close()
+
+
+def test_prompts_on_a_terminal_hide_the_password(azure):
+    password = new_password()
+    status, term = fix_at_the_prompts(azure, password)
     assert status == 0, term.text()
     assert password.encode() not in bytes(term.raw)
     assert "fix password user: applied" in term.text()
@@ -177,21 +186,7 @@ def test_root_and_system_users_are_refused_before_any_call(azure, name):
 
 def test_a_system_user_typed_at_the_prompt_is_asked_again(azure):
     password = new_password()
-    term = Terminal(["doctor", "--fix", "-g", "prod-rg", "keysonly"], env=azure.env, cols=160, rows=40)
-    try:
-        term.wait_text("[y/N]", timeout=20)
-        term.send("y\r")
-        term.wait_text("Console user name [azureuser]:")
-        term.send("root\r")
-        term.wait_text("root is a system account")
-        term.send("rescue\r")
-        term.wait_raw(rb"Password for rescue: ")
-        term.send(password + "\r")
-        term.wait_raw(rb"Repeat for confirmation: ")
-        term.send(password + "\r")
-        status = term.wait_exit(timeout=30)
-    finally:
-        term.close()
+    status, term = fix_at_the_prompts(azure, password, refused="root")
     assert status == 0, term.text()
     assert azure.vm("keysonly")["access_users"] == {"rescue": password}
 

@@ -10,7 +10,7 @@ import click
 from sercon.cli.context import resolve
 from sercon.cli.env import Env
 from sercon.cli.options import azure_options, checks_option, target_argument, target_options
-from sercon.errors import ExitStatus, UsageError
+from sercon.errors import ExitStatus, NotSupported, UsageError
 from sercon.rescue.modes import DEFAULT_MODE, MODES, rescue_parameter
 
 _MODE_HELP = "; ".join(f"{name}: {parameter}" for name, (parameter, _) in MODES.items())
@@ -62,6 +62,10 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
         env.info("nothing sent")
         return ExitStatus.ERROR
     transport = open_transport(resolved, env, identity, OpenOptions(share=False, checks=not prefs.get("no_checks")))
+    if transport.windows:  # before any reset: there is no GRUB to stop in
+        transport.close()
+        raise NotSupported(f"{transport.label} is a Windows VM: sercon rescue goes through GRUB, which it has not",
+                           "use the console's SAC (`sercon connect`, then `cmd`), or attach the disk to a rescue VM")
     if not no_reset and RESET not in transport.controls:
         transport.close()
         raise UsageError(f"{transport.label} cannot be reset", "add --no-reset and reboot it yourself")

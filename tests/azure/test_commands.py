@@ -114,3 +114,10 @@ def test_persistent_throttling_gives_up_with_the_arm_code(azure_with):
     assert result.returncode == 1
     assert b"TooManyRequests, HTTP 429" in result.stderr
     assert sum(1 for r in azure.requests if r["url"].split("?")[0].endswith("web1")) == 5
+
+
+def test_rescue_refuses_a_windows_vm_before_any_reset(azure):
+    result = azure.cli("rescue", "--yes", "-g", "prod-rg", "win1")
+    assert result.returncode == 6 and b"Windows VM" in result.stderr and b"\n  fix: " in result.stderr, result.stderr
+    assert not any("reset" in r["url"] for r in azure.requests)  # no admin command was posted
+    assert b"Traceback" not in result.stderr

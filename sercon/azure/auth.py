@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sercon.azure.clouds import Cloud
 from sercon.azure.msal_calls import (
     AccessToken,
     authority,
+    cache_name_key,
     cached_access_token,
     from_msal,
     http_client,
@@ -47,6 +49,7 @@ class ServicePrincipalCredential:
         self._app: Any = None
         self._cache_folder = cache_dir(environ)
         self._fresh = False  # after a 401: ignore the cached token
+        self._lock = threading.Lock()
 
     def _credential(self) -> Any:
         if self.secret:
@@ -62,6 +65,10 @@ class ServicePrincipalCredential:
     def get_token(self, scope: str) -> AccessToken:
         if not (self.client_id and self.tenant):
             raise AuthUnavailable(f"{self.name}: AZURE_CLIENT_ID and AZURE_TENANT_ID are not both set")
+        with self._lock:  # the checks and the connect call ask at once: one token request, one cache write
+            return self._token(scope)
+
+    def _token(self, scope: str) -> AccessToken:
         if self._app is None:
             credential = self._credential()
             self._cache_path = self._cache_folder / f"service_principal_tokens-{self._cache_key(credential)}.json"
@@ -86,10 +93,13 @@ class ServicePrincipalCredential:
         """Cached tokens belong to this exact credential: another secret or key for the same client id
         must ask the authority (and be refused if it is wrong), not find the last run's token."""
         import hashlib
+        import hmac
 
         proof = credential if isinstance(credential, str) else credential.get("private_key") or self.token_file or ""
         material = "\0".join((self.cloud.authority_host, self.tenant or "", self.client_id or "", proof))
-        return hashlib.sha256(material.encode()).hexdigest()[:24]
+        # Keyed with a random per-user key (0600, beside the tokens): the name cannot be used to test
+        # guesses of a weak secret by anyone who sees only the file name.
+        return hmac.new(cache_name_key(self._cache_folder), material.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _certificate_credential(path: Path) -> dict[str, str]:

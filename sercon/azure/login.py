@@ -53,8 +53,12 @@ class LoginStore:
             json.dump(account, out)
 
     def forget(self) -> bool:
+        """`sercon logout`: the sign-in, and every service principal's cached tokens."""
+        from sercon.azure.msal_calls import SERVICE_PRINCIPAL_FILES
+
         existed = False
-        for path in (self.cache_path, self.account_path):
+        kept = [path for pattern in SERVICE_PRINCIPAL_FILES for path in self.cache_path.parent.glob(pattern)]
+        for path in (self.cache_path, self.account_path, *kept):
             if path.exists():
                 path.unlink()
                 existed = True

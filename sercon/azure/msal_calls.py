@@ -121,11 +121,30 @@ def load_token_cache(path: Path | None) -> Any:
 
 
 def save_token_cache(cache: Any, path: Path) -> None:
+    """Written whole and then renamed: a reader never sees half a file."""
     if not cache.has_state_changed:
         return
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        with os.fdopen(private_file(path), "w") as out:
+        with os.fdopen(private_file(partial), "w") as out:
             out.write(cache.serialize())
+        os.replace(partial, path)
         cache.has_state_changed = False
     except OSError:
-        pass  # a read-only home: the next run asks for a token again
+        with contextlib.suppress(OSError):
+            partial.unlink()  # a read-only home: the next run asks for a token again
+
+
+SERVICE_PRINCIPAL_FILES = ("service_principal_tokens-*.json", "token-names.key")
+
+
+def cache_name_key(folder: Path) -> bytes:
+    """The user's random key for naming token cache files (made once, 0600)."""
+    path = folder / "token-names.key"
+    key = _private_text(path)
+    if key and len(key) >= 64:
+        return key.encode()
+    fresh = os.urandom(32).hex()
+    with contextlib.suppress(OSError), os.fdopen(private_file(path), "w") as out:
+        out.write(fresh)
+    return fresh.encode()

@@ -56,7 +56,7 @@ class GrubDriver:
         self.watch = ConsoleWatch(transport, progress, clock)
         self.screen = self.watch.screen
         self.started = clock()
-        self.esc_sent = self.editing = self.booted = False
+        self.esc_sent = self.editing = self.booted = self.submenu = False
         self.linux_row = 0
 
     def run(self) -> Outcome:
@@ -84,9 +84,12 @@ class GrubDriver:
         if not self.esc_sent or self.booted:
             return None
         self.watch.read_until(self._at_menu, 2)  # an Esc may still be on its way
+        if self.submenu:  # Enter would open it, not boot: a person must choose
+            return "GRUB's menu is waiting on the console (a submenu is highlighted): `sercon connect` to choose"
+        entry = grub.highlighted_entry(self.screen)
         for _ in range(2):  # GRUB drops a key that comes while it redraws the menu: once more if so
-            if not self._at_menu():
-                break
+            if not self._at_menu() or grub.highlighted_entry(self.screen) != entry:
+                break  # the key was taken (a submenu opened, or the boot began): never press it twice
             self.watch.settle(0.5)
             self.transport.write(grub.ENTER)
             if self.watch.read_until(lambda: not self._at_menu(), 3):
@@ -155,6 +158,7 @@ class GrubDriver:
         self.watch.settle(0.3)
         nested = grub.nested_entry(self.screen)
         if nested:
+            self.submenu = True
             raise RescueFailed(f"'{entry}' is a submenu ({nested}...): sercon edits a plain entry only",
                                "pick the entry by hand: `sercon connect`, Enter on the submenu, then `e`",
                                ExitStatus.PRECONDITION, where="menu")

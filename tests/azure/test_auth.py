@@ -197,6 +197,8 @@ def test_a_service_principals_token_is_reused_across_runs_from_a_private_file(az
         cache.read_text()
     other = azure.cli("account", AZURE_CLIENT_SECRET="not-the-secret")  # another secret finds no cached token
     assert other.returncode == 5 and b"invalid_client" in other.stderr
+    assert azure.cli("logout").returncode == 0  # forgets the service principals' tokens too
+    assert not list(cache.parent.glob("service_principal_tokens-*")) and not (cache.parent / "token-names.key").exists()
 
 
 def test_a_warm_connect_neither_imports_msal_nor_loads_certifi_per_connection(azure):

@@ -11,7 +11,7 @@ from sercon.cli.context import resolve
 from sercon.cli.env import Env
 from sercon.cli.options import azure_options, checks_option, target_argument, target_options
 from sercon.errors import ExitStatus, NotSupported, UsageError
-from sercon.rescue.modes import DEFAULT_MODE, MODES, rescue_parameter
+from sercon.rescue.modes import AUTO, DEFAULT_MODE, MODES, rescue_parameter
 
 _MODE_HELP = "; ".join(f"{name}: {parameter}" for name, (parameter, _) in MODES.items())
 
@@ -21,12 +21,13 @@ _MODE_HELP = "; ".join(f"{name}: {parameter}" for name, (parameter, _) in MODES.
 @target_options
 @azure_options
 @checks_option
-@click.option("--mode", type=click.Choice(list(MODES)), help=f"The rescue parameter ({_MODE_HELP}); "
-              f"default {DEFAULT_MODE}.")
+@click.option("--mode", type=click.Choice([AUTO, *MODES]), help=f"The rescue parameter ({_MODE_HELP}). Default "
+              f"{DEFAULT_MODE}: init first, then the initramfs's shell, then emergency, a reset before each "
+              "(the next only when the guest refuses one).")
 @click.option("--append", metavar="TEXT", help="Add TEXT to the kernel's command line instead of a --mode.")
 @click.option("--no-reset", is_flag=True, help="Do not reset: wait for you to reboot the machine yourself.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
-              help="Seconds to wait for GRUB's menu after the reset, and for the shell after booting.")
+              help="Seconds to wait for GRUB's menu after the reset; of silence from the booting guest.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation before the reset.")
 @click.option("--escape", metavar="KEY", help="Menu key of the session that follows (default ctrl-]).")
 @click.option("--log", type=click.Path(dir_okay=False), help="Append what the console prints to this file.")
@@ -40,8 +41,8 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     it, and waits for the shell. Other targets: --no-reset, then reboot the machine yourself.
 
     \b
-    sercon rescue -g prod-rg web1                       # systemd.unit=emergency.target
-    sercon rescue web1 --mode init                      # init=/bin/bash: no root password needed
+    sercon rescue -g prod-rg web1                       # init=/bin/bash, then the next mode if refused
+    sercon rescue web1 --mode emergency                 # systemd's emergency shell: root's password
     sercon rescue board --no-reset --append 'rd.break'
     """
     from sercon.cli.session_commands import session_options_from
@@ -57,11 +58,12 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     if not no_reset and not can_reset:
         raise UsageError(f"sercon cannot reset {resolved.label}", "add --no-reset and reboot it yourself, or give "
                          "a local QEMU VM's --qmp SOCKET")
-    if not no_reset and not env.confirmed(f"Reset {resolved.label} and boot it into a root shell with "
-                                          f"'{parameter}'? Unsaved data in the guest is lost.", yes):
+    if not no_reset and not env.confirmed(_question(resolved.label, parameter), yes):
         env.info("nothing sent")
         return ExitStatus.ERROR
-    transport = open_transport(resolved, env, identity, OpenOptions(share=False, checks=not prefs.get("no_checks")))
+    # A running `sercon connect` to this console is driven through (as sysrq is): a second session
+    # would take the console from it.
+    transport = open_transport(resolved, env, identity, OpenOptions(share=True, checks=not prefs.get("no_checks")))
     if transport.windows:  # before any reset: there is no GRUB to stop in
         transport.close()
         raise NotSupported(f"{transport.label} is a Windows VM: sercon rescue goes through GRUB, which it has not",
@@ -72,37 +74,53 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     return _rescue(env, transport, parameter, no_reset, timeout, session)
 
 
+def _question(label: str, parameter: str | None) -> str:
+    if parameter is not None:
+        return f"Reset {label} and boot it into a root shell with '{parameter}'? Unsaved data in the guest is lost."
+    return (f"Reset {label} and boot it into a root shell ('{MODES['init'][0]}' first; if the guest refuses it, "
+            "sercon resets it again for the next mode, 3 boots at most)? Unsaved data in the guest is lost.")
+
+
 _HANDOVER = {"menu": "GRUB's menu is on the console, its countdown stopped: it is yours now (Enter boots the "
                      "highlighted entry, e edits it)",
              "prompt": "the console is yours now, as it is"}
 
 
-def _rescue(env: Env, transport: Any, parameter: str, no_reset: bool, timeout: float, session: Any) -> int:
+def _rescue(env: Env, transport: Any, parameter: str | None, no_reset: bool, timeout: float, session: Any) -> int:
     from sercon.errors import Interrupted
     from sercon.rescue.console import RescueFailed
     from sercon.rescue.driver import GrubDriver, Outcome, RescuePlan
+    from sercon.transport.control import ControlTransport
 
     started = time.monotonic()
-    driver = GrubDriver(transport, RescuePlan(parameter, reset=not no_reset, step_timeout=timeout), _Progress(env))
+    progress = _Progress(env)
+    driver = GrubDriver(transport, RescuePlan(parameter, reset=not no_reset, step_timeout=timeout), progress)
+    shared = isinstance(transport, ControlTransport)  # the console stays in the user's running session
     try:
         try:
             outcome = driver.run()
         except RescueFailed as exc:
-            if exc.where and env.stdin_is_tty():  # a person is there: hand the console over, as it is
+            progress.fresh_line()
+            if exc.where and env.stdin_is_tty() and not shared:  # a person is there: hand the console over
                 env.error(exc.message, exc.hint)
                 env.info(_HANDOVER[exc.where])
                 _attach(env, session, transport)
+                env.error(exc.message, exc.hint)  # again, below whatever the console drew
                 return exc.exit_status
             _restore(env, driver, exc.where == "menu")
             raise
         except (KeyboardInterrupt, Interrupted):
+            progress.fresh_line()
             _restore(env, driver, True)
             raise
-        env.info(f"{outcome.value} on {transport.label}, {time.monotonic() - started:.1f} s after `sercon rescue`")
-        if not env.stdin_is_tty():
-            env.info(f"the console is left there: `sercon connect` or `sercon send` to use it ({_next_steps()})")
+        progress.fresh_line()
+        env.info(f"{outcome.value} on {transport.label}, {time.monotonic() - started:.1f} s after `sercon rescue`"
+                 f" (with '{driver.parameter}')")
+        if shared or not env.stdin_is_tty():
+            where = "in your running `sercon connect`" if shared else "`sercon connect` or `sercon send` to use it"
+            env.info(f"the console is left there: {where} ({_next_steps(driver.parameter)})")
             return ExitStatus.SUCCESS if outcome is Outcome.ROOT_SHELL else ExitStatus.PRECONDITION
-        env.info(_next_steps())
+        env.info(_next_steps(driver.parameter))
         return _attach(env, session, transport)
     finally:
         transport.close()  # the session closes it too; closing twice is harmless
@@ -122,7 +140,16 @@ def _restore(env: Env, driver: Any, at_menu: bool) -> None:
             env.info(done)
 
 
-def _next_steps() -> str:
+def _next_steps(parameter: str | None) -> str:
+    """What to type at the shell this mode gives (docs/user-guide.md has the recipes)."""
+    if parameter == "break=premount":
+        return ("then: root is not mounted here: `mount /dev/sda1 /root` (the root partition), fix /root/etc/fstab, "
+                "`umount /root`, and `reboot -f`")
+    if parameter == "rd.break":
+        return "then `mount -o remount,rw /sysroot`, `chroot /sysroot`, fix what is broken, `exit` twice"
+    if parameter == "init=/bin/bash":
+        return ("then `mount -o remount,rw /`, fix /etc/fstab or `passwd USER`, `sync`, and `reboot -f` (this shell "
+                "is PID 1: `exit` panics the kernel)")
     return "then e.g. `mount -o remount,rw /`, fix /etc/fstab or `passwd USER`, `sync`, and reboot"
 
 
@@ -148,18 +175,29 @@ def _given(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Progress:
-    """Steps as sercon's own lines on stderr; the console's output after the boot as it comes."""
+    """Steps as sercon's own lines on stderr, each on a line of its own; the console's output after
+    the boot as it comes (which may end mid-line: the next step starts a fresh one)."""
 
     def __init__(self, env: Env) -> None:
         self.env = env
+        self.mid_line = False
 
     def step(self, message: str) -> None:
+        self.fresh_line()
         self.env.info(message)
 
     def output(self, data: bytes) -> None:
         from sercon.terminal.screen import write_all
 
         write_all(self.env.stdout_fd, data)
+        self.mid_line = not data.endswith((b"\n", b"\r"))
+
+    def fresh_line(self) -> None:
+        if self.mid_line:
+            from sercon.terminal.screen import write_all
+
+            write_all(self.env.stdout_fd, b"\r\n")
+            self.mid_line = False
 
 
 COMMANDS = (rescue,)

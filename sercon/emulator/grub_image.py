@@ -36,11 +36,11 @@ set timeout={timeout}
 \techo 'Loading Linux ...'
 \tlinux /boot/vmlinuz {cmdline}
 \techo 'Loading initial ramdisk ...'
-\tinitrd /boot/initrd.gz
+\tinitrd /boot/initrd.img-sercon
 }}
 menuentry 'Second entry (never booted by the tests)' {{
 \tlinux /boot/vmlinuz {cmdline} sercon.second=1
-\tinitrd /boot/initrd.gz
+\tinitrd /boot/initrd.img-sercon
 }}
 """
 
@@ -58,11 +58,13 @@ VARIANTS = {
     "": "",
     "not-linux": "menuentry 'Memory test (no linux line)' {\n\techo 'not a Linux entry'\n}\n",
     "password": "set superusers=root\npassword root not-known-to-sercon\n",
+    "nobash": "",  # the guest deletes /bin/bash (sercon.nobash): auto's first mode is refused
 }
 
 
 def grub_config(hidden: bool, timeout: int, variant: str = "") -> str:
-    config = CONFIG.format(style="hidden" if hidden else "menu", timeout=timeout, entry=ENTRY, cmdline=CMDLINE,
+    cmdline = CMDLINE + (" sercon.nobash" if variant == "nobash" else "")
+    config = CONFIG.format(style="hidden" if hidden else "menu", timeout=timeout, entry=ENTRY, cmdline=cmdline,
                            first=VARIANTS[variant])
     if variant == "password":  # as distributions ship a GRUB password: boot freely, edit with it
         config = config.replace("' {", "' --unrestricted {")
@@ -82,7 +84,7 @@ def build_grub_image(image: GuestImage, cache: Path, hidden: bool, timeout: int,
         (root / "boot" / "grub").mkdir(parents=True)
         (root / "boot" / "grub" / "grub.cfg").write_text(config)
         shutil.copy(bzimage, root / "boot" / "vmlinuz")
-        shutil.copy(image.initrd, root / "boot" / "initrd.gz")
+        shutil.copy(image.initrd, root / "boot" / "initrd.img-sercon")  # named as initramfs-tools names it
         partial = Path(work) / "out.iso"
         done = subprocess.run(["grub-mkrescue", "-o", str(partial), str(root)], capture_output=True, check=False)
         if done.returncode != 0 or not partial.exists():

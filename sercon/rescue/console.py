@@ -1,6 +1,8 @@
 """Following the console during a rescue: the screen GRUB draws, the text since a mark, deadlines.
 
-The patterns that tell the boot's stages apart live here too, in one place.
+Deadlines here follow progress: a wait given `idle=True` fails only after that many seconds in
+which the console printed nothing (a slow guest still drawing or booting is not stuck), with a
+hard cap so that a console that never stops printing still ends.
 """
 
 from __future__ import annotations
@@ -23,23 +25,22 @@ REBOOTING = re.compile(rb"reboot: Restarting system|reboot: machine restart|SeaB
                        rb"GNU GRUB  version")
 KERNEL = re.compile(r"Linux version \d|\[\s*0\.0+\] ")
 LOGIN = re.compile(r"login:\s?$")
-ROOT_PROMPT = re.compile(r"(?:^|\n)(?!\[\s*\d+\.\d+\])[^\n]{0,60}#\s?$|\(initramfs\)\s?$")
-MAINTENANCE = re.compile(r"Give root password for maintenance|Press Enter for maintenance"
-                         r"|\(or press Control-D to continue\)")
-LOCKED = re.compile(r"root account is locked")
-GRUB_AGAIN = re.compile(r"Use the \^ and v keys|Press any key to continue|\berror: [^\n]*")
+HARD_CAP = 5.0  # an idle wait ends after at most HARD_CAP times its quiet limit (and 15 minutes) all the same
 
 
 class RescueFailed(SerconError):
     """A step did not happen in time or cannot happen on this machine.
 
     *where* says what is on the console for a person to take over: "menu" (GRUB's menu: Enter boots
-    the highlighted entry), "prompt" (a prompt that waits for someone), or None."""
+    the highlighted entry), "prompt" (a prompt that waits for someone), or None. *refused*: the
+    guest refused the rescue parameter itself (another mode may get past it)."""
 
-    def __init__(self, message: str, hint: str | None, status: ExitStatus, where: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None, status: ExitStatus, where: str | None = None,
+                 refused: bool = False) -> None:
         super().__init__(message, hint)
         self.exit_status = status
         self.where = where
+        self.refused = refused
 
 
 class Progress(Protocol):
@@ -62,22 +63,29 @@ class ConsoleWatch:
         self.raw = b""
 
     def text(self) -> str:
-        return _STRIP.sub(b"", self.raw).decode("utf-8", "replace").replace("\r", "")
+        return strip_controls(self.raw)
 
     def quiet_for(self, seconds: float) -> bool:
         return self.clock() - self.last_data >= seconds
 
     def read_until(self, done: Callable[[], bool], timeout: float, failure: str | None = None,
-                   hint: str | None = None, tick: float = 0.05, where: str | None = None) -> bool:
-        """Read until *done*; at the deadline raise *failure* (exit 3), or return False without one."""
-        deadline = self.clock() + timeout
+                   hint: str | None = None, tick: float = 0.05, where: str | None = None,
+                   idle: bool = False) -> bool:
+        """Read until *done*; at the deadline raise *failure* (exit 3), or return False without one.
+
+        *idle*: the deadline is *timeout* seconds with no output, not since the call."""
+        start = self.clock()
+        cap = start + min(HARD_CAP * timeout, max(timeout, 900.0)) if idle else start + timeout
         while not done():
-            remaining = deadline - self.clock()
-            if remaining <= 0:
+            now = self.clock()
+            deadline = min(cap, max(start, self.last_data) + timeout) if idle else cap
+            if now >= deadline:
                 if failure is None:
                     return False
-                raise RescueFailed(f"{failure} (waited {timeout:.0f} s)", hint, ExitStatus.TIMEOUT, where)
-            data = self.transport.read(min(tick, remaining))
+                waited = f"nothing printed for {timeout:.0f} s" if idle and deadline < cap else \
+                    f"waited {now - start:.0f} s"
+                raise RescueFailed(f"{failure} ({waited})", hint, ExitStatus.TIMEOUT, where)
+            data = self.transport.read(min(tick, deadline - now))
             if data:
                 self.take(data)
         return True
@@ -97,3 +105,8 @@ class ConsoleWatch:
         self.last_data = self.clock()
         if self.show:
             self.progress.output(data)
+
+
+def strip_controls(raw: bytes) -> str:
+    """Console bytes as text: escape sequences and CRs removed."""
+    return _STRIP.sub(b"", raw).decode("utf-8", "replace").replace("\r", "")

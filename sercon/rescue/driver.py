@@ -14,25 +14,17 @@ from enum import Enum
 
 from sercon.errors import ConnectionLost, ExitStatus
 from sercon.rescue import grub
-from sercon.rescue.console import (
-    GRUB_AGAIN,
-    KERNEL,
-    LOCKED,
-    LOGIN,
-    MAINTENANCE,
-    REBOOTING,
-    RESTARTED,
-    ROOT_PROMPT,
-    ConsoleWatch,
-    Progress,
-    RescueFailed,
-)
+from sercon.rescue.console import KERNEL, LOGIN, REBOOTING, RESTARTED, ConsoleWatch, Progress, RescueFailed
+from sercon.rescue.modes import MODES, auto_modes, next_mode
+from sercon.rescue.screen import Screen
+from sercon.rescue.shell import MAINTENANCE, Refusal, dead_end, in_doubt, prompt_at_end, without_log_lines
 from sercon.transport.base import Transport
 
 PROACTIVE_HINT = ("make GRUB's menu show on the serial console (GRUB_TIMEOUT_STYLE=countdown or menu, "
                   "GRUB_TIMEOUT=5, GRUB_TERMINAL=\"serial console\"; see Azure's \"proactive GRUB "
                   "configuration\" page and docs/user-guide.md), or attach the disk to a rescue VM")
 STALE = 5.0  # seconds after the reset in which kernel output may still be the old boot's
+CHUNK = 4  # keys typed into GRUB's editor before waiting for their echo (a 16550 UART holds 16)
 
 
 class Outcome(Enum):
@@ -42,11 +34,17 @@ class Outcome(Enum):
 
 @dataclass
 class RescuePlan:
-    parameter: str
+    parameter: str | None  # None: `--mode auto`, chosen from GRUB's entry, with the next mode on a refusal
     reset: bool = True
-    step_timeout: float = 120.0  # for GRUB's menu after the reset, and for the shell after booting
+    step_timeout: float = 120.0  # for GRUB's menu after the reset; of silence while the guest boots
     reboot_timeout: float = 600.0  # --no-reset: how long to wait for the user's own reboot
     esc_interval: float = 0.2  # GRUB takes a lone Esc after ~100 ms
+    max_boots: int = 3  # auto: boots in all, the first included
+
+    @property
+    def key_wait(self) -> float:
+        """Seconds of silence after a key before GRUB counts as not answering (it redraws whole lines)."""
+        return max(10.0, self.step_timeout / 6)
 
 
 class GrubDriver:
@@ -58,9 +56,28 @@ class GrubDriver:
         self.started = clock()
         self.esc_sent = self.editing = self.booted = self.submenu = False
         self.linux_row = 0
+        self.parameter = plan.parameter
+        self.chain: list[str] = []  # the modes that fit this entry, in auto's order
+        self.boots = 0
 
     def run(self) -> Outcome:
-        """From the reset to a shell; raises RescueFailed (GRUB's editor closed unchanged first)."""
+        """From the reset to a shell; raises RescueFailed (GRUB's editor closed unchanged first).
+        In auto mode a refused parameter is followed by the next mode, after another reset."""
+        while True:
+            try:
+                return self._attempt()
+            except RescueFailed as exc:
+                following = self._retry_with(exc)
+                if following is None:
+                    raise
+                self.progress.step(f"{exc.message}; trying '{following}' next (boot {self.boots + 1} of at most "
+                                   f"{self.plan.max_boots}: sercon resets {self.transport.label} again)")
+                self.parameter = following
+
+    def _attempt(self) -> Outcome:
+        self.boots += 1
+        self.esc_sent = self.booted = self.submenu = False
+        self.watch.show = False
         try:
             self._start_boot()
             entry = self._stop_in_grub()
@@ -69,12 +86,22 @@ class GrubDriver:
             return self._wait_for_shell()
         except ConnectionLost as exc:
             if self.booted:
-                exc.hint = (f"the machine is booting with '{self.plan.parameter}': `sercon connect` reaches its "
+                exc.hint = (f"the machine is booting with '{self.parameter}': `sercon connect` reaches its "
                             "shell (sercon rescue again would reset it)")
             raise
         finally:
             if self.editing:
                 self._discard_edit()
+
+    def _may_retry(self) -> bool:
+        """Auto mode, a reset at hand and boots left: a refusal is followed by the next mode."""
+        return self.plan.parameter is None and self.plan.reset and self.boots < self.plan.max_boots
+
+    def _retry_with(self, exc: RescueFailed) -> str | None:
+        if not exc.refused or not self._may_retry() or self.parameter is None:
+            return None
+        following = next_mode(self.chain, self.parameter)
+        return MODES[following][0] if following else None
 
     def restore_boot(self) -> str | None:
         """After sercon stopped early: boot GRUB's highlighted entry unchanged, as it would have without
@@ -100,6 +127,8 @@ class GrubDriver:
 
     def _start_boot(self) -> None:
         self.transport.discard_input()  # output from before the reset is not the new boot's
+        self.screen = self.watch.screen = Screen()  # nor is what the last boot drew
+        self.watch.mark()
         if self.plan.reset:
             self.transport.reset()
             self.started = self.clock()
@@ -152,7 +181,7 @@ class GrubDriver:
         self.editing = True
         self.transport.write(grub.EDIT)
         self.watch.read_until(lambda: grub.editor_showing(self.screen) or self.screen.contains(grub.PASSWORD_ANCHOR),
-                              10, "GRUB's editor did not open", None, where="menu")
+                              self.plan.key_wait, "GRUB's editor did not open", None, where="menu", idle=True)
         if self.screen.contains(grub.PASSWORD_ANCHOR):
             self._password_protected()
         self.watch.settle(0.3)
@@ -163,13 +192,37 @@ class GrubDriver:
                                "pick the entry by hand: `sercon connect`, Enter on the submenu, then `e`",
                                ExitStatus.PRECONDITION, where="menu")
         self._go_to_linux_line(entry)
+        self._choose_parameter()
         self.transport.write(grub.END_OF_LINE)
         self.watch.settle(0.3)
-        wanted = self.plan.parameter
-        self.transport.write(b" " + wanted.encode())
-        self.watch.read_until(lambda: grub.logical_line(self.screen, self.linux_row).rstrip().endswith(" " + wanted),
-                              10, f"'{wanted}' did not show up on the linux line", None, where="menu")
-        self.progress.step(f"added '{wanted}' to the linux line")
+        self._type(" " + str(self.parameter))
+        self.progress.step(f"added '{self.parameter}' to the linux line")
+
+    def _choose_parameter(self) -> None:
+        """The modes that fit this entry; auto takes the first, and says why in one line."""
+        if not self.chain:
+            self.chain = auto_modes(grub.editor_lines(self.screen))
+        if self.parameter is None:
+            self.parameter = MODES[self.chain[0]][0]
+            after = ", then ".join(f"'{MODES[mode][0]}'" for mode in self.chain[1:])
+            self.progress.step(f"mode auto: '{self.parameter}' first, which needs no root password (cloud images "
+                               f"lock root); if the guest refuses it: {after}")
+
+    def _type(self, text: str) -> None:
+        """Type *text* at the cursor a few keys at a time, each group after GRUB echoed the last: a
+        GRUB busy redrawing (slow guest, or drawing on two terminals) drops keys sent faster."""
+        typed = ""
+        for start in range(0, len(text), CHUNK):
+            chunk = text[start:start + CHUNK]
+            typed += chunk
+            self.transport.write(chunk.encode())
+            shown = typed.rstrip()
+            self.watch.read_until(lambda shown=shown: self._linux_line().rstrip().endswith(shown),
+                                  self.plan.key_wait, f"'{text.strip()}' did not show up on the linux line", None,
+                                  where="menu", idle=True)
+
+    def _linux_line(self) -> str:
+        return grub.logical_line(self.screen, self.linux_row)
 
     def _password_protected(self) -> None:
         """GRUB's login (superusers): Esc cancels it; GRUB's menu should come back."""
@@ -187,7 +240,8 @@ class GrubDriver:
                 return
             before = (self.screen.row, self.screen.col)
             self.transport.write(grub.DOWN)
-            moved = self.watch.read_until(lambda at=before: (self.screen.row, self.screen.col) != at, 3)
+            moved = self.watch.read_until(lambda at=before: (self.screen.row, self.screen.col) != at,
+                                          self.plan.key_wait, idle=True)
             self.watch.settle(0.2)
             if not moved:
                 break
@@ -199,41 +253,50 @@ class GrubDriver:
         self.transport.write(grub.BOOT)
         self.editing, self.booted = False, True
         self.progress.step("booting it (Ctrl-X); waiting for the shell")
-        self.watch.read_until(lambda: grub.BOOTING_ANCHOR in self.watch.text(), 10)
+        self.watch.read_until(lambda: grub.BOOTING_ANCHOR in self.watch.text(), self.plan.key_wait, idle=True)
         self.watch.mark()
         self.watch.show = True
 
     def _wait_for_shell(self) -> Outcome:
+        """Until a root prompt is the last thing printed (kernel lines apart) and stays so, or the
+        maintenance prompt. One Enter at most, at a prompt-shaped line with other text after it."""
         found: list[Outcome] = []
+        last = ["", self.clock(), False]  # the text without log lines, when it last changed, Enter pressed
 
         def arrived() -> bool:
             text = self.watch.text()
-            self._refuse_dead_ends(text)
+            refusal = dead_end(text, str(self.parameter), self.watch.quiet_for(0.3))
+            if refusal is not None:
+                raise self._refused(refusal)
+            cleaned = without_log_lines(text)
+            if cleaned != last[0]:
+                last[0], last[1] = cleaned, self.clock()
+            steady = self.clock() - last[1]
             if MAINTENANCE.search(text):
                 found.append(Outcome.MAINTENANCE)
-            elif self.watch.quiet_for(0.3) and ROOT_PROMPT.search(text):
+            elif steady >= 0.5 and prompt_at_end(text):
                 found.append(Outcome.ROOT_SHELL)
+            elif steady >= 2.0 and not last[2] and in_doubt(text):
+                self.progress.step("a prompt-shaped line with other output after it: pressing Enter once")
+                self.transport.write(grub.ENTER)
+                last[2] = True
             return bool(found)
 
         self.watch.read_until(arrived, self.plan.step_timeout, "no shell appeared after the boot",
-                              "look at the console (`sercon connect`): the boot may need longer (--timeout)",
-                              tick=0.1, where="prompt")
+                              "look at the console (`sercon connect`): the guest may still be booting "
+                              "(a longer --timeout waits longer in silence)", tick=0.1, where="prompt", idle=True)
         return found[0]
 
-    def _refuse_dead_ends(self, text: str) -> None:
-        if LOCKED.search(text):
-            raise RescueFailed("the emergency shell refused: the root account is locked (as on most cloud "
-                               "images)", "sercon rescue again with --mode init (init=/bin/bash needs no root "
-                               "password), or --mode rd.break on RHEL-like images", ExitStatus.PRECONDITION)
-        again = GRUB_AGAIN.search(text)
-        if again:
-            raise RescueFailed(f"GRUB did not boot the edited entry: {again[0].strip()}", "look at the console "
-                               "(`sercon connect`) and boot an entry by hand", ExitStatus.PRECONDITION,
-                               where="prompt")
-        if self.watch.quiet_for(0.3) and LOGIN.search(text):
-            raise RescueFailed(f"the machine booted to its login prompt: '{self.plan.parameter}' did not stop "
-                               "the boot", "try another --mode (docs/user-guide.md says which fits which "
-                               "distribution)", ExitStatus.PRECONDITION, where="prompt")
+    def _refused(self, refusal: Refusal) -> RescueFailed:
+        """The failure for a boot that reaches no shell, naming the mode to try next."""
+        following = next_mode(self.chain, str(self.parameter))
+        if following is not None and refusal.retry and self._may_retry():
+            hint = f"sercon goes on with --mode {following}"
+        else:
+            following = following or next((mode for mode in self.chain if MODES[mode][0] != self.parameter), None)
+            hint = (f"sercon rescue again with --mode {following} ({MODES[following][1]})" if following else
+                    "look at the console (`sercon connect`); docs/user-guide.md says which mode fits where")
+        return RescueFailed(refusal.message, hint, ExitStatus.PRECONDITION, refusal.where, refused=refusal.retry)
 
     # -- GRUB's state
 

@@ -2,7 +2,8 @@
 
 Measured against GRUB 2.06 (Debian 12): the menu and the editor sit in a box from column 1 to 78;
 the editor wraps a long line with a backslash in the box's last column; the highlighted menu entry
-starts with `*`. Keys are sent as whole sequences: arrows only as `ESC [ A..D`.
+starts with `*`. The editor is moved with its Emacs keys (Ctrl-N, Ctrl-E), one byte each: an
+arrow's `ESC [ B` split by a slow or busy GRUB would read as Esc, which closes the editor.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sercon.rescue.screen import Screen
 
 ESC = b"\x1b"
 EDIT = b"e"
-DOWN = b"\x1b[B"
+DOWN = b"\x0e"  # Ctrl-N: next line
 END_OF_LINE = b"\x05"  # Ctrl-E
 BOOT = b"\x18"  # Ctrl-X
 ENTER = b"\r"
@@ -72,6 +73,18 @@ def logical_line(screen: Screen, row: int) -> str:
         parts.append(inside[:-1])
         row += 1
     return "".join(parts)
+
+
+def editor_lines(screen: Screen) -> list[str]:
+    """The entry's lines as GRUB's editor shows them, wrapped rows joined."""
+    lines, row = [], 0
+    while row < screen.rows:
+        line = logical_line(screen, row)
+        lines.append(line)
+        while row < screen.rows and screen.text(row)[_FIRST:_LAST].endswith("\\"):
+            row += 1
+        row += 1
+    return [line.strip() for line in lines if line.strip()]
 
 
 def is_linux_line(text: str) -> bool:

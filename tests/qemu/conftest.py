@@ -42,15 +42,16 @@ def guest(guest_image, tmp_path_factory):
 @pytest.fixture
 def grub_guest(request, guest_image, tmp_path):
     """The guest behind a real GRUB: "menu" (visible, 30 s) or "hidden" (1 s); "not-linux": a default
-    entry with no `linux` line; "password": entries edit only with GRUB's password; "none": no boot
-    loader at all (QEMU loads the kernel), as an image whose GRUB never shows on the serial line.
+    entry with no `linux` line; "password": entries edit only with GRUB's password; "nobash": a guest
+    without /bin/bash; "none": no boot loader at all (QEMU loads the kernel), as an image whose GRUB
+    never shows on the serial line.
 
     Function-scoped and killed at the end: GRUB spins a CPU while it waits at its menu."""
     require_grub_tools()
     iso = None
     if request.param != "none":
         hidden, timeout = {"menu": (False, 30), "hidden": (True, 1)}.get(request.param, (False, 30))
-        variant = request.param if request.param in ("not-linux", "password") else ""
+        variant = request.param if request.param in ("not-linux", "password", "nobash") else ""
         iso = build_grub_image(guest_image, CACHE, hidden, timeout, variant)
     vm = QemuGuest(guest_image, tmp_path / "grub-guest", boot_iso=iso).start()
     yield vm

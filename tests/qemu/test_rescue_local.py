@@ -31,18 +31,24 @@ def refused_rescue(guest: QemuGuest) -> tuple[int, str]:
     return mark, result.stderr.decode()
 
 
-def assert_root_shell_with_parameter(term: Terminal, started: float) -> None:
-    term.wait_raw(rb"a root shell on \S+, [\d.]+ s after", timeout=120)
+def assert_root_shell_with_parameter(term: Terminal, started: float, parameter: str = PARAMETER,
+                                     timeout: float = 120) -> None:
+    term.wait_raw(rb"a root shell on \S+, [\d.]+ s after", timeout=timeout)
     print(f"sercon rescue to a root shell: {time.monotonic() - started:.1f} s")
     term.wait_text("[sercon] connected to", timeout=10)
-    mark = len(term.raw)
-    term.send(b"busybox mount -t proc proc /proc; echo uid=$(busybox id -u); busybox cat /proc/cmdline\r")
-    found = term.wait_raw(rb"uid=(\d+)\r\n(.*)\r\n", timeout=20)
-    assert found.start() >= mark
-    assert found[1] == b"0"
-    assert PARAMETER.encode() in found[2].split()
+    assert_root_at(term, parameter)
     term.send(b"\x1dq")
     assert term.wait_exit() == 0
+
+
+def assert_root_at(term: Terminal, parameter: str) -> None:
+    """The shell on *term*'s console is root's, booted with *parameter*."""
+    mark = len(term.raw)
+    term.send(b"busybox mount -t proc proc /proc 2>/dev/null; echo uid=$(busybox id -u); busybox cat /proc/cmdline\r")
+    found = term.wait_raw(rb"uid=(\d+)\r\n(.*)\r\n", timeout=30)
+    assert found.start() >= mark
+    assert found[1] == b"0"
+    assert parameter.encode() in found[2].split()
 
 
 @pytest.mark.parametrize("grub_guest", ["menu", "hidden"], indirect=True)
@@ -125,3 +131,54 @@ def test_ctrl_c_in_the_editor_discards_the_edit_and_boots_as_before(grub_guest):
             raise AssertionError(f"{text}\n---\n{grub_guest.serial_log.read_bytes()[mark:][-800:]!r}") from exc
     finally:
         term.child.close(force=True)
+
+
+@pytest.mark.parametrize("grub_guest", ["menu"], indirect=True)
+def test_a_bare_rescue_picks_a_mode_that_needs_no_password(grub_guest):
+    started = time.monotonic()
+    term = Terminal(["rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--yes"], cols=100, rows=30)
+    try:
+        assert_root_shell_with_parameter(term, started, "init=/bin/bash")
+        text = term.raw.decode(errors="replace")
+        assert "mode auto: 'init=/bin/bash' first" in text and "refuses it: 'break=premount', then" in text
+        assert text.count("reset sent") == 1
+    finally:
+        term.child.close(force=True)
+
+
+@pytest.mark.parametrize("grub_guest", ["nobash"], indirect=True)
+def test_auto_goes_on_to_the_next_mode_when_the_guest_refuses_one(grub_guest):
+    started = time.monotonic()
+    term = Terminal(["rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--yes"], cols=100, rows=30)
+    try:
+        term.wait_raw(rb"the kernel panicked after booting with 'init=/bin/bash': Attempted to kill init", timeout=120)
+        term.wait_raw(rb"trying 'break=premount' next \(boot 2 of at most 3", timeout=10)
+        assert_root_shell_with_parameter(term, started, "break=premount", timeout=180)
+        assert term.raw.count(b"reset sent") == 2
+    finally:
+        term.child.close(force=True)
+
+
+@pytest.mark.parametrize("grub_guest", ["menu"], indirect=True)
+def test_a_panic_after_ctrl_x_is_named_with_the_next_mode(grub_guest):
+    result = run_cli("rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--append", "init=/bin/false",
+                     "--yes", timeout=180)
+    err = result.stderr.decode()
+    assert result.returncode == 6, err
+    assert "the kernel panicked after booting with 'init=/bin/false'" in err
+    assert re.search(r"fix: sercon rescue again with --mode init", err) and "Traceback" not in err
+
+
+@pytest.mark.parametrize("grub_guest", ["menu"], indirect=True)
+def test_rescue_goes_through_a_running_session(grub_guest):
+    session = Terminal(["connect", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path], cols=100, rows=30)
+    try:
+        session.wait_text("[sercon] connected to", timeout=20)
+        result = run_cli("rescue", grub_guest.telnet_url, "--qmp", grub_guest.qmp_path, "--append", PARAMETER,
+                         "--yes", timeout=180)
+        err = result.stderr.decode()
+        assert result.returncode == 0, err
+        assert "through the running sercon connect" in err and "in your running `sercon connect`" in err
+        assert_root_at(session, PARAMETER)  # the shell is in the session that was there
+    finally:
+        session.child.close(force=True)

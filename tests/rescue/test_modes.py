@@ -5,17 +5,41 @@ from __future__ import annotations
 import pytest
 
 from sercon.errors import UsageError
-from sercon.rescue.modes import MODES, rescue_parameter
+from sercon.rescue.modes import MODES, auto_modes, initramfs_kind, next_mode, rescue_parameter
 from tests.conftest import run_cli
 
 
 def test_modes_name_their_parameters():
-    assert rescue_parameter(None, None) == "systemd.unit=emergency.target"
+    assert rescue_parameter(None, None) is None  # auto: chosen once GRUB's editor shows the entry
+    assert rescue_parameter("auto", None) is None
+    assert rescue_parameter("emergency", None) == "systemd.unit=emergency.target"
     assert rescue_parameter("init", None) == "init=/bin/bash"
     assert rescue_parameter(None, " rd.break enforcing=0 ") == "rd.break enforcing=0"
     assert rescue_parameter(None, "console=ttyS0,115200 root=/dev/sda1 x.y=a:b+c@d%e") == \
         "console=ttyS0,115200 root=/dev/sda1 x.y=a:b+c@d%e"
-    assert set(MODES) == {"emergency", "single", "init", "rd.break"}
+    assert set(MODES) == {"emergency", "single", "init", "premount", "rd.break"}
+
+
+# The entries as GRUB's editor shows them, from Debian 12's update-grub and from RHEL 9's BLS.
+DEBIAN = ["load_video", "insmod gzio", "search --no-floppy --fs-uuid --set=root 0b1c...",
+          "echo 'Loading Linux 6.1.0-28-cloud-amd64 ...'",
+          "linux /boot/vmlinuz-6.1.0-28-cloud-amd64 root=UUID=0b1c ro console=tty0 console=ttyS0,115200",
+          "echo 'Loading initial ramdisk ...'", "initrd /boot/initrd.img-6.1.0-28-cloud-amd64"]
+RHEL = ["load_video", "set gfxpayload=keep",
+        "linux ($root)/vmlinuz-5.14.0-427.el9.x86_64 root=/dev/mapper/rootvg-rootlv",
+        "initrd ($root)/initramfs-5.14.0-427.el9.x86_64.img $tuned_initrd"]
+
+
+def test_auto_needs_no_password_first_and_follows_the_initramfs():
+    assert initramfs_kind(DEBIAN) == "initramfs-tools" and initramfs_kind(RHEL) == "dracut"
+    assert auto_modes(DEBIAN) == ["init", "premount", "emergency"]
+    assert auto_modes(RHEL) == ["init", "rd.break", "emergency"]
+    assert auto_modes(["linux /boot/vmlinuz root=/dev/sda1", "initrd /boot/initrd.gz"]) == ["init", "emergency"]
+    chain = auto_modes(DEBIAN)
+    assert next_mode(chain, "init=/bin/bash") == "premount"
+    assert next_mode(chain, "break=premount") == "emergency"
+    assert next_mode(chain, "systemd.unit=emergency.target") is None
+    assert next_mode(chain, "rdinit=/bin/sh") == "init"  # an --append of the user's: the first that fits
 
 
 @pytest.mark.parametrize("text", ["", "   ", "rd.break\x18", "init=/bin/bash\r", "café", "a;halt", "x=$root",

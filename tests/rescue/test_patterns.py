@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sercon.rescue.console import GRUB_AGAIN, KERNEL, LOCKED, MAINTENANCE, REBOOTING, RESTARTED, ROOT_PROMPT
+from sercon.rescue.console import KERNEL, REBOOTING, RESTARTED
+from sercon.rescue.shell import GRUB_ERROR, LOCKED, MAINTENANCE, ROOT_PROMPT
 
 
 @pytest.mark.parametrize("tail", [
@@ -40,4 +41,4 @@ def test_the_boot_stages():
     assert REBOOTING.search(b"[  123.456789] reboot: Restarting system")
     assert not REBOOTING.search(b"\x1b[H\x1b[2J$ ")  # a program clearing its screen is no reboot
     assert RESTARTED.search(b"\x1bc\x1b[?7l\x1b[2JSeaBIOS")
-    assert GRUB_AGAIN.search("error: file `/boot/vmlinuz' not found.\n\nPress any key to continue...")
+    assert GRUB_ERROR.search("error: file `/boot/vmlinuz' not found.\n\nPress any key to continue...")

@@ -38,8 +38,17 @@ mount -t devpts devpts /dev/pts
 echo 1 > /proc/sys/kernel/sysrq
 hostname {HOSTNAME}
 chown 1000:1000 /home/{USER}
+for arg in $(cat /proc/cmdline); do  # as Debian's initramfs-tools honours them (sercon rescue's modes)
+  case "$arg" in
+    sercon.nobash) rm -f /bin/bash ;;  # a guest without bash, for rescue's tests
+    break=*) echo "Spawning shell within the initramfs"; PS1='(initramfs) ' /bin/busybox sh ;;
+    init=*) exec "${{arg#init=}}" ;;
+  esac
+done
 exec /bin/busybox init
 """
+# So that `init=/bin/bash` (sercon rescue's first mode) finds a shell, as on a distribution.
+BASH = "#!/bin/busybox sh\nexec /bin/busybox sh \"$@\"\n"
 INITTAB = "ttyS0::respawn:/sbin/getty -L 115200 ttyS0 vt100\n::ctrlaltdel:/sbin/reboot\n"
 PROFILE = "export PS1='\\u@\\h:\\w\\$ '\nexport PATH=/bin:/sbin:/usr/bin:/usr/sbin\n"
 
@@ -112,6 +121,7 @@ def initramfs(cache: Path, password: str) -> Path:
     files = {
         "init": (INIT.encode(), 0o100755),
         "bin/busybox": (busybox.read_bytes(), 0o100755),
+        "bin/bash": (BASH.encode(), 0o100755),
         "etc/inittab": (INITTAB.encode(), 0o100644),
         "etc/passwd": (f"root:x:0:0:root:/root:/bin/sh\n{USER}:x:1000:1000:{USER}:/home/{USER}:/bin/sh\n".encode(),
                        0o100644),

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
 EOF_DRAIN_TIMEOUT = 10.0
 LOGOUT_WAIT = 5.0
+LOGOUT_TRIES = 4  # shells to leave at most: `sudo -i` and `su` nest shells inside the login shell
 
 
 class Session:
@@ -245,19 +246,39 @@ class Session:
         self._tx.put((stty_command(rows, cols), TYPED))
 
     def _logout(self) -> None:
-        """Log the console out before leaving (Azure keeps a disconnected user logged in), and say how it went."""
-        start = self._rx_count
+        """Log the console out before leaving (Azure keeps a disconnected user logged in): the logout
+        again while a fresh shell prompt answers it (`sudo -i` or `su` left a shell below), and say so."""
+        exited = 0
+        for _ in range(LOGOUT_TRIES):
+            answer = self._logout_once()
+            if answer == "login":
+                shells = f"{exited + 1} shells exited, " if exited else ""
+                self.screen.status(f"logged out: {shells}the console is at a login prompt")
+                return
+            if answer != "shell":
+                break
+            exited += 1
+        if at_shell_prompt(self._tail):
+            self.screen.status(f"a shell prompt is still showing after {exited + 1} logouts: the console may "
+                               "still be logged in")
+        else:
+            self.screen.status("could not tell whether the console logged out (no login prompt seen)")
+
+    def _logout_once(self) -> str | None:
+        """Type the logout; "login" or "shell" for the prompt that answers it, None for none in time."""
+        start = seen = self._rx_count
         self._tx.put((self.options.logout_sequence, TYPED))
         deadline = time.monotonic() + LOGOUT_WAIT
         while time.monotonic() < deadline and self._fatal is None:
-            if self._rx_count > start and at_login_prompt(self._tail):
-                self.screen.status("logged out: the console is at a login prompt")
-                return
-            time.sleep(0.05)
-        if at_shell_prompt(self._tail):
-            self.screen.status("a shell prompt is still showing: the console may still be logged in")
-        else:
-            self.screen.status("could not tell whether the console logged out (no login prompt seen)")
+            time.sleep(0.3)
+            count, fresh = self._rx_count, self._tail[-max(1, self._rx_count - start):]
+            if count > start and at_login_prompt(self._tail):
+                return "login"
+            # A new line was printed (the logout was taken, not just redrawn) and the prompt stays.
+            if count > start and count == seen and b"\n" in fresh and at_shell_prompt(self._tail):
+                return "shell"
+            seen = count
+        return None
 
     def _toggle_log(self) -> None:
         if self.log is not None and self.log.active:

@@ -244,6 +244,21 @@ def test_logout_on_exit_leaves_a_login_prompt(azure):
     assert probe.returncode == 0, (probe.stdout, probe.stderr)
 
 
+def test_logout_on_exit_leaves_every_shell_a_nested_one_included(azure):
+    """After `sudo -i` or `su` one logout only returns to the login shell: sercon logs out again."""
+    term = start(azure, "-g", "prod-rg", "web1", "--logout-on-exit", cols=200)
+    try:
+        log_in(term)
+        run(term, "PS1='inner# ' sh", r"inner# $")
+        term.send(b"\x1dq")
+        term.wait_text("logged out: 2 shells exited, the console is at a login prompt", timeout=20)
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+    probe = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", r"login: $", "--timeout", "10")
+    assert probe.returncode == 0, (probe.stdout, probe.stderr)
+
+
 def test_without_logout_a_shell_is_left_behind(azure):
     term = start(azure, "-g", "prod-rg", "web1", cols=200)
     try:

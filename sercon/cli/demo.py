@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sercon.cli.env import Env
+from sercon.errors import UsageError
 
 if TYPE_CHECKING:
     from sercon.emulator.server import Emulator
@@ -34,21 +35,27 @@ ENV_FILE = "demo.env"
 @click.option("--local", is_flag=True, help="Skip Azure: a shell on a pseudo-terminal serial line instead.")
 @click.option("--qemu", "use_qemu", is_flag=True,
               help="Back the VM with a real Linux guest under QEMU (Debian's cloud kernel, busybox).")
+@click.option("--grub", is_flag=True, help="With --qemu: boot the guest through a real GRUB on its serial line, "
+              "so `sercon rescue` can be tried on it (from another window).")
 @click.pass_obj
-def demo(env: Env, local: bool, use_qemu: bool) -> int:
+def demo(env: Env, local: bool, use_qemu: bool, grub: bool) -> int:
     """Try sercon with no account: an emulated Azure VM (a login prompt and a shell on this machine).
 
     sercon starts its Azure emulator, signs in to it, runs doctor's checks and connects. The VM's
     shell runs as an unprivileged user in a throw-away home. Another window can use the session:
     `. $XDG_RUNTIME_DIR/sercon/demo.env`, then `sercon sysrq h -g demo-rg demo-vm`. With --qemu
-    the VM is a real kernel booted under QEMU, so SysRq, NMI and reset act on it for real.
+    the VM is a real kernel booted under QEMU, so SysRq, NMI and reset act on it for real; with
+    --grub too, it boots through GRUB, and `sercon rescue -g demo-rg demo-vm` in another window
+    reboots it into a root shell through this session.
     """
     if local:
+        if use_qemu or grub:
+            raise UsageError("--local has no VM to boot", "drop --local to use --qemu or --grub")
         return _local_demo(env)
-    return _azure_demo(env, use_qemu)
+    return _azure_demo(env, use_qemu or grub, grub)
 
 
-def _azure_demo(env: Env, use_qemu: bool) -> int:
+def _azure_demo(env: Env, use_qemu: bool, grub: bool = False) -> int:
     import secrets
 
     from sercon.cli.context import check_rows
@@ -57,7 +64,7 @@ def _azure_demo(env: Env, use_qemu: bool) -> int:
     from sercon.targets import AzureTarget
 
     password = secrets.token_hex(6)
-    user, world = _demo_world(env, password, use_qemu)
+    user, world = _demo_world(env, password, use_qemu, grub)
     with Emulator(world) as emulator:
         # The emulator's CA is trusted through this run's environment only (sercon/trust.py):
         # os.environ is left alone.
@@ -68,18 +75,19 @@ def _azure_demo(env: Env, use_qemu: bool) -> int:
             env.info(f"demo: {line}")
         render_checks(demo_env, target.label, check_rows(demo_env, target, False)[0], False)
         with _second_window(demo_env, emulator) as env_file:
-            env.info(f"demo: in another window: . {env_file} && sercon sysrq h -g {DEMO_GROUP} {DEMO_VM}")
+            command = "rescue" if grub else "sysrq h"
+            env.info(f"demo: in another window: . {env_file} && sercon {command} -g {DEMO_GROUP} {DEMO_VM}")
             return _connect(env, demo_env, target)
 
 
-def _demo_world(env: Env, password: str, use_qemu: bool) -> tuple[str, World]:
+def _demo_world(env: Env, password: str, use_qemu: bool, grub: bool = False) -> tuple[str, World]:
     """The user to log in as, and a world of one VM: the login prompt, or a QEMU guest."""
     from sercon.emulator.world import World
 
     vm: dict = {"name": DEMO_VM, "password": password}
     user = "azureuser"
     if use_qemu:
-        vm["qemu"], user = _qemu_image(env, password), "guest"
+        vm["qemu"], user = _qemu_image(env, password, grub), "guest"
     return user, World({"subscriptions": [{"id": DEMO_SUBSCRIPTION, "name": "sercon demo", "resource_groups": {
         DEMO_GROUP: {"vms": [vm]}}}]})
 
@@ -131,7 +139,7 @@ def _second_window(demo_env: Env, emulator: Emulator) -> Iterator[Path]:
             path.unlink()
 
 
-def _qemu_image(env: Env, password: str) -> dict[str, str]:
+def _qemu_image(env: Env, password: str, grub: bool) -> dict[str, str]:
     from sercon.emulator.qemu import build_image, missing_tools
     from sercon.errors import PreconditionFailed
 
@@ -144,7 +152,15 @@ def _qemu_image(env: Env, password: str) -> dict[str, str]:
     cache = cache_dir(env.environ) / "guest"
     env.info(f"demo: preparing the guest in {cache} (the first time downloads Debian's cloud kernel)")
     image = build_image(cache, password)
-    return {"kernel": str(image.kernel), "initrd": str(image.initrd)}
+    files = {"kernel": str(image.kernel), "initrd": str(image.initrd)}
+    if grub:
+        from sercon.emulator.grub_image import build_grub_image, missing_grub_tools
+
+        if missing_grub_tools():
+            raise PreconditionFailed(f"--grub needs {', '.join(missing_grub_tools())}",
+                                     "sudo apt-get install grub-pc-bin xorriso")
+        files["iso"] = str(build_grub_image(image, cache, hidden=False, timeout=5))  # a visible 5 s menu
+    return files
 
 
 def _local_demo(env: Env) -> int:

@@ -55,7 +55,6 @@ class GrubDriver:
         self.screen = self.watch.screen
         self.started = clock()
         self.esc_sent = self.editing = self.booted = self.submenu = False
-        self.linux_row = 0
         self.parameter = plan.parameter
         self.chain: list[str] = []  # the modes that fit this entry, in auto's order
         self.boots = 0
@@ -192,16 +191,16 @@ class GrubDriver:
                                "pick the entry by hand: `sercon connect`, Enter on the submenu, then `e`",
                                ExitStatus.PRECONDITION, where="menu")
         self._go_to_linux_line(entry)
-        self._choose_parameter()
+        self._choose_parameter(entry)
         self.transport.write(grub.END_OF_LINE)
         self.watch.settle(0.3)
         self._type(" " + str(self.parameter))
         self.progress.step(f"added '{self.parameter}' to the linux line")
 
-    def _choose_parameter(self) -> None:
+    def _choose_parameter(self, entry: str) -> None:
         """The modes that fit this entry; auto takes the first, and says why in one line."""
         if not self.chain:
-            self.chain = auto_modes(grub.editor_lines(self.screen))
+            self.chain = auto_modes(grub.editor_lines(self.screen), entry)
         if self.parameter is None:
             self.parameter = MODES[self.chain[0]][0]
             after = ", then ".join(f"'{MODES[mode][0]}'" for mode in self.chain[1:])
@@ -217,12 +216,9 @@ class GrubDriver:
             typed += chunk
             self.transport.write(chunk.encode())
             shown = typed.rstrip()
-            self.watch.read_until(lambda shown=shown: self._linux_line().rstrip().endswith(shown),
+            self.watch.read_until(lambda shown=shown: grub.line_at_cursor(self.screen).rstrip().endswith(shown),
                                   self.plan.key_wait, f"'{text.strip()}' did not show up on the linux line", None,
                                   where="menu", idle=True)
-
-    def _linux_line(self) -> str:
-        return grub.logical_line(self.screen, self.linux_row)
 
     def _password_protected(self) -> None:
         """GRUB's login (superusers): Esc cancels it; GRUB's menu should come back."""
@@ -236,7 +232,6 @@ class GrubDriver:
     def _go_to_linux_line(self, entry: str) -> None:
         for _ in range(64):
             if grub.cursor_on_linux_line(self.screen):
-                self.linux_row = self.screen.row
                 return
             before = (self.screen.row, self.screen.col)
             self.transport.write(grub.DOWN)

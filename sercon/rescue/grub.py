@@ -87,6 +87,15 @@ def editor_lines(screen: Screen) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
+def line_at_cursor(screen: Screen) -> str:
+    """The editor line the cursor is on, wherever its wrapped rows start (GRUB scrolls its box when
+    a line grows past the last row)."""
+    row = screen.row
+    while row > 0 and screen.text(row - 1)[_FIRST:_LAST].endswith("\\"):
+        row -= 1
+    return logical_line(screen, row)
+
+
 def is_linux_line(text: str) -> bool:
     return _LINUX.match(text) is not None
 

@@ -44,23 +44,31 @@ def rescue_parameter(mode: str | None, append: str | None) -> str | None:
     return text
 
 
-def initramfs_kind(entry_lines: Iterable[str]) -> str | None:
-    """'initramfs-tools' or 'dracut', from the initrd GRUB's entry loads; None when it does not say."""
+# Distributions by the name GRUB's menu gives them, when the editor does not show the initrd line
+# (Debian's entry is 15 rows in a 12-row box).
+_DISTRIBUTIONS = {"initramfs-tools": ("Debian", "Ubuntu"),
+                  "dracut": ("Red Hat", "CentOS", "Rocky", "AlmaLinux", "Oracle", "Fedora", "SUSE", "SLES",
+                             "Mariner", "Azure Linux")}
+
+
+def initramfs_kind(entry_lines: Iterable[str], title: str = "") -> str | None:
+    """'initramfs-tools' or 'dracut': from the initrd GRUB's entry loads, else from the entry's name;
+    None when neither says."""
     for line in entry_lines:
         found = _INITRD.match(line)
-        if found is None:
-            continue
-        name = found[1].split()[0].rsplit("/", 1)[-1] if found[1].split() else ""
+        words = found[1].split() if found else []
+        name = words[0].rsplit("/", 1)[-1] if words else ""
         if name.startswith("initrd.img"):
             return "initramfs-tools"
         if name.startswith("initramfs-"):
             return "dracut"
-    return None
+    return next((kind for kind, names in _DISTRIBUTIONS.items() if any(n.lower() in title.lower() for n in names)),
+                None)
 
 
-def auto_modes(entry_lines: Iterable[str]) -> list[str]:
-    """The modes `auto` tries, in order, for the GRUB entry whose lines these are."""
-    kind = initramfs_kind(entry_lines)
+def auto_modes(entry_lines: Iterable[str], title: str = "") -> list[str]:
+    """The modes `auto` tries, in order, for the GRUB entry whose lines (and name) these are."""
+    kind = initramfs_kind(entry_lines, title)
     initramfs = {"initramfs-tools": ["premount"], "dracut": ["rd.break"]}.get(kind or "", [])
     return ["init", *initramfs, "emergency"]
 

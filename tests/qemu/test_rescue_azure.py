@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import shlex
 import time
+from pathlib import Path
 
 import pytest
 
 from sercon.emulator.grub_image import build_grub_image
 from sercon.emulator.server import Emulator
 from sercon.emulator.world import World
-from tests.conftest import Terminal, cli_env
+from tests.conftest import Terminal, cli_env, run_cli
 from tests.qemu.conftest import CACHE, PASSWORD, require_grub_tools
-from tests.qemu.test_rescue_local import PARAMETER, assert_root_shell_with_parameter
+from tests.qemu.test_rescue_local import PARAMETER, assert_root_at, assert_root_shell_with_parameter
 
 SUB = "00000000-0000-4000-8000-00000000e011"
 
@@ -37,3 +39,36 @@ def test_rescue_of_an_azure_vm_through_the_gateway(azure_grub_vm):
         assert b"reset sent to rg/gvm" in term.raw
     finally:
         term.child.close(force=True)
+
+
+def test_the_demo_with_grub_is_rescued_from_a_second_window(guest_image, tmp_path):
+    """The README's way to try rescue without Azure: `sercon demo --qemu --grub`, then `sercon rescue`
+    in another window goes through the demo's session, and the root shell shows in the demo."""
+    require_grub_tools()
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = cli_env(HOME=str(tmp_path), XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(CACHE / "demo-cache"))
+    term = Terminal(["demo", "--qemu", "--grub"], env=env, cols=160, rows=40, cwd=str(tmp_path))
+    try:
+        found = term.wait_raw(rb"in another window: \. (\S+/demo\.env) && sercon rescue -g demo-rg demo-vm",
+                              timeout=180)
+        term.wait_raw(rb"\[sercon\] connected to demo-rg/demo-vm", timeout=30)
+        window2 = {**env, **sourced(Path(found.group(1).decode()))}
+        result = run_cli("rescue", "-g", "demo-rg", "demo-vm", "--yes", env=window2, timeout=240)
+        err = result.stderr.decode()
+        assert result.returncode == 0, err
+        assert "through the running sercon connect" in err and "in your running `sercon connect`" in err
+        assert_root_at(term, "init=/bin/bash")
+        term.send(b"\x1dq")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+
+
+def sourced(env_file: Path) -> dict[str, str]:
+    """What `. env_file` sets."""
+    values = {}
+    for line in env_file.read_text().splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key] = shlex.split(value)[0]
+    return values

@@ -35,6 +35,11 @@ def test_auto_needs_no_password_first_and_follows_the_initramfs():
     assert auto_modes(DEBIAN) == ["init", "premount", "emergency"]
     assert auto_modes(RHEL) == ["init", "rd.break", "emergency"]
     assert auto_modes(["linux /boot/vmlinuz root=/dev/sda1", "initrd /boot/initrd.gz"]) == ["init", "emergency"]
+    scrolled = DEBIAN[:-1]  # the initrd line below the editor's box: the entry's name says
+    assert auto_modes(scrolled, "Debian GNU/Linux") == ["init", "premount", "emergency"]
+    assert auto_modes(scrolled, "Red Hat Enterprise Linux (5.14.0-427.el9.x86_64) 9.4") == ["init", "rd.break",
+                                                                                          "emergency"]
+    assert auto_modes(scrolled, "Some other Linux") == ["init", "emergency"]
     chain = auto_modes(DEBIAN)
     assert next_mode(chain, "init=/bin/bash") == "premount"
     assert next_mode(chain, "break=premount") == "emergency"

@@ -24,6 +24,13 @@ EDITOR = (b"\x1b[H\x1b[J\x1b[1;1H\x1b[2;24HGNU GRUB  version 2.06-13+deb12u2\n\r
           b"\x1b[7;3H\x1b[?25h")
 
 
+def test_the_line_at_the_cursor_is_found_from_any_of_its_rows():
+    for row in (7, 8, 9):  # the linux line's three rows
+        screen = fed([EDITOR, f"\x1b[{row};40H".encode()])
+        assert grub.line_at_cursor(screen) == LINUX
+    assert grub.line_at_cursor(fed([EDITOR, b"\x1b[10;20H"])).strip() == "initrd /boot/initrd.gz"
+
+
 def fed(chunks: list[bytes]) -> Screen:
     screen = Screen()
     for chunk in chunks:

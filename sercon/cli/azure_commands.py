@@ -11,6 +11,7 @@ import click
 from sercon.cli.context import arm_for, azure_vm_context, check_rows, resolve
 from sercon.cli.env import Env
 from sercon.cli.options import (
+    Seconds,
     azure_options,
     azure_target_options,
     cloud_option,
@@ -256,7 +257,7 @@ def disable(env: Env, subscription: str | None, cloud: str | None, identity: boo
 @azure_options
 @click.option("--tail", type=click.IntRange(min=0), metavar="N", help="Only the last N lines.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new output as it arrives (Ctrl-C stops).")
-@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+@click.option("--interval", type=Seconds(min=0.1), default=2.0, show_default=True,
               help="Seconds between polls with --follow.")
 @click.pass_obj
 def log(env: Env, target: str | None, identity: bool, tail: int | None, follow: bool, interval: float,

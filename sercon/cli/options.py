@@ -5,6 +5,7 @@ Every option defaults to None so that a profile's value shows through unless the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,21 @@ def _apply(*decorators: F) -> Callable[[F], F]:
         return func
 
     return wrap
+
+
+class Seconds(click.FloatRange):
+    """A duration option: finite, at least *min*, at most a week (`nan`, `inf` or a typo's 1e308 is no deadline)."""
+
+    name = "seconds"
+
+    def __init__(self, min: float = 0) -> None:  # noqa: A002 (click's own name)
+        super().__init__(min=min, max=7 * 86400)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
 
 
 target_argument = click.argument("target", required=False, metavar="[TARGET]")

@@ -9,7 +9,7 @@ import click
 
 from sercon.cli.context import resolve
 from sercon.cli.env import Env
-from sercon.cli.options import azure_options, checks_option, target_argument, target_options
+from sercon.cli.options import Seconds, azure_options, checks_option, target_argument, target_options
 from sercon.errors import ExitStatus, NotSupported, UsageError
 from sercon.rescue.modes import AUTO, DEFAULT_MODE, MODES, rescue_parameter
 
@@ -26,7 +26,7 @@ _MODE_HELP = "; ".join(f"{name}: {parameter}" for name, (parameter, _) in MODES.
               "(the next only when the guest refuses one).")
 @click.option("--append", metavar="TEXT", help="Add TEXT to the kernel's command line instead of a --mode.")
 @click.option("--no-reset", is_flag=True, help="Do not reset: wait for you to reboot the machine yourself.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
+@click.option("--timeout", type=Seconds(min=1), default=120.0, show_default=True,
               help="Seconds to wait for GRUB's menu after the reset; of silence from the booting guest.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation before the reset.")
 @click.option("--escape", metavar="KEY", help="Menu key of the session that follows (default ctrl-]).")

@@ -10,6 +10,7 @@ import click
 from sercon.cli.context import resolve
 from sercon.cli.env import Env
 from sercon.cli.options import (
+    Seconds,
     azure_options,
     azure_target_options,
     checks_option,
@@ -98,9 +99,9 @@ def unescape(text: str) -> bytes:
 @click.option("--eol", type=click.Choice(["cr", "lf", "crlf"]), default="cr", show_default=True,
               help="Line ending for TEXT and for each line of stdin; lf sends stdin byte for byte.")
 @click.option("--expect", metavar="REGEX", help="Print output up to and including the first match, then exit 0.")
-@click.option("--timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+@click.option("--timeout", type=Seconds(min=0), default=10.0, show_default=True,
               help="Give up after this many seconds (exit 3).")
-@click.option("--wait-idle", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--wait-idle", type=Seconds(min=0), metavar="SECONDS",
               help="Print output until the console has been quiet this long.")
 @paste_option
 @click.pass_obj
@@ -137,7 +138,7 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
 @target_options
 @azure_options
 @checks_option
-@click.option("--interval", type=click.FloatRange(min=0), default=1.0, show_default=True,
+@click.option("--interval", type=Seconds(min=0), default=1.0, show_default=True,
               help="Seconds between keys when several are sent (reisub).")
 @click.pass_obj
 def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bool, **options: Any) -> int:

@@ -23,6 +23,7 @@ RESTARTED = re.compile(rb"SeaBIOS|Booting from |\x1bc|\x1b\[2J|\x1b\[H\x1b\[J|GN
 # which any program may print, since Esc follows).
 REBOOTING = re.compile(rb"reboot: Restarting system|reboot: machine restart|SeaBIOS|Booting from |"
                        rb"GNU GRUB  version")
+FIRMWARE = re.compile(rb"SeaBIOS|Booting from |GNU GRUB  version")
 KERNEL = re.compile(r"Linux version \d|\[\s*0\.0+\] ")
 LOGIN = re.compile(r"login:\s?$")
 HARD_CAP = 5.0  # an idle wait ends after at most HARD_CAP times its quiet limit (and 15 minutes) all the same
@@ -110,3 +111,18 @@ class ConsoleWatch:
 def strip_controls(raw: bytes) -> str:
     """Console bytes as text: escape sequences and CRs removed."""
     return _STRIP.sub(b"", raw).decode("utf-8", "replace").replace("\r", "")
+
+
+def reboot_shown(raw: bytes, quiet: bool) -> bool:
+    """The console shows a reboot (--no-reset): the kernel's or the firmware's words with no prompt
+    after them (a `dmesg` or a log that prints `reboot: Restarting system` is followed by one), then
+    silence (*quiet*) or the firmware. Esc is pressed only after this."""
+    from sercon.rescue.shell import prompt_at_end
+
+    matches = list(REBOOTING.finditer(raw))
+    if not matches:
+        return False
+    after = strip_controls(raw[matches[-1].end():])
+    if prompt_at_end(after) or LOGIN.search(after) or re.search(r"[$#%>] ?$", after):
+        return False
+    return quiet or FIRMWARE.fullmatch(matches[-1][0]) is not None

@@ -14,7 +14,7 @@ from enum import Enum
 
 from sercon.errors import ConnectionLost, ExitStatus
 from sercon.rescue import grub
-from sercon.rescue.console import KERNEL, LOGIN, REBOOTING, RESTARTED, ConsoleWatch, Progress, RescueFailed
+from sercon.rescue.console import KERNEL, LOGIN, RESTARTED, ConsoleWatch, Progress, RescueFailed, reboot_shown
 from sercon.rescue.modes import MODES, auto_modes, next_mode
 from sercon.rescue.screen import Screen
 from sercon.rescue.shell import MAINTENANCE, Refusal, dead_end, in_doubt, prompt_at_end, without_log_lines
@@ -135,11 +135,14 @@ class GrubDriver:
             return
         self.progress.step(f"waiting for {self.transport.label} to reboot (reboot it now; sercon presses Esc "
                            "once the console shows the reboot: `reboot: Restarting system` or the firmware)")
-        self.watch.read_until(lambda: REBOOTING.search(self.watch.raw) is not None, self.plan.reboot_timeout,
+        self.watch.read_until(self._rebooting, self.plan.reboot_timeout,
                               "the console never showed a reboot", "reboot it from its shell (`reboot`), or let "
                               "sercon reset it (drop --no-reset)")
         self.started = self.clock()
         self.progress.step("the machine is rebooting; pressing Esc until GRUB's menu shows")
+
+    def _rebooting(self) -> bool:
+        return reboot_shown(self.watch.raw, self.watch.quiet_for(0.3))
 
     def _stop_in_grub(self) -> str:
         self.watch.mark()

@@ -28,11 +28,16 @@ _FIRST, _LAST = 2, 78  # the box's inside columns
 
 
 def menu_showing(screen: Screen) -> bool:
-    return screen.contains("GNU GRUB") and any(screen.contains(anchor) for anchor in MENU_ANCHORS)
+    """GRUB's menu, in any language: its title and English help, or a highlighted (`*`) entry."""
+    if not screen.contains("GNU GRUB") or editor_showing(screen):
+        return False
+    return any(screen.contains(anchor) for anchor in MENU_ANCHORS) or bool(highlighted_entry(screen))
 
 
 def editor_showing(screen: Screen) -> bool:
-    return screen.contains(EDITOR_ANCHOR)
+    """GRUB's editor, in any language: its English help, or the `setparams` line it puts first."""
+    return screen.contains(EDITOR_ANCHOR) or any(screen.text(row)[_FIRST:_LAST].startswith("setparams ")
+                                                 for row in range(screen.rows))
 
 
 def command_prompt(screen: Screen) -> str | None:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 KERNEL_LINE = re.compile(r"\[\s*\d+\.\d+\][^\n]*(?:\n|$)")
 SYSTEMD_STATUS = re.compile(r"\[\s*(?:OK|FAILED|DEPEND|TIME|\*{1,3})\s*\] [^\n]*(?:\n|$)")
-ROOT_PROMPT = re.compile(r"(?:^|\n)(?!\[\s*\d+\.\d+\])[^\n]{0,60}#\s?$|\(initramfs\)\s?$")
-_PROMPT_LINE = re.compile(r"^(?:[^\n]{0,60}# ?|\(initramfs\) ?)$")
+# A `#` that ends a short line, not one of a row of them (a banner's `#####`).
+ROOT_PROMPT = re.compile(r"(?:^|\n)(?!\[\s*\d+\.\d+\])(?![^\n]*##)[^\n]{0,60}#\s?$|\(initramfs\)\s?$")
+_PROMPT_LINE = re.compile(r"^(?:(?![^\n]*##)[^\n]{0,60}# ?|\(initramfs\) ?)$")
 MAINTENANCE = re.compile(r"Give root password for maintenance|Press Enter for maintenance"
                          r"|\(or press Control-D to continue\)")
 LOCKED = re.compile(r"root account is locked")

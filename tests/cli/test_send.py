@@ -148,3 +148,11 @@ def test_name_option_names_the_vm_and_the_positional_is_text(azure):  # noqa: F8
     assert result.stdout.endswith(b"echo hi")  # typed at web1's login prompt, which echoes it
     vm_urls = [r["url"] for r in azure.requests if "/virtualMachines/" in r["url"]]
     assert vm_urls and all("/virtualMachines/web1" in url for url in vm_urls), vm_urls
+
+
+@pytest.mark.parametrize("option", [["--timeout", "inf"], ["--timeout", "nan"], ["--wait-idle", "1e308"]])
+def test_a_duration_that_is_no_deadline_is_refused_before_anything_is_sent(device, option):
+    result = run_cli("send", device.path, "hello", *option)
+    assert result.returncode == 2, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert bytes(device.buffer) == b""

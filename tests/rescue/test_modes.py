@@ -71,3 +71,11 @@ def test_bad_append_is_a_usage_error_with_a_fix(device):
     result = run_cli("rescue", device.path, "--no-reset", "--append", "rd.break\x1b[A")
     assert result.returncode == 2
     assert b"fix:" in result.stderr and b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e308", "0.5"])
+def test_a_timeout_that_is_no_deadline_is_refused(device, value):
+    result = run_cli("rescue", device.path, "--no-reset", "--timeout", value)
+    assert result.returncode == 2, result.stderr
+    assert b"--timeout" in result.stderr and b"Traceback" not in result.stderr
+    assert bytes(device.buffer) == b""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sercon.rescue.console import KERNEL, REBOOTING, RESTARTED
+from sercon.rescue.console import KERNEL, REBOOTING, RESTARTED, reboot_shown
 from sercon.rescue.shell import GRUB_ERROR, LOCKED, MAINTENANCE, ROOT_PROMPT
 
 
@@ -42,3 +42,14 @@ def test_the_boot_stages():
     assert not REBOOTING.search(b"\x1b[H\x1b[2J$ ")  # a program clearing its screen is no reboot
     assert RESTARTED.search(b"\x1bc\x1b[?7l\x1b[2JSeaBIOS")
     assert GRUB_ERROR.search("error: file `/boot/vmlinuz' not found.\n\nPress any key to continue...")
+
+
+def test_a_reboot_is_the_kernels_or_the_firmwares_not_a_log_line_in_a_shell():
+    kernel = b"[  123.456789] reboot: Restarting system\r\n"
+    assert reboot_shown(kernel, quiet=True)
+    assert not reboot_shown(kernel, quiet=False)  # a moment of silence, or the firmware, must follow
+    assert reboot_shown(kernel + b"\x1bc\x1b[2JSeaBIOS (version 1.16.2)\r\nBooting from Hard Disk...", quiet=False)
+    shown_by_a_shell = b"$ dmesg | grep reboot\r\n" + kernel + b"azureuser@web1:~$ "
+    assert not reboot_shown(shown_by_a_shell, quiet=True)
+    assert not reboot_shown(b"journalctl: reboot: Restarting system\r\nroot@web1:~# ", quiet=True)
+    assert reboot_shown(shown_by_a_shell + b"sudo reboot\r\n" + kernel, quiet=True)  # then the real one

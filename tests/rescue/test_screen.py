@@ -56,6 +56,24 @@ def test_the_highlighted_menu_entry_is_the_starred_one():
     assert grub.highlighted_entry(screen) == "Ubuntu"
 
 
+# GRUB 2.06 with LANG=de_DE: no English anchors on the screen.
+GERMAN_MENU = ("\x1b[2;24HGNU GRUB  Version 2.06-13+deb12u1\x1b[4;2H+" + "-" * 76 + "+"
+               "\x1b[5;2H|\x1b[7m*Debian GNU/Linux" + " " * 59 + "\x1b[m|"
+               "\x1b[6;2H| Erweiterte Optionen f\u00fcr Debian GNU/Linux\x1b[19;1H      Verwenden Sie die Tasten "
+               "\u2191 und \u2193, um einen Eintrag auszuw\u00e4hlen.").encode()
+
+
+def test_a_menu_and_editor_in_another_language_are_recognised():
+    screen = fed([GERMAN_MENU])
+    assert grub.menu_showing(screen) and not grub.editor_showing(screen)
+    assert grub.highlighted_entry(screen) == "Debian GNU/Linux"
+    editor = EDITOR.replace(b"Minimum Emacs-like screen editing is supported. TAB lists",
+                            b"Minimale Emacs-artige Bildschirmbearbeitung wird unterst\xc3\xbctzt.")
+    screen = fed([GERMAN_MENU, editor])
+    assert grub.editor_showing(screen) and not grub.menu_showing(screen)
+    assert not grub.menu_showing(fed([b"GNU GRUB  version 2.06\r\n grub> "]))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=400), max_size=8))
 def test_any_bytes_split_anywhere_give_the_same_screen(data, cuts):

@@ -37,6 +37,7 @@ def test_a_kernel_line_cut_short_is_waited_for():
     "[    1.234567] foo: #\n", "login: ", "azureuser@sercon-debian:~$ ",
     "Give root password for maintenance\n(or press Control-D to continue): ",
     "root@(none):/# ls\nbin  boot  dev\n",
+    "##########################################\n# Authorized use only #\n##############", "#####",
 ])
 def test_other_endings_are_no_prompt(text):
     assert not prompt_at_end(text)

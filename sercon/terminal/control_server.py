@@ -208,8 +208,8 @@ class ControlServer:
                 if self._server is None:
                     conn.close()
                     return
+                client.writer.start()  # before it is counted: stop() joins the writer of every client it counts
                 self._clients.append(client)
-            client.writer.start()
             threading.Thread(target=self._serve, args=(client,), name="sercon-control-rx", daemon=True).start()
 
     def _serve(self, client: _Client) -> None:

@@ -284,3 +284,47 @@ def test_fuzz_every_line_gets_exactly_one_reply(shared_server, lines):
     finally:
         client.close()
     assert shared_server.stub.bad_types == []
+
+
+def test_stop_as_a_client_arrives_does_not_fail(monkeypatch):
+    """stop() may come at any point of a client's arrival: it joins the writer of every client it
+    counts, so a counted client's writer must be running (a `connect --force` takeover exited 1 with
+    "cannot join thread before it is started")."""
+    from sercon.terminal import control_server
+
+    folder = tempfile.mkdtemp(prefix="sercon-ctl-")
+    stub = Stub()
+    control = ControlServer(Path(folder) / "s.sock", stub.write, stub.act, {"pid": 42})
+    errors: list[BaseException] = []
+
+    class StopFirst(threading.Thread):
+        def start(self) -> None:  # stop() arrives just before this client's writer starts
+            stopper = threading.Thread(target=lambda: _record(errors, control.stop))
+            stopper.start()
+            stopper.join(1)
+            super().start()
+
+    class Arriving(control_server._Client):
+        def __init__(self, conn: socket.socket) -> None:
+            super().__init__(conn)
+            self.writer = StopFirst(target=self._write_loop, daemon=True)
+
+    monkeypatch.setattr(control_server, "_Client", Arriving)
+    control.start()
+    client = Client(control.path)
+    try:
+        deadline = time.monotonic() + 10
+        while not errors and control._server is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        finishes(control.stop)
+        assert errors == []
+    finally:
+        client.close()
+        os.rmdir(folder)
+
+
+def _record(errors: list[BaseException], call: Callable[[], None]) -> None:
+    try:
+        call()
+    except BaseException as exc:  # noqa: BLE001 - the test reports whatever stop() raised
+        errors.append(exc)

@@ -247,7 +247,7 @@ def disable(env: Env, subscription: str | None, cloud: str | None, identity: boo
     """Disable the serial console for every VM of the subscription (asks first)."""
     if not env.confirmed("Disable the serial console for every VM in the subscription?", yes):
         env.info("nothing changed")
-        return ExitStatus.ERROR
+        return ExitStatus.PRECONDITION  # declined: as a declined `doctor --fix` (1 is for bugs)
     return _console_switch(env, subscription, cloud, identity, enable=False)
 
 

@@ -60,7 +60,7 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
                          "a local QEMU VM's --qmp SOCKET")
     if not no_reset and not env.confirmed(_question(resolved.label, parameter), yes):
         env.info("nothing sent")
-        return ExitStatus.ERROR
+        return ExitStatus.PRECONDITION  # declined: as a declined `doctor --fix` (1 is for bugs)
     # A running `sercon connect` to this console is driven through (as sysrq is): a second session
     # would take the console from it.
     transport = open_transport(resolved, env, identity, OpenOptions(share=True, checks=not prefs.get("no_checks")))

@@ -179,7 +179,7 @@ def _machine_action(env: Env, target: str | None, options: dict[str, Any], ident
     resolved, prefs = resolve(env, target, options)
     if not env.confirmed(question.format(label=resolved.label), yes):
         env.info("nothing sent")
-        return ExitStatus.ERROR
+        return ExitStatus.PRECONDITION  # declined: as a declined `doctor --fix` (1 is for bugs)
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
     try:
         getattr(transport, action)()

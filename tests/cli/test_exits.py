@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import threading
 
-from tests.conftest import SERCON, cli_env
+import pytest
+
+from tests.conftest import SERCON, Terminal, cli_env
 
 
 def test_a_closed_pipe_ends_quietly_with_141(device):
@@ -41,3 +43,18 @@ def test_a_non_ascii_escape_key_is_a_usage_error():
     result = subprocess.run([*SERCON, "connect", "loop://", "--escape", "ctrl-ß"], capture_output=True,
                             stdin=subprocess.DEVNULL, env=cli_env(), timeout=60)
     assert result.returncode == 2 and b"cannot use" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["nmi", "--qmp", "/nonexistent/qmp.sock"], ["reset", "--qmp", "/nonexistent/q"],
+                                     ["rescue", "--qmp", "/nonexistent/qmp.sock"]])
+def test_declining_the_question_exits_6_and_sends_nothing(device, command):
+    """As a declined `doctor --fix`: the action needed a yes (docs/exit-codes.md keeps 1 for bugs)."""
+    term = Terminal([command[0], device.path, *command[1:]], cols=160)
+    try:
+        term.wait_raw(rb"\[y/N\]", timeout=20)
+        term.send("n\r")
+        assert term.wait_exit(timeout=20) == 6
+        assert b"nothing sent" in term.raw and b"Traceback" not in term.raw
+    finally:
+        term.close()
+    assert bytes(device.buffer) == b""

@@ -43,8 +43,21 @@ def runtime_dir(environ: dict[str, str]) -> Path:
         import tempfile  # only without XDG_RUNTIME_DIR (~5 ms of start-up otherwise)
 
         folder = Path(tempfile.gettempdir()) / f"sercon-{os.getuid()}"
+    return private_dir(folder, "set XDG_RUNTIME_DIR to a folder of your own")
+
+
+def private_dir(folder: Path, fix: str = "remove it, or point sercon at a folder of your own") -> Path:
+    """*folder*, made if missing, the user's own and mode 0700: never a symlink (a planted link would
+    have root's sercon chmod its target), checked and changed on the opened folder itself."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if folder.stat().st_uid != os.getuid():
-        raise SerconError(f"{folder} belongs to another user", "set XDG_RUNTIME_DIR to a folder of your own")
-    os.chmod(folder, 0o700)
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SerconError(f"{folder} is not a folder of its own (a symbolic link?): {exc.strerror}", fix) from exc
+    try:
+        if os.fstat(fd).st_uid != os.getuid():
+            raise SerconError(f"{folder} belongs to another user", fix)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
     return folder

@@ -63,8 +63,9 @@ def authority(cloud: Cloud, tenant: str) -> dict[str, Any]:
 
 def private_file(path: Path) -> int:
     """Open *path* for writing, readable by its owner only (token caches)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
+    from sercon.paths import private_dir
+
+    private_dir(path.parent, "remove it (`sercon logout`), or set XDG_CACHE_HOME to a folder of your own")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     return fd

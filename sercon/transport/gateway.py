@@ -35,6 +35,7 @@ from sercon.wakeup import WakePipe
 
 FRAME_LIMIT = 2048
 FIRST_MESSAGE_TIMEOUT = 30.0
+FRAME_STALL = 10.0  # a frame that began to arrive must go on arriving: silence this long mid-frame is a lost network
 KEEPALIVE = 20.0  # a ping after this long without traffic; no answer within as long again: the network is gone
 # Reasons that say another session has the console now. The real wording is unknown, so a close
 # that does not match is still never followed by an automatic reconnect (see SessionClosed).
@@ -126,7 +127,7 @@ class GatewayTransport(Transport):
             with contextlib.suppress(Exception):
                 ws.close()
             raise
-        ws.settimeout(None)
+        ws.settimeout(FRAME_STALL)  # reads start only when select() saw bytes: this bounds a frame cut short
         self._ws = ws
         self._last_traffic, self._ping_sent, self._answered = time.monotonic(), None, False
         self._framer = TextFramer(FRAME_LIMIT)
@@ -173,6 +174,9 @@ class GatewayTransport(Transport):
 
         try:
             opcode, frame = ws.recv_data_frame(True)
+        except websocket.WebSocketTimeoutException as exc:
+            raise ConnectionLost(f"lost the console of {self.label}: the gateway stopped in the middle of a frame "
+                                 f"for {FRAME_STALL:g} s") from exc
         except (OSError, websocket.WebSocketException) as exc:
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
         self._last_traffic, self._ping_sent = time.monotonic(), None

@@ -6,6 +6,7 @@ import hashlib
 import random
 import re
 import subprocess
+import time
 
 import pexpect
 
@@ -269,3 +270,39 @@ def test_without_logout_a_shell_is_left_behind(azure):
         term.close()
     probe = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", r"\$ $", "--timeout", "10")
     assert probe.returncode == 0, probe.stdout
+
+
+def test_a_gateway_that_stops_in_the_middle_of_a_frame_cannot_hang_the_session(azure):
+    term = start(azure, "-g", "prod-rg", "web1", "--no-reconnect")
+    try:
+        log_in(term)
+        azure.hook("gateway/web1/stall")
+        started = time.monotonic()
+        term.send(b"\x1dq")  # quit must end it, whatever the reading thread is stuck in
+        status = term.wait_exit(timeout=40)
+        assert status in (0, 7), status
+        assert time.monotonic() - started < 30
+        assert b"Traceback" not in term.raw
+    finally:
+        term.close()
+
+
+def test_send_ends_by_its_deadline_when_the_gateway_stalls_mid_frame(azure):
+    from tests.conftest import SERCON
+
+    child = subprocess.Popen([*SERCON, "send", "-g", "prod-rg", "web1", "", "--expect", "never-printed",
+                              "--timeout", "15"], env=azure.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while azure.hook("gateway/web1/stall").json()["stalled"] == 0:  # once its session is up
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.1)
+        started = time.monotonic()
+        _, err = child.communicate(timeout=60)
+        assert time.monotonic() - started < 30, err
+        assert child.returncode in (3, 7), err
+        assert b"Traceback" not in err
+    finally:
+        child.kill()
+        child.wait()

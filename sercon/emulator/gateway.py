@@ -56,6 +56,7 @@ class GatewaySession:
     request: web.Request | None = None
     decided: asyncio.Event = field(default_factory=asyncio.Event)  # authentication over, either way
     outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
+    stalled: bool = False  # the stall hook: nothing more is sent, ever
 
 
 class Gateway:
@@ -77,6 +78,7 @@ class Gateway:
         return [web.get("/n/connector/{c}/sessions/{sid}/client", self.client),
                 web.post("/n/connector/{c}/sessions/{sid}/adminCommand/{command}", self.admin),
                 web.post("/_emulator/gateway/{vm}/cut", self.cut),
+                web.post("/_emulator/gateway/{vm}/stall", self.stall),
                 web.post("/_emulator/gateway/{vm}/close", self.close_hook)]
 
     # -- called by ARM's connect ------------------------------------------------------------------
@@ -231,6 +233,8 @@ class Gateway:
             data = await session.outbox.get()
             while not session.outbox.empty() and len(data) < 8192:
                 data += session.outbox.get_nowait()
+            if session.stalled:
+                continue
             while data:
                 cut = session.vm.get("frame_bytes") or self.rng.randint(1, max(1, len(data)))
                 try:
@@ -287,6 +291,17 @@ class Gateway:
                 session.request.transport.abort()
         return web.Response(text="cut")
 
+    async def stall(self, request: web.Request) -> web.Response:
+        """Test hook: start a binary frame of 256 bytes, send 10 of them, and send nothing more, ever
+        (the connection stays open): a gateway or proxy that hangs in the middle of a frame."""
+        stalled = 0
+        for session in self._owners(request.match_info["vm"]):
+            if session.request is not None and session.request.transport is not None:
+                session.stalled = True  # console output no longer reaches this client
+                session.request.transport.write(b"\x82\x7e\x01\x00" + b"x" * 10)
+                stalled += 1
+        return web.json_response({"stalled": stalled})
+
     async def close_hook(self, request: web.Request) -> web.Response:
         """Test hook: close the VM's WebSocket WITH a close frame of the given code and reason."""
         body = json.loads(await request.text() or "{}")
@@ -316,6 +331,8 @@ def _make_console(vm: dict[str, Any]) -> Any:
         from sercon.emulator.qemu_console import QemuConsole
 
         image = vm["qemu"]
+        if image.get("disk"):  # a whole distribution on a disk, its GRUB included
+            return QemuConsole(None, disk=Path(image["disk"]))
         iso = Path(image["iso"]) if image.get("iso") else None  # boot through this image's GRUB
         return QemuConsole(GuestImage(Path(image["kernel"]), Path(image["initrd"]), vm.get("password", "")), iso)
     if vm.get("command"):

@@ -44,10 +44,51 @@ def compile_expect(pattern: str):  # -> regex.Pattern[bytes]
     backtracks catastrophically cannot outrun --timeout."""
     import regex
 
+    encoded = pattern.encode("utf-8")
+    if expansion(encoded) > MAX_EXPANSION:
+        raise UsageError(f"--expect {pattern!r} repeats too much to compile (over {MAX_EXPANSION:,} pieces)",
+                         "use a smaller count, or + and * (e.g. 'a{3,}' or 'a+')")
     try:
-        return regex.compile(pattern.encode("utf-8"))
+        return regex.compile(encoded)
     except (regex.error, ValueError) as exc:
         raise UsageError(f"--expect {pattern!r} is not a valid regular expression: {exc}") from exc
+
+
+MAX_EXPANSION = 100_000  # the regex module builds counted repeats out: a{1000000000} took 22 GB
+
+
+def expansion(pattern: bytes) -> int:
+    """How many pieces the pattern's counted repeats multiply out to (nested counts multiply)."""
+    try:
+        try:
+            from re import _parser as sre_parse  # Python 3.11+
+        except ImportError:  # pragma: no cover - Python 3.10
+            import sre_parse  # type: ignore[no-redef]
+        return _cost(sre_parse.parse(pattern), sre_parse)
+    except Exception:  # noqa: BLE001 - a syntax only `regex` knows: the largest count written
+        return max((int(count) for count in re.findall(rb"\{\s*(\d+)", pattern)), default=1)
+
+
+def _cost(items, sre_parse) -> int:
+    total = 0
+    for op, av in items:
+        name = str(op)
+        if name.endswith("_REPEAT"):
+            low, high, sub = av
+            count = high if high != sre_parse.MAXREPEAT else low
+            total += max(1, count) * max(1, _cost(sub, sre_parse))
+        else:
+            nested = [_cost(part, sre_parse) for part in _subpatterns(av, sre_parse)]
+            total += max(nested, default=1)
+    return total
+
+
+def _subpatterns(value, sre_parse):
+    if isinstance(value, sre_parse.SubPattern):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for part in value:
+            yield from _subpatterns(part, sre_parse)
 
 
 def text_input(words: Iterable[str], eol: str) -> list[bytes]:

@@ -156,3 +156,12 @@ def test_a_duration_that_is_no_deadline_is_refused_before_anything_is_sent(devic
     assert result.returncode == 2, result.stderr
     assert b"Traceback" not in result.stderr
     assert bytes(device.buffer) == b""
+
+
+@pytest.mark.parametrize("pattern", ["a{1000000000}", "(a{1000}){1000}", "(?:x{999}){999}"])
+def test_an_expect_that_would_take_all_memory_to_compile_is_refused_at_once(device, pattern):
+    started = time.monotonic()
+    result = run_cli("send", device.path, "hello", "--expect", pattern, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert b"repeats too much" in result.stderr and b"fix:" in result.stderr
+    assert bytes(device.buffer) == b"" and time.monotonic() - started < 20

@@ -42,7 +42,6 @@ KEEPALIVE = 20.0  # a ping after this long without traffic; no answer within as 
 TAKEOVER = re.compile(r"another (user|connection|session|client)|taken over|took over|takeover", re.I)
 UNTRUSTED = re.compile(r"not trusted|unauthori[sz]ed|authenticat", re.I)
 ADMIN_TRIES = 3  # one-shot admin commands: a refused session or POST is retried with a fresh session
-ADMIN_SETTLE = 0.5  # one-shot: how long to watch a new session for an immediate refusal before posting
 RETRYABLE_ADMIN = {404, 409, 429}  # and every 5xx: the session was refused or not ready
 
 
@@ -283,7 +282,7 @@ class GatewayTransport(Transport):
             except AdminRefused as exc:
                 if not exc.retryable:
                     raise
-                failures.append(exc.message)
+                failures.append(self._why_refused(exc.message))
             except SessionClosed as exc:
                 if exc.taken_over:
                     raise
@@ -291,11 +290,24 @@ class GatewayTransport(Transport):
         raise ConnectionLost(f"{command} not sent: the gateway refused {ADMIN_TRIES} sessions in a row "
                              f"(last: {failures[-1]})", self.doctor_hint())
 
+    def _why_refused(self, message: str) -> str:
+        """A POST refused on a new session: the gateway's close of that session says why, if it came."""
+        try:
+            self._settle()
+        except SessionClosed as closed:
+            if closed.taken_over:
+                raise
+            return closed.message
+        except SerconError:
+            pass
+        return message
+
     def _settle(self) -> None:
-        """Watch a new session briefly: a gateway that refuses it closes right after the token."""
-        deadline = time.monotonic() + ADMIN_SETTLE
-        while not self._answered and (left := deadline - time.monotonic()) > 0:
-            self.read(left)
+        """Take what the new session already received, without waiting: a close that came right
+        after the token raises here (and is retried); otherwise the POST goes at once, as the
+        official client's does, and a refused POST is retried with a fresh session all the same."""
+        while self.read(0):
+            pass
 
     def _post(self, command: str, parameters: dict[str, str]) -> None:
         import requests

@@ -67,7 +67,9 @@ def test_one_shot_nmi_gets_through_when_every_other_session_is_refused(azure_wit
     azure = azure_with(gateway={"refuse_after_auth": "alternate"})
     result = azure.cli("nmi", "--yes", "-g", "prod-rg", "web1")
     assert result.returncode == 0, result.stderr
-    assert admin_posts(azure) == ["nmi"]
+    # The POST goes at once (as the official client's): on the refused session it is refused too,
+    # unless the gateway's close came first; then it goes through on the fresh one.
+    assert admin_posts(azure) in (["nmi"], ["nmi", "nmi"])
     assert connect_calls(azure) == 2  # the first session was refused: one fresh connect, then the POST
 
 
@@ -76,7 +78,7 @@ def test_one_shot_reset_gives_up_after_three_refused_sessions(azure_with):
     result = azure.cli("reset", "--yes", "-g", "prod-rg", "web1")
     assert result.returncode == 7, result.stderr
     assert b"refused 3 sessions in a row" in result.stderr and b"InternalServerError" in result.stderr
-    assert admin_posts(azure) == [] and connect_calls(azure) == 3
+    assert len(admin_posts(azure)) <= 3 and connect_calls(azure) == 3
 
 
 def test_menu_sysrq_works_after_the_first_token_expired(azure_with):

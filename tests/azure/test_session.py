@@ -136,7 +136,7 @@ def test_sysrq_nmi_reset_from_the_command_line(azure):
 
 
 def test_nmi_and_reset_ask_on_a_terminal(azure):
-    for command, answer, status in (("nmi", "n", 1), ("reset", "n", 1), ("nmi", "y", 0)):
+    for command, answer, status in (("nmi", "n", 6), ("reset", "n", 6), ("nmi", "y", 0)):
         child = pexpect.spawn(SERCON[0], [*SERCON[1:], command, "-g", "prod-rg", "web1"], env=azure.env, timeout=30)
         child.expect(r"\[y/N\]")
         child.sendline(answer)

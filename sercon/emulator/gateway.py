@@ -37,7 +37,7 @@ STATUS_FRAME = "Connecting to the serial console of the virtual machine..."
 NOT_TRUSTED = (1011, "Connection not trusted")
 NOT_FOUND = (1008, "Session not found or expired")
 UNSUPPORTED = (1003, "Unsupported data")
-REFUSED = (1011, "InternalServerError")
+REFUSED = (1011, "InternalServerError")  # code, default reason (gateway option refuse_reason)
 JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 # TEXT frames as raw bytes where aiohttp allows it: the official client on Windows can send a lone
 # byte of a wide character in a TEXT frame, and a gateway that refused it would refuse that client.
@@ -150,7 +150,7 @@ class Gateway:
             await ws.close(code=NOT_TRUSTED[0], message=NOT_TRUSTED[1].encode())
             return
         if self._refuse_after_auth(session):
-            await ws.close(code=REFUSED[0], message=REFUSED[1].encode())
+            await ws.close(code=REFUSED[0], message=session.options.refuse_reason.encode())
             return
         await self._serve(session, ws, request, token)
 

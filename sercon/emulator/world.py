@@ -66,6 +66,7 @@ class GatewayOptions:
     takeover_code: int = 1000
     takeover_reason: str = TAKEOVER_REASON
     refuse_after_auth: str = "never"
+    refuse_reason: str = "InternalServerError"  # the close reason of a refused session
     ping_interval: float | None = None
     connection_string_ttl: float = 60.0
 

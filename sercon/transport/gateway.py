@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sercon.errors import (
     AuthFailed,
     ConnectionLost,
+    ExitStatus,
     InputNotText,
     NotSupported,
     SerconError,
@@ -40,6 +41,9 @@ KEEPALIVE = 20.0  # a ping after this long without traffic; no answer within as 
 # Reasons that say another session has the console now. The real wording is unknown, so a close
 # that does not match is still never followed by an automatic reconnect (see SessionClosed).
 TAKEOVER = re.compile(r"another (user|connection|session|client)|taken over|took over|takeover", re.I)
+# Microsoft's wording for a console someone else is connecting to: a refusal of this session, not a takeover
+# of it (the public record shows the text, not when the gateway sends it).
+BUSY = re.compile(r"currently in progress|in progress to this|is busy|already in use", re.I)
 UNTRUSTED = re.compile(r"not trusted|unauthori[sz]ed|authenticat", re.I)
 ADMIN_TRIES = 3  # one-shot admin commands: a refused session or POST is retried with a fresh session
 RETRYABLE_ADMIN = {404, 409, 429}  # and every 5xx: the session was refused or not ready
@@ -212,6 +216,12 @@ class GatewayTransport(Transport):
         code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
         reason = payload[2:].decode("utf-8", "replace")
         shown = f"{code} {reason!r}" if code is not None else "no code"
+        if BUSY.search(reason):
+            busy = SessionClosed(f"the gateway refused a session to {self.label}: another connection to the console "
+                                 f"is in progress ({shown})", "someone (or another tool) is connecting to this console:"
+                                 " wait a moment and try again", code, reason)
+            busy.exit_status = ExitStatus.DEVICE_BUSY
+            return busy
         if TAKEOVER.search(reason):
             return SessionClosed(f"another session took over the console of {self.label} ({shown})",
                                  "sercon connect --force takes it back", code, reason, taken_over=True)

@@ -108,3 +108,15 @@ def test_a_connect_reads_nothing_twice_and_calls_connect_once(azure):
     assert result.returncode == 0, result.stderr
     made = Counter((r["method"], r["url"].split("?")[0].lower()) for r in azure.requests[before:])
     assert made and max(made.values()) == 1, made  # the console's state, the VM, ... each once
+
+
+BUSY_TEXT = "Another connection is currently in progress to this VM. Please try again later."
+
+
+def test_a_busy_refusal_is_not_called_a_takeover(azure_with):
+    azure = azure_with(gateway={"refuse_after_auth": "always", "refuse_reason": BUSY_TEXT})
+    result = azure.cli("send", "-g", "prod-rg", "web1", "", "--wait-idle", "1")
+    err = result.stderr.decode()
+    assert result.returncode == 9, err
+    assert "another connection to the console is in progress" in err and "took over" not in err
+    assert "fix: someone (or another tool) is connecting" in err

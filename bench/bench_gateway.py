@@ -3,7 +3,8 @@
 
 - time from starting `sercon connect VM` to the session being up (gateway's first frame), and to
   the first console byte after pressing Enter;
-- the one-shot commands' wall times: `sercon send VM 'echo hi' --expect hi` and `sercon nmi --yes VM`;
+- the one-shot commands' wall times: `sercon send VM 'echo hi' --expect hi` and `sercon nmi --yes VM`
+  (on a shell that prints its prompt on attach, and on a console at rest that prints nothing);
 - output throughput through the gateway (MB/s), next to the same output through a local
   pseudo-terminal serial line, with the ratio.
 
@@ -65,7 +66,8 @@ def one_round(sercon: list[str], env: dict[str, str], size: int, figures: dict[s
     child.send(b"q")
     child.expect(pexpect.EOF)
     for name, args in (("send one-shot (ms)", ["send", "-g", "rg", "vm1", "echo hi", "--expect", "hi"]),
-                       ("nmi one-shot (ms)", ["nmi", "--yes", "-g", "rg", "vm1"])):
+                       ("nmi one-shot (ms)", ["nmi", "--yes", "-g", "rg", "vm1"]),
+                       ("nmi one-shot, a console that prints nothing (ms)", ["nmi", "--yes", "-g", "rg", "quiet"])):
         start = time.perf_counter()
         done = subprocess.run([*sercon, *args], env=env, capture_output=True, timeout=60)
         if done.returncode != 0:
@@ -95,11 +97,13 @@ def main() -> None:
     builds = [[path] for path in args.sercon] if args.sercon else [default_sercon()]
     size = int(args.mb * 1e6)
     world = World({"subscriptions": [{"id": "sub-bench", "resource_groups": {"rg": {"vms": [
-        {"name": "vm1", "command": ["/bin/sh", "-i"]}]}}}]})
+        {"name": "vm1", "command": ["/bin/sh", "-i"]},
+        {"name": "quiet", "command": ["/bin/cat"]}]}}}]})  # as a console at rest: nothing printed on attach
     figures: list[dict[str, list[float]]] = [{} for _ in builds]
     for build in figures:
         for name in ("connect -> session up (ms)", "connect -> first console byte after Enter (ms)",
-                     "send one-shot (ms)", "nmi one-shot (ms)", "gateway output MB/s"):
+                     "send one-shot (ms)", "nmi one-shot (ms)", "nmi one-shot, a console that prints nothing (ms)",
+                     "gateway output MB/s"):
             build[name] = []
     with Emulator(world) as emulator, tempfile.TemporaryDirectory() as home:
         os.environ.update({k: v for k, v in emulator.environment().items() if k in ("REQUESTS_CA_BUNDLE",)})

@@ -63,6 +63,7 @@ def _azure_demo(env: Env, use_qemu: bool, grub: bool = False) -> int:
     from sercon.emulator.server import Emulator
     from sercon.targets import AzureTarget
 
+    _refuse_a_second_demo(env)  # before an emulator, a password and a doctor table that would go unused
     password = secrets.token_hex(6)
     user, world = _demo_world(env, password, use_qemu, grub)
     with Emulator(world) as emulator:
@@ -76,7 +77,7 @@ def _azure_demo(env: Env, use_qemu: bool, grub: bool = False) -> int:
         render_checks(demo_env, target.label, check_rows(demo_env, target, False)[0], False)
         with _second_window(demo_env, emulator) as env_file:
             command = "rescue" if grub else "sysrq h"
-            env.info(f"demo: in another window: . {env_file} && sercon {command} -g {DEMO_GROUP} {DEMO_VM}")
+            env.info(f"demo: in another window: . {env_file} && {_sercon()} {command} -g {DEMO_GROUP} {DEMO_VM}")
             return _connect(env, demo_env, target)
 
 
@@ -121,22 +122,39 @@ def _what_the_vm_is(use_qemu: bool) -> list[str]:
 def _second_window(demo_env: Env, emulator: Emulator) -> Iterator[Path]:
     """The environment another window needs to reach the demo (`. FILE`), private, gone with the demo."""
     from sercon.emulator.envfile import export_lines, write_private
-    from sercon.errors import DeviceBusy
-    from sercon.transport.control import find_session, runtime_dir
+    from sercon.transport.control import runtime_dir
 
     path = runtime_dir(demo_env.environ) / ENV_FILE
-    running = find_session(RESOURCE_ID, demo_env.environ)
-    if running is not None:  # the user's other demo: its file stays its own
-        running.close()
-        raise DeviceBusy("a sercon demo of yours is already running",
-                         f"use it from here: . {path} && sercon send -g {DEMO_GROUP} {DEMO_VM} ... "
-                         "(or sysrq, nmi, reset); or quit it first")
+    _refuse_a_second_demo(demo_env)  # again: one may have started meanwhile; its file stays its own
     write_private(path, export_lines(emulator.environment()))
     try:
         yield path
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def _refuse_a_second_demo(env: Env) -> None:
+    from sercon.errors import DeviceBusy
+    from sercon.transport.control import find_session, runtime_dir
+
+    running = find_session(RESOURCE_ID, env.environ)
+    if running is not None:
+        running.close()
+        raise DeviceBusy("a sercon demo of yours is already running",
+                         f"use it from here: . {runtime_dir(env.environ) / ENV_FILE} && {_sercon()} send -g "
+                         f"{DEMO_GROUP} {DEMO_VM} ... (or sysrq, nmi, reset); or quit it first")
+
+
+def _sercon() -> str:
+    """sercon as another window can run it: a fresh shell may not have the venv's bin on its PATH."""
+    import shlex
+    import sys
+
+    program = Path(sys.argv[0])
+    if program.name == "sercon" and program.exists():
+        return shlex.quote(str(program.resolve()))
+    return f"{shlex.quote(sys.executable)} -m sercon"
 
 
 def _qemu_image(env: Env, password: str, grub: bool) -> dict[str, str]:

@@ -37,7 +37,8 @@ def test_demo_signs_in_checks_and_connects_and_a_second_window_uses_it(tmp_path)
         term.wait_text("permission")  # doctor's table, printed after what the demo says of its VM
         assert (b"--qemu` boots a real kernel" in term.raw) == (not missing_tools())
         assert "fail" not in term.text()
-        env_file = Path(term.wait_raw(rb"in another window: \. (\S+/demo\.env)").group(1).decode())
+        found = term.wait_raw(rb"in another window: \. (\S+/demo\.env) && (/\S+)")  # an absolute path:
+        env_file = Path(found.group(1).decode())  # a fresh shell may not have the venv on its PATH
         assert env_file.stat().st_mode & 0o777 == 0o600
         term.wait_raw(rb"\[sercon\] connected to demo-rg/demo-vm", timeout=30)
         term.wait_raw(rb"demo-vm login: $", timeout=30)
@@ -64,6 +65,8 @@ def test_demo_signs_in_checks_and_connects_and_a_second_window_uses_it(tmp_path)
         again = run_cli("demo", env=env)  # one demo per user: a second one must not take over this one's file
         assert again.returncode == 9, again.stderr
         assert b"already running" in again.stderr and env_file.exists()
+        assert b"password" not in again.stderr and b"emulated at" not in again.stderr  # checked first
+        assert re.search(rb"fix: use it from here: \. \S+ && /\S+", again.stderr)  # an absolute sercon
 
         term.send(b"\x1dq")
         assert term.wait_exit() == 0

@@ -50,7 +50,7 @@ def test_the_demo_with_grub_is_rescued_from_a_second_window(guest_image, tmp_pat
     env = cli_env(HOME=str(tmp_path), XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(CACHE / "demo-cache"))
     term = Terminal(["demo", "--qemu", "--grub"], env=env, cols=160, rows=40, cwd=str(tmp_path))
     try:
-        found = term.wait_raw(rb"in another window: \. (\S+/demo\.env) && sercon rescue -g demo-rg demo-vm",
+        found = term.wait_raw(rb"in another window: \. (\S+/demo\.env) && /.* rescue -g demo-rg demo-vm",
                               timeout=180)
         term.wait_raw(rb"\[sercon\] connected to demo-rg/demo-vm", timeout=30)
         window2 = {**env, **sourced(Path(found.group(1).decode()))}

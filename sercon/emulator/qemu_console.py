@@ -17,9 +17,9 @@ from sercon.transport.telnet import BRK, IAC, TelnetParser, escape
 class QemuConsole:
     """Same interface as VmConsole: start, write, listener, sysrq, nmi, reset, stop."""
 
-    def __init__(self, image: GuestImage, boot_iso: Path | None = None) -> None:
+    def __init__(self, image: GuestImage | None, boot_iso: Path | None = None, disk: Path | None = None) -> None:
         self.folder = tempfile.TemporaryDirectory(prefix="sercon-qemu-vm-")
-        self.guest = QemuGuest(image, Path(self.folder.name), boot_iso=boot_iso)
+        self.guest = QemuGuest(image, Path(self.folder.name), boot_iso=boot_iso, disk=disk)
         self.listener: Callable[[bytes], None] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._parser = TelnetParser()

@@ -1,7 +1,9 @@
-"""A real Linux guest under QEMU, built by the tests: Debian's cloud kernel and a busybox initramfs.
+"""Real Linux guests under QEMU, built by the tests: Debian's cloud kernel and a busybox initramfs,
+and a whole Debian 12 (systemd, GRUB on the disk) made with debootstrap as Debian's Azure images are.
 
-Needs qemu-system-x86, busybox-static, lz4 and apt (for the kernel package); .ci/run installs
-them and sets SERCON_REQUIRE_ALL=1, which turns a missing tool into a failure instead of a skip.
+Need qemu-system-x86, busybox-static, lz4 and apt (for the kernel package), and for Debian 12
+debootstrap, fdisk and root; .ci/run installs them and sets SERCON_REQUIRE_ALL=1, which turns a
+missing tool into a failure instead of a skip.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from sercon.emulator.debian_guest import build_debian_image, missing_debian_tools
 from sercon.emulator.grub_image import build_grub_image, missing_grub_tools
 from sercon.emulator.qemu import QemuGuest, build_image, missing_tools
 from tests.conftest import REQUIRE_ALL
 
 PASSWORD = "guest-password"
+DEBIAN_PASSWORD = "azure-guest-password"
 CACHE = Path(os.environ.get("SERCON_GUEST_CACHE", Path.home() / ".cache" / "sercon-test-guest"))
 
 
@@ -54,6 +58,27 @@ def grub_guest(request, guest_image, tmp_path):
         variant = request.param if request.param in ("not-linux", "password", "nobash") else ""
         iso = build_grub_image(guest_image, CACHE, hidden, timeout, variant)
     vm = QemuGuest(guest_image, tmp_path / "grub-guest", boot_iso=iso).start()
+    yield vm
+    vm.stop()
+
+
+@pytest.fixture(scope="session")
+def debian_image():
+    """Debian 12 as on Azure, built once (a few minutes, as root) and then taken from the cache."""
+    require("Debian guest tests", missing_debian_tools(), "debootstrap fdisk qemu-system-x86, and run as root")
+    started = time.monotonic()
+    image = build_debian_image(CACHE, DEBIAN_PASSWORD)
+    print(f"Debian 12 image ready in {time.monotonic() - started:.1f} s: {image.disk.name}")
+    return image
+
+
+@pytest.fixture
+def debian_guest(debian_image, tmp_path):
+    """Debian 12 booting from the power-on (SeaBIOS, GRUB, systemd); telnet serial and QMP, as `guest`.
+    `.debian` is its image (user, password, host name). Function-scoped: each test boots it afresh."""
+    vm = QemuGuest(None, tmp_path / "debian-guest", disk=debian_image.disk)
+    vm.debian = debian_image
+    vm.start()
     yield vm
     vm.stop()
 

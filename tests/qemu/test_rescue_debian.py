@@ -16,18 +16,21 @@ import time
 import pytest
 
 from sercon.emulator.qemu import QemuGuest
+from sercon.emulator.server import Emulator
+from sercon.emulator.world import World
 from sercon.transport.qmp import qmp
-from tests.conftest import Terminal, run_cli
+from tests.conftest import Terminal, cli_env, run_cli
 
 REPEAT = range(int(os.environ.get("SERCON_RESCUE_REPEAT", "1")))
 PROMPT = b"root@(none):/# "
+SUB = "00000000-0000-4000-8000-00000000e016"
 
 
 def rescue(guest: QemuGuest, *args: str) -> Terminal:
     return Terminal(["rescue", guest.telnet_url, "--qmp", guest.qmp_path, "--yes", *args], cols=120, rows=40)
 
 
-def reach_root(term: Terminal, guest: QemuGuest, parameter: str, started: float) -> float:
+def reach_root(term: Terminal, parameter: str, started: float) -> float:
     """Wait for rescue's root shell; check it is root's, booted with *parameter*; quit. Returns the time."""
     term.wait_raw(rb"a root shell on \S+, [\d.]+ s after", timeout=300)
     took = time.monotonic() - started
@@ -48,7 +51,7 @@ def test_a_bare_rescue_reaches_root_where_root_is_locked(debian_guest, run):
     started = time.monotonic()
     term = rescue(debian_guest)
     try:
-        reach_root(term, debian_guest, "init=/bin/bash", started)
+        reach_root(term, "init=/bin/bash", started)
         text = term.raw.decode(errors="replace")
         assert "editing 'Debian GNU/Linux'" in text
         assert "mode auto: 'init=/bin/bash' first" in text and "'break=premount', then" in text
@@ -73,10 +76,10 @@ def test_kernel_lines_right_after_the_prompt_do_not_hide_the_shell(debian_guest,
     thread = threading.Thread(target=inject, daemon=True)
     thread.start()
     try:
-        reach_root(term, debian_guest, "init=/bin/bash", started)
+        reach_root(term, "init=/bin/bash", started)
         assert injected.is_set()
         log = debian_guest.serial_log.read_bytes()
-        after = log[log.rfind(PROMPT.rstrip()):]
+        after = log[log.find(PROMPT.rstrip()):]
         assert b"NMI received for unknown reason" in after  # the kernel's lines came after the prompt
     finally:
         term.child.close(force=True)
@@ -110,7 +113,7 @@ def test_a_slow_guest_whose_grub_echoes_slower_than_ten_seconds(debian_guest, ru
         thread.join()
         print(f"the edit on the slowed guest: {took:.1f} s")
         assert took > 10  # slower than the fixed 10 s the echo had before: the slowdown took hold
-        reach_root(term, debian_guest, "init=/bin/bash", started)
+        reach_root(term, "init=/bin/bash", started)
     finally:
         slow.clear()
         term.child.close(force=True)
@@ -155,5 +158,25 @@ def test_logout_on_exit_leaves_no_shell_after_sudo_i(debian_guest):
         term.send(b"\x1dq")
         term.wait_text("logged out: 2 shells exited, the console is at a login prompt", timeout=60)
         assert term.wait_exit() == 0
+    finally:
+        term.child.close(force=True)
+
+
+@pytest.fixture
+def azure_debian_vm(debian_image, tmp_path):
+    """The Debian guest as an Azure VM of the emulator: the reset goes through the gateway's admin command."""
+    world = World({"subscriptions": [{"id": SUB, "resource_groups": {"rg": {"vms": [
+        {"name": "deb1", "password": debian_image.password, "qemu": {"disk": str(debian_image.disk)}}]}}}]})
+    with Emulator(world) as emulator:  # stopping it stops QEMU
+        yield cli_env(**emulator.environment(), HOME=str(tmp_path), XDG_RUNTIME_DIR=str(tmp_path))
+
+
+@pytest.mark.parametrize("run", REPEAT)
+def test_a_bare_rescue_through_the_emulated_gateway(azure_debian_vm, run):
+    started = time.monotonic()
+    term = Terminal(["rescue", "-g", "rg", "deb1", "--yes"], env=azure_debian_vm, cols=120, rows=40)
+    try:
+        reach_root(term, "init=/bin/bash", started)
+        assert b"reset sent to rg/deb1" in term.raw
     finally:
         term.child.close(force=True)

@@ -37,6 +37,17 @@ def need_program(name: str) -> str:
     return path
 
 
+def sourced(env_file: Path) -> dict[str, str]:
+    """What `. env_file` sets (a demo's or an emulator's environment file): `export KEY=VALUE` lines."""
+    import shlex
+
+    values = {}
+    for line in env_file.read_text().splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key] = shlex.split(value)[0]
+    return values
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERCON_")}
     env.update({"SERCON_CONFIG": "/nonexistent/sercon.toml", "PYTHONPATH": str(ROOT), "TERM": "xterm",

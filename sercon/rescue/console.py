@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sercon.errors import ExitStatus, SerconError
 from sercon.rescue.screen import Screen
+from sercon.rescue.shell import LOGIN, REBOOT_WORDS, prompt_at_end
 from sercon.transport.base import Transport
 
 _STRIP = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_c]")
@@ -21,11 +22,9 @@ _STRIP = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\
 RESTARTED = re.compile(rb"SeaBIOS|Booting from |\x1bc|\x1b\[2J|\x1b\[H\x1b\[J|GNU GRUB  version")
 # --no-reset: the user's reboot, as the kernel or the firmware says it (never a bare screen clear,
 # which any program may print, since Esc follows).
-REBOOTING = re.compile(rb"reboot: Restarting system|reboot: machine restart|SeaBIOS|Booting from |"
-                       rb"GNU GRUB  version")
+REBOOTING = re.compile(REBOOT_WORDS.encode())
 FIRMWARE = re.compile(rb"SeaBIOS|Booting from |GNU GRUB  version")
 KERNEL = re.compile(r"Linux version \d|\[\s*0\.0+\] ")
-LOGIN = re.compile(r"login:\s?$")
 HARD_CAP = 5.0  # an idle wait ends after at most HARD_CAP times its quiet limit (and 15 minutes) all the same
 
 
@@ -117,8 +116,6 @@ def reboot_shown(raw: bytes, quiet: bool) -> bool:
     """The console shows a reboot (--no-reset): the kernel's or the firmware's words with no prompt
     after them (a `dmesg` or a log that prints `reboot: Restarting system` is followed by one), then
     silence (*quiet*) or the firmware. Esc is pressed only after this."""
-    from sercon.rescue.shell import prompt_at_end
-
     matches = list(REBOOTING.finditer(raw))
     if not matches:
         return False

@@ -24,7 +24,9 @@ PANIC = re.compile(r"Kernel panic - not syncing: ?([^\n]*)")
 INIT_MISSING = re.compile(r"Target filesystem doesn't have requested (\S+?)\.?\n|Failed to execute (\S+)"
                           r"|Requested init (\S+) failed")
 STARTED = re.compile(r"Linux version \d|\[\s*\d+\.\d+\] |Booting the kernel")
-RESTARTED = re.compile(r"reboot: Restarting system|reboot: machine restart|SeaBIOS|GNU GRUB  version|Booting from ")
+# A reboot as the kernel or the firmware says it (console.py reads the same words in raw bytes).
+REBOOT_WORDS = r"reboot: Restarting system|reboot: machine restart|SeaBIOS|Booting from |GNU GRUB  version"
+RESTARTED = re.compile(REBOOT_WORDS)
 GRUB_ERROR = re.compile(r"Press any key to continue|\berror: [^\n]*")
 LOGIN = re.compile(r"login:\s?$")
 _TAIL = 8192

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from pathlib import Path
 
 from sercon.emulator.qemu import missing_tools
-from tests.conftest import Terminal, cli_env, run_cli
+from tests.conftest import Terminal, cli_env, run_cli, sourced
 
 SANDBOX = rb"emulated VM: a shell as user (\S+) in a throw-away home on this machine"
 
 
-def sourced(env_file: Path) -> dict[str, str]:
-    """What `. env_file` sets: `export KEY=VALUE` lines, values quoted for the shell."""
-    values = {}
-    for line in env_file.read_text().splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        values[key] = shlex.split(value)[0]
-    return values
 
 
 def demo_env(tmp_path: Path) -> dict[str, str]:

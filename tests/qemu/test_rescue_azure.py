@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shlex
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from sercon.emulator.grub_image import build_grub_image
 from sercon.emulator.server import Emulator
 from sercon.emulator.world import World
-from tests.conftest import Terminal, cli_env, run_cli
+from tests.conftest import Terminal, cli_env, run_cli, sourced
 from tests.qemu.conftest import CACHE, PASSWORD, require_grub_tools
 from tests.qemu.test_rescue_local import PARAMETER, assert_root_at, assert_root_shell_with_parameter
 
@@ -63,12 +62,3 @@ def test_the_demo_with_grub_is_rescued_from_a_second_window(guest_image, tmp_pat
         assert term.wait_exit() == 0
     finally:
         term.close()
-
-
-def sourced(env_file: Path) -> dict[str, str]:
-    """What `. env_file` sets."""
-    values = {}
-    for line in env_file.read_text().splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        values[key] = shlex.split(value)[0]
-    return values

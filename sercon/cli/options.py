@@ -25,19 +25,26 @@ def _apply(*decorators: F) -> Callable[[F], F]:
     return wrap
 
 
-class Seconds(click.FloatRange):
-    """A duration option: finite, at least *min*, at most a week (`nan`, `inf` or a typo's 1e308 is no deadline)."""
+class Seconds(click.ParamType):
+    """A duration option: finite, at least *min*, at most a week (`nan`, `inf` or a typo's 1e308 is no
+    deadline). Refused as sercon's own usage error, with the fix, before anything is sent."""
 
     name = "seconds"
+    MOST = 7 * 86400
 
-    def __init__(self, min: float = 0) -> None:  # noqa: A002 (click's own name)
-        super().__init__(min=min, max=7 * 86400)
+    def __init__(self, min: float = 0) -> None:  # noqa: A002 (as click's FloatRange names it)
+        self.min = min
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        return number
+        from sercon.errors import UsageError
+
+        number = click.FLOAT.convert(value, param, ctx)  # not a number at all: click's own message
+        if math.isfinite(number) and 0 < number <= self.MOST and number >= self.min:
+            return number
+        name = param.opts[0] if param is not None and param.opts else "the option"
+        least = f"at least {self.min:g}" if self.min else "above 0"
+        raise UsageError(f"{name} {value} is not a number of seconds sercon can wait",
+                         f"give {name} a number {least} and at most {self.MOST} (a week), e.g. {max(10, self.min):g}")
 
 
 target_argument = click.argument("target", required=False, metavar="[TARGET]")

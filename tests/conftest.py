@@ -138,15 +138,15 @@ class Terminal:
         self.stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
 
-    def pump(self, timeout: float = 0.1) -> None:
+    def pump(self, timeout: float = 0.1) -> bool:
+        """Read what the terminal has within *timeout*; False when nothing came (or it ended)."""
         try:
             data = self.child.read_nonblocking(65536, timeout=timeout)
-        except pexpect.TIMEOUT:
-            return
-        except pexpect.EOF:
-            return
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            return False
         self.raw += data
         self.stream.feed(data)
+        return True
 
     def text(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen.display)
@@ -184,7 +184,8 @@ class Terminal:
             if time.monotonic() > deadline:
                 raise AssertionError(f"sercon did not exit:\n{self.text()}")
             self.pump()
-        self.pump(0)
+        while self.pump(0.05):  # its last bytes (a restored cursor, say) may still be in the pty
+            pass
         self.child.close()
         return self.child.exitstatus if self.child.exitstatus is not None else 128 + self.child.signalstatus
 

@@ -157,8 +157,12 @@ class GrubDriver:
                 self.esc_sent, last_esc[0] = True, self.clock()
             return False
 
-        self.watch.read_until(shown, self.plan.step_timeout, "GRUB's menu never showed on the serial console",
-                              PROACTIVE_HINT, tick=self.plan.esc_interval)
+        try:
+            self.watch.read_until(shown, self.plan.step_timeout, "GRUB's menu never showed on the serial console",
+                                  PROACTIVE_HINT, tick=self.plan.esc_interval)
+        except RescueFailed as exc:
+            exc.message += f"; {self._last_seen()}"
+            raise
         self.watch.settle(0.5)  # a stray Esc still in flight must land before `e`
         prompt = grub.command_prompt(self.screen)
         if prompt or not grub.menu_showing(self.screen):
@@ -169,6 +173,14 @@ class GrubDriver:
         self.progress.step(f"GRUB's menu showed {self.clock() - self.started:.1f} s after the reset; editing "
                            f"'{entry}'")
         return entry
+
+    def _last_seen(self) -> str:
+        """What the console showed last, for a failure message: a person can tell a silent console
+        from a screen sercon did not recognise."""
+        lines = [line.strip() for line in self.screen.display() if line.strip()]
+        if not self.watch.raw:
+            return "the console printed nothing since the reset"
+        return f"the console's last line: {lines[-1][:100]!r}" if lines else "the console's screen is blank"
 
     def _refuse_if_booting_past_grub(self) -> None:
         """Kernel output or a login prompt of the new boot while Esc is pressed: GRUB will not stop."""

@@ -49,8 +49,8 @@ def runtime_dir(environ: dict[str, str]) -> Path:
 def private_dir(folder: Path, fix: str = "remove it, or point sercon at a folder of your own") -> Path:
     """*folder*, made if missing, the user's own and mode 0700: never a symlink (a planted link would
     have root's sercon chmod its target), checked and changed on the opened folder itself."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError as exc:
         raise SerconError(f"{folder} is not a folder of its own (a symbolic link?): {exc.strerror}", fix) from exc

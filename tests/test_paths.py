@@ -38,3 +38,15 @@ def test_a_symlink_planted_as_the_token_cache_folder_is_refused(tmp_path):
     with pytest.raises(SerconError):
         private_file(Path(tmp_path / "cache" / "msal_token_cache.json"))
     assert stat.S_IMODE(target.stat().st_mode) == 0o755 and not (target / "msal_token_cache.json").exists()
+
+
+def test_a_broken_symlink_or_a_file_as_the_runtime_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "sercon").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(SerconError) as raised:
+        runtime_dir({"XDG_RUNTIME_DIR": str(tmp_path / "run")})
+    assert raised.value.hint
+    (tmp_path / "run2").mkdir()
+    (tmp_path / "run2" / "sercon").write_text("")
+    with pytest.raises(SerconError):
+        runtime_dir({"XDG_RUNTIME_DIR": str(tmp_path / "run2")})

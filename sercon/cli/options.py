@@ -32,17 +32,17 @@ class Seconds(click.ParamType):
     name = "seconds"
     MOST = 7 * 86400
 
-    def __init__(self, min: float = 0) -> None:  # noqa: A002 (as click's FloatRange names it)
-        self.min = min
+    def __init__(self, min: float = 0, zero: bool = False) -> None:  # noqa: A002 (as click's FloatRange names it)
+        self.min, self.zero = min, zero  # zero: 0 is a value (an interval), not a missing deadline
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from sercon.errors import UsageError
 
         number = click.FLOAT.convert(value, param, ctx)  # not a number at all: click's own message
-        if math.isfinite(number) and 0 < number <= self.MOST and number >= self.min:
+        if math.isfinite(number) and (number > 0 or self.zero and number == 0) and self.min <= number <= self.MOST:
             return number
         name = param.opts[0] if param is not None and param.opts else "the option"
-        least = f"at least {self.min:g}" if self.min else "above 0"
+        least = f"at least {self.min:g}" if self.min or self.zero else "above 0"
         raise UsageError(f"{name} {value} is not a number of seconds sercon can wait",
                          f"give {name} a number {least} and at most {self.MOST} (a week), e.g. {max(10, self.min):g}")
 

@@ -54,6 +54,9 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     session_prefs = {"escape": options.pop("escape"), "log": options.pop("log")}
     resolved, prefs = resolve(env, target, options)
     session = session_options_from({**prefs, **_given(session_prefs)})  # a bad --log: exit 2 before anything
+    if session.logout_on_exit:  # `exit` in init=/bin/bash panics the kernel; in the initramfs it boots on
+        session.logout_on_exit = False
+        env.info("logout_on_exit is not used after a rescue: `exit` would end the rescue shell")
     can_reset = isinstance(resolved, AzureTarget) or bool(getattr(resolved, "qmp", None))
     if not no_reset and not can_reset:
         raise UsageError(f"sercon cannot reset {resolved.label}", "add --no-reset and reboot it yourself, or give "

@@ -138,7 +138,7 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
 @target_options
 @azure_options
 @checks_option
-@click.option("--interval", type=Seconds(min=0), default=1.0, show_default=True,
+@click.option("--interval", type=Seconds(min=0, zero=True), default=1.0, show_default=True,
               help="Seconds between keys when several are sent (reisub).")
 @click.pass_obj
 def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bool, **options: Any) -> int:

@@ -23,7 +23,6 @@ RESTARTED = re.compile(rb"SeaBIOS|Booting from |\x1bc|\x1b\[2J|\x1b\[H\x1b\[J|GN
 # --no-reset: the user's reboot, as the kernel or the firmware says it (never a bare screen clear,
 # which any program may print, since Esc follows).
 REBOOTING = re.compile(REBOOT_WORDS.encode())
-FIRMWARE = re.compile(rb"SeaBIOS|Booting from |GNU GRUB  version")
 KERNEL = re.compile(r"Linux version \d|\[\s*0\.0+\] ")
 HARD_CAP = 5.0  # an idle wait ends after at most HARD_CAP times its quiet limit (and 15 minutes) all the same
 
@@ -113,13 +112,18 @@ def strip_controls(raw: bytes) -> str:
 
 
 def reboot_shown(raw: bytes, quiet: bool) -> bool:
-    """The console shows a reboot (--no-reset): the kernel's or the firmware's words with no prompt
-    after them (a `dmesg` or a log that prints `reboot: Restarting system` is followed by one), then
-    silence (*quiet*) or the firmware. Esc is pressed only after this."""
-    matches = list(REBOOTING.finditer(raw))
-    if not matches:
-        return False
-    after = strip_controls(raw[matches[-1].end():])
-    if prompt_at_end(after) or LOGIN.search(after) or re.search(r"[$#%>] ?$", after):
-        return False
-    return quiet or FIRMWARE.fullmatch(matches[-1][0]) is not None
+    """The console shows a reboot (--no-reset), so Esc may go: the firmware's or GRUB's banner with
+    no prompt after it, or the kernel's `reboot: Restarting system` starting a line with nothing
+    after it and *quiet* (a second of silence). A `dmesg`, a pager or `dmidecode` that prints those
+    words is followed by a prompt or more text, and Esc is not pressed into that shell."""
+    text = strip_controls(raw)
+    firmware = list(_FIRMWARE_TEXT.finditer(text))
+    kernel = list(_KERNEL_REBOOT.finditer(text))
+    if firmware and (not kernel or firmware[-1].start() > kernel[-1].start()):
+        after = text[firmware[-1].end():]
+        return not (prompt_at_end(after) or LOGIN.search(after) or re.search(r"[$#%>] ?$", after))
+    return bool(kernel) and quiet and not text[kernel[-1].end():].strip()
+
+
+_FIRMWARE_TEXT = re.compile(r"SeaBIOS \(version|Booting from (?:Hard Disk|DVD|CD|Floppy|ROM)|GNU GRUB  version")
+_KERNEL_REBOOT = re.compile(r"(?m)^(?:\[\s*\d+\.\d+\]\s*)?reboot: (?:Restarting system|machine restart)[^\n]*")

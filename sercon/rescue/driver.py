@@ -7,6 +7,7 @@ early, `restore_boot` leaves GRUB as it would have been: the edit discarded, the
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from sercon.transport.base import Transport
 PROACTIVE_HINT = ("make GRUB's menu show on the serial console (GRUB_TIMEOUT_STYLE=countdown or menu, "
                   "GRUB_TIMEOUT=5, GRUB_TERMINAL=\"serial console\"; see Azure's \"proactive GRUB "
                   "configuration\" page and docs/user-guide.md), or attach the disk to a rescue VM")
+# The boot went on past GRUB (a quiet kernel prints no `Linux version`): Esc must stop before a
+# passphrase or password prompt, or a UEFI setup page, takes it.
+BOOTING_PAST = re.compile(r"Loading Linux|Loading initial ramdisk|EFI stub:|Please unlock|Give root password")
 STALE = 5.0  # seconds after the reset in which kernel output may still be the old boot's
 CHUNK = 4  # keys typed into GRUB's editor before waiting for their echo (a 16550 UART holds 16)
 
@@ -142,7 +146,7 @@ class GrubDriver:
         self.progress.step("the machine is rebooting; pressing Esc until GRUB's menu shows")
 
     def _rebooting(self) -> bool:
-        return reboot_shown(self.watch.raw, self.watch.quiet_for(0.3))
+        return reboot_shown(self.watch.raw, self.watch.quiet_for(1.0))
 
     def _stop_in_grub(self) -> str:
         self.watch.mark()
@@ -186,7 +190,7 @@ class GrubDriver:
         """Kernel output or a login prompt of the new boot while Esc is pressed: GRUB will not stop."""
         fresh = RESTARTED.search(self.watch.raw) is not None or self.clock() - self.started > STALE
         text = self.watch.text()
-        if fresh and (KERNEL.search(text) or LOGIN.search(text)):
+        if fresh and (KERNEL.search(text) or BOOTING_PAST.search(text) or LOGIN.search(text)):
             raise RescueFailed("GRUB's menu never showed: the kernel started booting while sercon pressed Esc, "
                                "so this image hides GRUB (a zero timeout) or draws it elsewhere",
                                PROACTIVE_HINT, ExitStatus.PRECONDITION)
@@ -263,8 +267,12 @@ class GrubDriver:
         self.transport.write(grub.BOOT)
         self.editing, self.booted = False, True
         self.progress.step("booting it (Ctrl-X); waiting for the shell")
-        self.watch.read_until(lambda: grub.BOOTING_ANCHOR in self.watch.text(), self.plan.key_wait, idle=True)
-        self.watch.mark()
+        # GRUB's "Booting a command list" (English only): what follows is the boot's. Not seen (another
+        # language, or a slow GRUB): everything since Ctrl-X is kept, so no prompt is thrown away.
+        self.watch.read_until(lambda: grub.BOOTING_ANCHOR.encode() in self.watch.raw, 3)
+        anchor = self.watch.raw.find(grub.BOOTING_ANCHOR.encode())
+        if anchor >= 0:
+            self.watch.raw = self.watch.raw[anchor + len(grub.BOOTING_ANCHOR):]
         self.watch.show = True
 
     def _wait_for_shell(self) -> Outcome:

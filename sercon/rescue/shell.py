@@ -14,20 +14,24 @@ from dataclasses import dataclass
 
 KERNEL_LINE = re.compile(r"\[\s*\d+\.\d+\][^\n]*(?:\n|$)")
 SYSTEMD_STATUS = re.compile(r"\[\s*(?:OK|FAILED|DEPEND|TIME|\*{1,3})\s*\] [^\n]*(?:\n|$)")
-# A `#` that ends a short line, not one of a row of them (a banner's `#####`).
-ROOT_PROMPT = re.compile(r"(?:^|\n)(?!\[\s*\d+\.\d+\])(?![^\n]*##)[^\n]{0,60}#\s?$|\(initramfs\)\s?$")
+# A `#` that ends a short line, not one of a row of them (a banner's `#####`); \Z, not $: the very
+# end, not before a last newline.
+ROOT_PROMPT = re.compile(r"(?:^|\n)(?!\[\s*\d+\.\d+\])(?![^\n]*##)[^\n]{0,60}# ?\Z|\(initramfs\) ?\Z")
 _PROMPT_LINE = re.compile(r"^(?:(?![^\n]*##)[^\n]{0,60}# ?|\(initramfs\) ?)$")
+_ASKS = re.compile(r"(?i)(password|passphrase|unlock|pin)\b[^\n]*$|:\s*$")
 MAINTENANCE = re.compile(r"Give root password for maintenance|Press Enter for maintenance"
                          r"|\(or press Control-D to continue\)")
 LOCKED = re.compile(r"root account is locked")
 PANIC = re.compile(r"Kernel panic - not syncing: ?([^\n]*)")
-INIT_MISSING = re.compile(r"Target filesystem doesn't have requested (\S+?)\.?\n|Failed to execute (\S+)"
-                          r"|Requested init (\S+) failed")
+# The kernel's and initramfs-tools' own words (systemd and udev also say "Failed to execute ...", of
+# their units: that is no refusal).
+INIT_MISSING = re.compile(r"Target filesystem doesn't have requested (\S+?)\.?\n"
+                          r"|Failed to execute (\S+) \(error -\d+\)|Requested init (\S+) failed \(error")
 STARTED = re.compile(r"Linux version \d|\[\s*\d+\.\d+\] |Booting the kernel")
 # A reboot as the kernel or the firmware says it (console.py reads the same words in raw bytes).
 REBOOT_WORDS = r"reboot: Restarting system|reboot: machine restart|SeaBIOS|Booting from |GNU GRUB  version"
 RESTARTED = re.compile(REBOOT_WORDS)
-GRUB_ERROR = re.compile(r"Press any key to continue|\berror: [^\n]*")
+GRUB_ERROR = re.compile(r"(?m)Press any key to continue|^error: [^\n]*")
 LOGIN = re.compile(r"login:\s?$")
 _TAIL = 8192
 
@@ -45,6 +49,8 @@ def prompt_at_end(text: str) -> bool:
 def in_doubt(text: str) -> bool:
     """A prompt-shaped line among the last few, with something other than log lines after it."""
     lines = without_log_lines(text).split("\n")
+    if _ASKS.search(lines[-1]):  # a passphrase or password prompt: an Enter would answer it
+        return False
     return any(_PROMPT_LINE.match(line) for line in lines[-6:-1]) and not prompt_at_end(text)
 
 

@@ -248,6 +248,9 @@ class Session:
     def _logout(self) -> None:
         """Log the console out before leaving (Azure keeps a disconnected user logged in): the logout
         again while a fresh shell prompt answers it (`sudo -i` or `su` left a shell below), and say so."""
+        if at_login_prompt(self._tail) or at_secret_prompt(self._tail):  # `exit` would be a user name or password
+            self.screen.status("the console is at a login or password prompt: nothing typed to log out")
+            return
         exited = 0
         for _ in range(LOGOUT_TRIES):
             answer = self._logout_once()
@@ -276,7 +279,7 @@ class Session:
                 return "login"
             # A new line was printed (the logout was taken, not just redrawn) and the prompt stays.
             if count > start and count == seen and b"\n" in fresh and at_shell_prompt(self._tail):
-                return "shell"
+                return None if re.search(rb"(?i)(stopped|suspended) jobs", fresh) else "shell"  # bash's guard
             seen = count
         return None
 

@@ -53,3 +53,6 @@ def test_a_reboot_is_the_kernels_or_the_firmwares_not_a_log_line_in_a_shell():
     assert not reboot_shown(shown_by_a_shell, quiet=True)
     assert not reboot_shown(b"journalctl: reboot: Restarting system\r\nroot@web1:~# ", quiet=True)
     assert reboot_shown(shown_by_a_shell + b"sudo reboot\r\n" + kernel, quiet=True)  # then the real one
+    assert not reboot_shown(b"$ sudo dmidecode -s bios-vendor\r\nSeaBIOS\r\n", quiet=True)  # no banner
+    assert not reboot_shown(kernel + b"lines 1-20/20 (END)", quiet=True)  # a pager showing a log
+    assert not reboot_shown(b"[  123.456789] reboot: Restarting system\r\n", quiet=False)

@@ -43,6 +43,21 @@ def test_other_endings_are_no_prompt(text):
     assert not prompt_at_end(text)
 
 
+def test_no_enter_for_a_passphrase_or_password_prompt():
+    assert not in_doubt("web1 # \nPlease unlock disk sda3_crypt: ")
+    assert not in_doubt("root@(none):/# \nsomething\nPassword: ")
+    assert not prompt_at_end("/dev/sda1: clean\n#\n")  # a lone # and a newline is no prompt
+
+
+def test_only_the_kernels_words_for_a_missing_init_are_a_refusal():
+    unit = "[    5.1] systemd[1]: foo.service: Failed to execute /usr/local/bin/foo: No such file or directory\n"
+    udev = "[    3.2] systemd-udevd[99]: Failed to execute '/lib/udev/bar' 'bar': No such file or directory\n"
+    assert dead_end(unit + udev, "init=/bin/bash", False) is None
+    kernel = "[    2.3] Failed to execute /bin/bash (error -2)\n"
+    refusal = dead_end(kernel, "init=/bin/bash", False)
+    assert refusal is not None and "/bin/bash" in refusal.message and refusal.retry
+
+
 def test_a_prompt_with_other_output_after_it_is_in_doubt():
     text = "root@(none):/# \nsome driver said this without a timestamp\n"
     assert in_doubt(text) and not prompt_at_end(text)

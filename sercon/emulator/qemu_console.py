@@ -24,20 +24,31 @@ class QemuConsole:
         self._writer: asyncio.StreamWriter | None = None
         self._parser = TelnetParser()
         self._task: asyncio.Task | None = None
+        self.reconnects = 0  # telnet connections to QEMU opened again (for tests that look)
 
     def start(self) -> None:
         self.guest.start()
         self._task = asyncio.get_running_loop().create_task(self._pump())
 
     async def _pump(self) -> None:
-        reader, self._writer = await asyncio.open_connection("127.0.0.1", self.guest.port)
-        self._writer.write(self._parser.hello())
-        while data := await reader.read(65536):
-            text, replies = self._parser.feed(data)
-            if replies:
-                self._writer.write(replies)
-            if text and self.listener is not None:
-                self.listener(text)
+        """The guest's serial port to the listener, for as long as QEMU runs: a telnet connection that
+        ends or fails is opened again (QEMU serves one client at a time, and the readiness probe in
+        QemuGuest.start was one), so the console never falls silent for good."""
+        while self.guest.process is not None and self.guest.process.poll() is None:
+            try:
+                reader, self._writer = await asyncio.open_connection("127.0.0.1", self.guest.port)
+                self._parser = TelnetParser()
+                self._writer.write(self._parser.hello())
+                while data := await reader.read(65536):
+                    text, replies = self._parser.feed(data)
+                    if replies:
+                        self._writer.write(replies)
+                    if text and self.listener is not None:
+                        self.listener(text)
+            except OSError:
+                pass
+            self.reconnects += 1
+            await asyncio.sleep(0.1)
 
     def write(self, data: bytes) -> None:
         if self._writer is not None:

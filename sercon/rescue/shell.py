@@ -22,7 +22,7 @@ _ASKS = re.compile(r"(?i)(password|passphrase|unlock|pin)\b[^\n]*$|:\s*$")
 MAINTENANCE = re.compile(r"Give root password for maintenance|Press Enter for maintenance"
                          r"|\(or press Control-D to continue\)")
 LOCKED = re.compile(r"root account is locked")
-PANIC = re.compile(r"Kernel panic - not syncing: ?([^\n]*)")
+PANIC = re.compile(r"Kernel panic - not syncing: ?([^\n]*)\n?")
 # The kernel's and initramfs-tools' own words (systemd and udev also say "Failed to execute ...", of
 # their units: that is no refusal).
 INIT_MISSING = re.compile(r"Target filesystem doesn't have requested (\S+?)\.?\n"
@@ -66,7 +66,7 @@ class Refusal:
 def dead_end(text: str, parameter: str, quiet: bool) -> Refusal | None:
     """Why the edited boot reaches no shell, as soon as the console shows it; None while it may."""
     panic = PANIC.search(text)
-    if panic:
+    if panic and (panic[0].endswith("\n") or quiet):  # the reason's line whole, not cut by a read
         return Refusal(f"the kernel panicked after booting with '{parameter}': {panic[1].strip() or 'panic'}", True,
                        None)
     missing = INIT_MISSING.search(text)

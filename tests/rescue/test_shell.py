@@ -105,6 +105,14 @@ def test_dead_ends_are_named(text, words, retry):
     assert refusal is not None and words in refusal.message and refusal.retry is retry
 
 
+def test_a_panic_is_named_with_its_whole_reason():
+    cut = "[    2.1] Kernel panic - not syncing: Attempted to kil"
+    assert dead_end(cut, "init=/bin/false", quiet=False) is None  # the rest of the line is on its way
+    assert "Attempted to kil" in dead_end(cut, "init=/bin/false", quiet=True).message
+    whole = dead_end(cut + "l init! exitcode=0x00000100\n", "init=/bin/false", quiet=False)
+    assert whole.message.endswith("Attempted to kill init! exitcode=0x00000100")
+
+
 def test_a_kernel_error_line_after_the_boot_is_no_grub_error():
     assert dead_end("[    1.0] Linux version 6.1\n[   2.0] ACPI error: something\n", "init=/bin/bash", True) is None
     assert dead_end("sercon-debian login: ", "x", quiet=False) is None  # a login prompt still being drawn

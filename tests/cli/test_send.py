@@ -7,6 +7,8 @@ import subprocess
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sercon.emulator.ptyconsole import PtyConsole
 from tests.azure.conftest import azure  # noqa: F401 - the emulated Azure, for `send -n`
@@ -165,3 +167,11 @@ def test_an_expect_that_would_take_all_memory_to_compile_is_refused_at_once(devi
     assert result.returncode == 2, result.stderr
     assert b"repeats too much" in result.stderr and b"fix:" in result.stderr
     assert bytes(device.buffer) == b"" and time.monotonic() - started < 20
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_the_repeat_count_of_any_pattern_is_a_number(pattern):
+    from sercon.terminal.scripted import expansion
+
+    assert expansion(pattern) >= 0  # never raises, whatever the bytes (an empty pattern counts 0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sercon.rescue.console import KERNEL, REBOOTING, RESTARTED, reboot_shown
 from sercon.rescue.shell import GRUB_ERROR, LOCKED, MAINTENANCE, ROOT_PROMPT
@@ -56,3 +58,10 @@ def test_a_reboot_is_the_kernels_or_the_firmwares_not_a_log_line_in_a_shell():
     assert not reboot_shown(b"$ sudo dmidecode -s bios-vendor\r\nSeaBIOS\r\n", quiet=True)  # no banner
     assert not reboot_shown(kernel + b"lines 1-20/20 (END)", quiet=True)  # a pager showing a log
     assert not reboot_shown(b"[  123.456789] reboot: Restarting system\r\n", quiet=False)
+
+
+@given(st.binary(max_size=2048), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_the_reboot_reader_takes_any_bytes(raw, quiet):
+    assert isinstance(reboot_shown(raw, quiet), bool)
+    assert not reboot_shown(raw + b"\r\nazureuser@web1:~$ ", quiet)  # a prompt after it: a shell printed it

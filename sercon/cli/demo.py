@@ -37,8 +37,11 @@ ENV_FILE = "demo.env"
               help="Back the VM with a real Linux guest under QEMU (Debian's cloud kernel, busybox).")
 @click.option("--grub", is_flag=True, help="With --qemu: boot the guest through a real GRUB on its serial line, "
               "so `sercon rescue` can be tried on it (from another window).")
+@click.option("--resize", type=click.Choice(["auto", "off"]), default="auto", show_default=True,
+              help="auto: type `stty rows R cols C` at the shell prompt, after your Enter, when the window size "
+                   "changes (as `sercon connect --resize auto`, which is off unless asked).")
 @click.pass_obj
-def demo(env: Env, local: bool, use_qemu: bool, grub: bool) -> int:
+def demo(env: Env, local: bool, use_qemu: bool, grub: bool, resize: str) -> int:
     """Try sercon with no account: an emulated Azure VM (a login prompt and a shell on this machine).
 
     sercon starts its Azure emulator, signs in to it, runs doctor's checks and connects. The VM's
@@ -46,16 +49,17 @@ def demo(env: Env, local: bool, use_qemu: bool, grub: bool) -> int:
     `. $XDG_RUNTIME_DIR/sercon/demo.env`, then `sercon sysrq h -g demo-rg demo-vm`. With --qemu
     the VM is a real kernel booted under QEMU, so SysRq, NMI and reset act on it for real; with
     --grub too, it boots through GRUB, and `sercon rescue -g demo-rg demo-vm` in another window
-    reboots it into a root shell through this session.
+    reboots it into a root shell through this session. The demo shows `--resize auto` at work (it
+    says so first); `--resize off` types nothing.
     """
     if local:
         if use_qemu or grub:
             raise UsageError("--local has no VM to boot", "drop --local to use --qemu or --grub")
-        return _local_demo(env)
-    return _azure_demo(env, use_qemu or grub, grub)
+        return _local_demo(env, resize == "auto")
+    return _azure_demo(env, use_qemu or grub, grub, resize == "auto")
 
 
-def _azure_demo(env: Env, use_qemu: bool, grub: bool = False) -> int:
+def _azure_demo(env: Env, use_qemu: bool, grub: bool = False, resize: bool = True) -> int:
     import secrets
 
     from sercon.cli.context import check_rows
@@ -65,45 +69,50 @@ def _azure_demo(env: Env, use_qemu: bool, grub: bool = False) -> int:
 
     _refuse_a_second_demo(env)  # before an emulator, a password and a doctor table that would go unused
     password = secrets.token_hex(6)
-    user, world = _demo_world(env, password, use_qemu, grub)
+    user, world = _demo_world(password, _qemu_image(env, password, grub) if use_qemu else None)
     with Emulator(world) as emulator:
         # The emulator's CA is trusted through this run's environment only (sercon/trust.py):
         # os.environ is left alone.
         demo_env = Env(env.stdin, env.stdout, env.stderr, {**env.environ, **emulator.environment()})
         target = AzureTarget(DEMO_VM, DEMO_GROUP, DEMO_SUBSCRIPTION)
         env.info(f"demo: Azure emulated at {emulator.base_url}; VM {DEMO_VM}, user {user}, password {password}")
-        for line in _what_the_vm_is(use_qemu):
+        for line in [*_what_the_vm_is(use_qemu), *_resize_note(resize)]:
             env.info(f"demo: {line}")
         render_checks(demo_env, target.label, check_rows(demo_env, target, False)[0], False)
         with _second_window(demo_env, emulator) as env_file:
             command = "rescue" if grub else "sysrq h"
             env.info(f"demo: in another window: . {env_file} && {_sercon()} {command} -g {DEMO_GROUP} {DEMO_VM}")
-            return _connect(env, demo_env, target)
+            return _connect(env, demo_env, target, resize)
 
 
-def _demo_world(env: Env, password: str, use_qemu: bool, grub: bool = False) -> tuple[str, World]:
-    """The user to log in as, and a world of one VM: the login prompt, or a QEMU guest."""
+def _demo_world(password: str, qemu_files: dict[str, str] | None = None) -> tuple[str, World]:
+    """The user to log in as, and a world of one VM: the login prompt, or a QEMU guest (*qemu_files*).
+
+    The VM's admin user is the one its console lets in, so doctor's password-user row names it too.
+    """
+    from sercon.emulator.qemu import USER as GUEST_USER
     from sercon.emulator.world import World
 
-    vm: dict = {"name": DEMO_VM, "password": password}
-    user = "azureuser"
-    if use_qemu:
-        vm["qemu"], user = _qemu_image(env, password, grub), "guest"
+    user = GUEST_USER if qemu_files else "azureuser"
+    vm: dict = {"name": DEMO_VM, "password": password, "admin_username": user}
+    if qemu_files:
+        vm["qemu"] = qemu_files
     return user, World({"subscriptions": [{"id": DEMO_SUBSCRIPTION, "name": "sercon demo", "resource_groups": {
         DEMO_GROUP: {"vms": [vm]}}}]})
 
 
-def _connect(env: Env, demo_env: Env, target: AzureTarget) -> int:
-    """`sercon connect` to the demo VM, control socket included (other windows go through it)."""
+def _connect(env: Env, demo_env: Env, target: AzureTarget, resize: bool) -> int:
+    """`sercon connect` to the demo VM, control socket included (other windows go through it).
+
+    Nothing is typed to ask for a login prompt: the VM's console starts at this connect, and its
+    first session sees it from its first byte (an Enter would give a second prompt)."""
     from sercon.cli.transport import OpenOptions, open_transport
-    from sercon.errors import ConnectionLost
     from sercon.terminal.session import Session, SessionOptions
     from sercon.transport.control import socket_path
 
     transport = open_transport(target, demo_env, options=OpenOptions(share=False))
-    with contextlib.suppress(ConnectionLost):
-        transport.write(b"\r")  # the login prompt was printed before we attached: ask for a fresh one
-    options = SessionOptions(reconnect=True, resize=True, control_path=socket_path(transport.key, demo_env.environ))
+    options = SessionOptions(reconnect=True, resize=resize,
+                             control_path=socket_path(transport.key, demo_env.environ))
     return Session(transport, env.stdin, env.stdout_fd, options).run()
 
 
@@ -116,6 +125,14 @@ def _what_the_vm_is(use_qemu: bool) -> list[str]:
     if missing_tools():
         return [description(vm_user())]
     return [description(vm_user()), "`sercon demo --qemu` boots a real kernel instead"]
+
+
+def _resize_note(resize: bool) -> list[str]:
+    """Said before it happens: sercon types into the guest's shell only when the user knows it will."""
+    if not resize:
+        return []
+    return ["--resize auto is on: at the shell prompt, after your Enter, sercon types `stty rows R cols C` "
+            "when the window size changes (`sercon demo --resize off` types nothing)"]
 
 
 @contextlib.contextmanager
@@ -181,7 +198,7 @@ def _qemu_image(env: Env, password: str, grub: bool) -> dict[str, str]:
     return files
 
 
-def _local_demo(env: Env) -> int:
+def _local_demo(env: Env, resize: bool = True) -> int:
     import shutil
 
     from sercon.cli.transport import open_transport
@@ -196,9 +213,11 @@ def _local_demo(env: Env) -> int:
     with PtyConsole(argv, env=environ, sandboxed=True) as pty:
         env.info(f"demo: a shell on the pseudo-terminal {pty.device_path}, standing in for a serial device "
                  f"({description(pty.sandbox.user)})")
+        for line in _resize_note(resize):
+            env.info(f"demo: {line}")
         transport = open_transport(SerialTarget(pty.device_path), env)
         transport.write(b"\r")  # opening the port discarded the first prompt: ask for a fresh one
-        return Session(transport, env.stdin, env.stdout_fd, SessionOptions(reconnect=False)).run()
+        return Session(transport, env.stdin, env.stdout_fd, SessionOptions(reconnect=False, resize=resize)).run()
 
 
 COMMANDS = (demo,)

@@ -8,8 +8,9 @@ environment or the command line. Without one nobody logs in ("Login incorrect"),
 `--allow-empty-password` lets an empty password in. The users the VM access extension set come on
 another pipe that stays open (`--accounts-fd`, one JSON line per user, a later line replacing an
 earlier one): it is read before every check, so a user set while the prompt waits logs in at once,
-and it is closed before the shell starts. Like a getty: Ctrl-C gives a new prompt, EOF or a hang-up
-ends the program quietly (the emulator starts a new one).
+and it is closed before the shell starts. Like a getty: what was typed before the banner is dropped
+(an Enter pressed while the VM booted gives no second prompt), Ctrl-C gives a new prompt, EOF or a
+hang-up ends the program quietly (the emulator starts a new one).
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ def main() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)  # even if whoever started the emulator ignored it (nohup)
     password = read_password(args.password_fd)
     accounts = Accounts(args.accounts_fd)
+    with contextlib.suppress(OSError):  # as agetty does: keys typed while the machine booted ask for nothing
+        termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
     say(f"\nUbuntu 22.04.4 LTS {args.hostname} ttyS0\n" + (f"{args.note}\n" if args.note else "") + "\n")
     try:
         user = log_in(args, password, accounts)

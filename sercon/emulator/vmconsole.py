@@ -2,7 +2,9 @@
 
 The command runs in a Sandbox (sandbox.py): never as root, in a throw-away HOME. Runs in the
 emulator's asyncio loop. The gateway attaches one WebSocket at a time; output with
-nobody attached is dropped, as on a real serial line. Admin commands have visible effects:
+nobody attached is dropped, as on a real serial line, but for what the console printed before its
+first session attached: the console starts at the first connect call, so its first session watches
+the machine boot from its first byte (`held` until then). Admin commands have visible effects:
 SysRq and NMI print what a Linux kernel prints, reset restarts the command.
 """
 
@@ -22,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sercon.emulator.sandbox import Sandbox, description, with_controlling_tty
+
+HELD_LIMIT = 65536  # what the console printed before its first session attached: its last bytes are kept
 
 
 def account_record(user: str, password: str) -> bytes:
@@ -59,7 +63,8 @@ class VmConsole:
             raise ValueError("a VM console runs either a command or the login prompt")
         self.argv, self.login = argv, login
         self.rows, self.cols = rows, cols
-        self.listener: Callable[[bytes], None] | None = None
+        self._listener: Callable[[bytes], None] | None = None
+        self._held: bytearray | None = bytearray()  # None once a first session has attached
         self.sandbox: Sandbox | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._master: int | None = None
@@ -68,6 +73,31 @@ class VmConsole:
         self._accounts_pipe: int | None = None  # the write end: new accounts reach a waiting login prompt
         self._pending = bytearray()
         self._started = time.monotonic()
+
+    @property
+    def listener(self) -> Callable[[bytes], None] | None:
+        """Where the console's output goes: the attached session's queue, or None (then it is dropped)."""
+        return self._listener
+
+    @listener.setter
+    def listener(self, listener: Callable[[bytes], None] | None) -> None:
+        self._listener = listener
+        if listener is not None and self._held is not None:
+            held, self._held = bytes(self._held), None
+            if held:
+                listener(held)
+
+    @property
+    def held(self) -> bytes:
+        """What the console printed before its first session attached (b"" once one has)."""
+        return bytes(self._held or b"")
+
+    def _output(self, data: bytes) -> None:
+        if self._listener is not None:
+            self._listener(data)
+        elif self._held is not None:
+            self._held += data
+            del self._held[:-HELD_LIMIT]
 
     def start(self) -> None:
         if self.sandbox is None:  # one throw-away HOME for the VM's life: it outlives resets, as a disk does
@@ -156,8 +186,7 @@ class VmConsole:
                 self._master = None
             self._loop.call_later(0.2, self._respawn)
             return
-        if self.listener is not None:
-            self.listener(data)
+        self._output(data)
 
     def _respawn(self) -> None:
         if self._master is None and self._process is not None:
@@ -186,8 +215,7 @@ class VmConsole:
     def emit(self, text: str) -> None:
         """Print as the kernel would: straight onto the console, between whatever the shell prints."""
         stamp = time.monotonic() - self._started
-        if self.listener is not None:
-            self.listener(f"\r\n[{stamp:12.6f}] {text}\r\n".encode())
+        self._output(f"\r\n[{stamp:12.6f}] {text}\r\n".encode())
 
     def sysrq(self, keys: str) -> None:
         for key in keys:
@@ -203,8 +231,7 @@ class VmConsole:
         if announce:
             self.emit("reset requested by the serial console")
         self._end_program()
-        if self.listener is not None:
-            self.listener(b"\r\n[    0.000000] Linux version 6.1.0-emulated (sercon emulator)\r\n")
+        self._output(b"\r\n[    0.000000] Linux version 6.1.0-emulated (sercon emulator)\r\n")
         self._started = time.monotonic()
         self.start()
 

@@ -83,3 +83,55 @@ def test_local_demo(tmp_path):
         assert not Path(found[2].decode()).exists()
     finally:
         term.close()
+
+
+def test_the_demo_shows_one_login_prompt_and_says_it_types_the_window_size(tmp_path):
+    term = Terminal(["demo"], env=demo_env(tmp_path), cols=160, rows=40, cwd=str(tmp_path))
+    try:
+        password = term.wait_raw(rb"user azureuser, password (\S+)", timeout=30).group(1)
+        # Said before it happens, with the way out: the demo types `stty rows R cols C` into the shell.
+        term.wait_raw(rb"demo: --resize auto is on: [^\r\n]*stty rows R cols C[^\r\n]*`sercon demo --resize off`")
+        term.wait_raw(rb"demo-vm login: $", timeout=30)
+        term.send(b"azureuser\r")  # after anything the demo sent: a second prompt would come before this
+        term.wait_raw(rb"Password: $")
+        assert term.text().count("login:") == 1, term.text()
+        term.send(password + b"\r")
+        term.wait_raw(rb"azureuser@demo-vm:~\$ +stty rows 40 cols 160\r\n", timeout=15)  # resize is on
+        term.send(b"\x1dq")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+
+
+def test_demo_resize_off_types_nothing(tmp_path):
+    term = Terminal(["demo", "--resize", "off"], env=demo_env(tmp_path), cols=160, rows=40, cwd=str(tmp_path))
+    try:
+        password = term.wait_raw(rb"user azureuser, password (\S+)", timeout=30).group(1)
+        term.wait_raw(rb"demo-vm login: $", timeout=30)
+        assert b"--resize auto is on" not in term.raw
+        term.send(b"azureuser\r")
+        term.wait_raw(rb"Password: $")
+        term.send(password + b"\r")
+        term.wait_raw(rb"azureuser@demo-vm:~\$ $", timeout=15)
+        term.send(b"echo typed-$((1+1))\r")
+        term.wait_raw(rb"typed-2\r\n")
+        assert b"stty" not in term.raw
+        term.send(b"\x1dq")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+
+
+def test_doctor_names_the_qemu_guests_own_user(tmp_path):
+    """`demo --qemu` logs in as the busybox guest's user: doctor's password-user row must name that one."""
+    from sercon.cli.demo import DEMO_GROUP, DEMO_VM, _demo_world
+    from sercon.emulator import qemu
+    from sercon.emulator.server import Emulator
+
+    user, world = _demo_world("pw", {"kernel": str(tmp_path / "k"), "initrd": str(tmp_path / "i")})
+    assert user == qemu.USER
+    with Emulator(world) as emulator:  # doctor reads ARM only: no guest is booted
+        doctor = run_cli("doctor", "-g", DEMO_GROUP, DEMO_VM, env=cli_env(**emulator.environment()))
+    assert doctor.returncode == 0, doctor.stderr
+    assert f"password user: password sign-in allowed ({qemu.USER})".encode() in doctor.stdout, doctor.stdout
+    assert b"azureuser" not in doctor.stdout

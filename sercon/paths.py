@@ -1,7 +1,8 @@
 """Where sercon keeps its files, in one place, from the run's environment (XDG base directories).
 
 config: $SERCON_CONFIG, else $XDG_CONFIG_HOME/sercon/config.toml (~/.config/sercon/config.toml).
-cache (the `sercon login` token cache, the demo's guest image): $XDG_CACHE_HOME/sercon (~/.cache/sercon).
+cache (the `sercon login` token cache, the demo's guest image, the VM names a Tab completes):
+  $XDG_CACHE_HOME/sercon (~/.cache/sercon).
 runtime (control sockets): $XDG_RUNTIME_DIR/sercon, else $TMPDIR/sercon-UID; private to the user.
 The Azure CLI's folder (its default subscription): $AZURE_CONFIG_DIR, else ~/.azure.
 """

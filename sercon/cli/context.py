@@ -59,7 +59,10 @@ def check_rows(env: Env, target: Any, identity: bool) -> tuple[list, Any]:
 
         return device_diagnosis(target.url, target.qmp)
     from sercon.azure.doctor import diagnose
+    from sercon.azure.known_vms import remember
 
     arm, subscription = azure_vm_context(env, target, identity)
     report = diagnose(arm, target, subscription)
+    if report.vm is not None:
+        remember(env.environ, report.vm)  # for the shell's completion of VM names
     return report.rows, report.error

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from sercon.choices import FLOWS, PARITIES
+from sercon.cli import completion as complete
 
 F = Callable[..., Any]
 
@@ -47,7 +48,7 @@ class Seconds(click.ParamType):
                          f"give {name} a number {least} and at most {self.MOST} (a week), e.g. {max(10, self.min):g}")
 
 
-target_argument = click.argument("target", required=False, metavar="[TARGET]")
+target_argument = click.argument("target", required=False, metavar="[TARGET]", shell_complete=complete.complete_target)
 
 subscription_option = click.option("--subscription", help="Azure subscription id.")
 cloud_option = click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
@@ -58,15 +59,18 @@ cloud_option = click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUS
 #   line_options: commands that open the line and talk over it (connect, send, sysrq)
 #   qmp_option: commands that can use a local QEMU VM's QMP socket (connect, send, sysrq, nmi, reset, doctor)
 azure_target_options = _apply(
-    click.option("-g", "--resource-group", help="Azure resource group of the VM."),
-    click.option("-n", "--name", help="Azure VM or scale-set name (same as a positional TARGET)."),
+    click.option("-g", "--resource-group", help="Azure resource group of the VM.",
+                 shell_complete=complete.complete_group),
+    click.option("-n", "--name", help="Azure VM or scale-set name (same as a positional TARGET).",
+                 shell_complete=complete.complete_name),
     subscription_option,
     click.option("--instance-id", help="Scale-set instance id."),
     cloud_option,
 )
 
 line_options = _apply(
-    click.option("-b", "--baud", type=click.IntRange(min=1), help="Line speed (default 115200)."),
+    click.option("-b", "--baud", type=click.IntRange(min=1), help="Line speed (default 115200).",
+                 shell_complete=complete.complete_rate),
     click.option("--databits", type=click.Choice(["5", "6", "7", "8"]), help="Data bits (default 8)."),
     click.option("--parity", type=click.Choice(list(PARITIES)), help="Parity (default none)."),
     click.option("--stopbits", type=click.Choice(["1", "1.5", "2"]), help="Stop bits (default 1)."),
@@ -74,7 +78,8 @@ line_options = _apply(
 )
 
 qmp_option = click.option(
-    "--qmp", metavar="SOCKET", help="A local QEMU VM's QMP socket: enables nmi, reset and BREAK.")
+    "--qmp", metavar="SOCKET", help="A local QEMU VM's QMP socket: enables nmi, reset and BREAK.",
+    shell_complete=complete.complete_file)
 
 target_options = _apply(azure_target_options, line_options, qmp_option)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from sercon.cli import completion as complete
 from sercon.cli.context import resolve
 from sercon.cli.env import Env
 from sercon.cli.options import (
@@ -88,8 +89,8 @@ def unescape(text: str) -> bytes:
 
 
 @click.command()
-@click.argument("args", nargs=-1, metavar="[TARGET] [TEXT...]")
-@click.option("-t", "--target", "target", metavar="TARGET",
+@click.argument("args", nargs=-1, metavar="[TARGET] [TEXT...]", shell_complete=complete.complete_send_args)
+@click.option("-t", "--target", "target", metavar="TARGET", shell_complete=complete.complete_target,
               help="The target; every positional is then TEXT (e.g. a one-word command for the default target).")
 @azure_target_options
 @line_options

@@ -59,6 +59,7 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
     from concurrent.futures import ThreadPoolExecutor
 
     from sercon.azure.gateway import console_transport
+    from sercon.azure.known_vms import remember
     from sercon.azure.resolve import resolve_vm
     from sercon.cli.context import azure_vm_context
     from sercon.transport.control import find_session
@@ -67,6 +68,7 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
     with ThreadPoolExecutor(max_workers=2) as pool:
         console = pool.submit(_console_disabled, arm, subscription) if options.checks else None
         vm = resolve_vm(arm, target, subscription)
+        remember(env.environ, vm)  # for the shell's completion of VM names (no Azure call at a Tab)
         running = find_session(vm.resource_id, env.environ)
         if running is not None and options.share:
             env.info(f"using the running `sercon connect` to {vm.label}")

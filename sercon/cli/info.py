@@ -40,14 +40,34 @@ def serial_ports() -> list[dict[str, Any]]:
     return rows
 
 
+TARGET_KEYS = ("device", "url", "resource_group", "name", "instance_id", "subscription")
+
+
+def profile_target(values: dict[str, Any]) -> str:
+    """The profile's target as one would name it: the device or URL, else the VM as rg/name[/instance]."""
+    if values.get("device") or values.get("url"):
+        return str(values.get("device") or values.get("url"))
+    parts = [values.get("resource_group"), values.get("name"), values.get("instance_id")]
+    return "/".join(str(part) for part in parts if part is not None)
+
+
+def toml_value(value: Any) -> str:
+    """A value as the config file writes it (TOML): true, 9600, "text"."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
+
+
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def list_(env: Env, as_json: bool) -> int:
     """Local serial ports (with USB ids and serial numbers) and configured profiles."""
     ports = serial_ports()
-    profiles = [{"name": name, "default": name == env.config.default, **values}
-                for name, values in sorted(env.config.profiles.items())]
+    profiles = [{"name": name, "default": name == env.config.default, "target": profile_target(values),
+                 "config": dict(values)} for name, values in sorted(env.config.profiles.items())]
     if as_json:
         import json
 
@@ -61,14 +81,28 @@ def list_(env: Env, as_json: bool) -> int:
     for port in ports:
         table.add_row(port["device"], port["description"] or "", port["usb_id"] or "", port["serial_number"] or "")
     console.print(table if ports else "No serial ports found.")
-    table = Table("profile", "target", "settings", title=f"Profiles ({env.config.path})", title_justify="left")
-    for profile in profiles:
-        values = {k: v for k, v in profile.items() if k not in ("name", "default")}
-        where = values.pop("device", None) or values.pop("url", None) or values.pop("name", "")
-        name = profile["name"] + (" (default)" if profile["default"] else "")
-        table.add_row(name, where, " ".join(f"{k}={v}" for k, v in values.items()))
-    console.print(table if profiles else f"No profiles in {env.config.path}.")
+    console.print(_profile_table(env, profiles) if profiles else f"No profiles in {env.config.path}.")
     return ExitStatus.SUCCESS
+
+
+def _profile_table(env: Env, profiles: list[dict[str, Any]]) -> Any:
+    """One row a profile: its target as named on the command line, its other settings as in the file."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("profile", "target", "settings", title=f"Profiles ({env.config.path})", title_justify="left",
+                  show_lines=True)
+    for profile in profiles:
+        config = profile["config"]
+        target = profile["target"] or "(none)"
+        if config.get("subscription") and not (config.get("device") or config.get("url")):
+            target += f" (subscription {config['subscription']})"
+        settings = "\n".join(f"{key} = {toml_value(value)}" for key, value in config.items()
+                             if key not in TARGET_KEYS)
+        name = profile["name"] + (" (default)" if profile["default"] else "")
+        # Text: a [bracket] in a value is no markup; fold: a long id wraps, never cut to an ellipsis
+        table.add_row(*(Text(cell, overflow="fold") for cell in (name, target, settings)))
+    return table
 
 
 @click.command()

@@ -34,22 +34,56 @@ def test_every_option_help_ends_with_a_period():
                 assert param.help.endswith("."), f"{command.name} {param.name}: {param.help!r}"
 
 
+SUB = "00000000-0000-4000-8000-0000000000a1"
+PROFILES = f"""default = "web"
+[profiles.web]
+resource_group = "prod-rg"
+name = "web1"
+subscription = "{SUB}"
+timestamps = true
+log = "/tmp/web1 console.log"
+[profiles.board]
+device = "/dev/ttyUSB0"
+baud = 9600
+reconnect = false
+stopbits = 1.5
+[profiles.inst]
+resource_group = "rg"
+name = "set1"
+instance_id = "3"
+[profiles.bare]
+name = "vm7"
+"""
+
+
 def test_list_json_has_ports_and_profiles(tmp_path):
     config = tmp_path / "config.toml"
-    config.write_text('default = "board"\n[profiles.board]\ndevice = "/dev/ttyUSB0"\nbaud = 9600\n')
+    config.write_text(PROFILES)
     result = run_cli("list", "--json", env=cli_env(SERCON_CONFIG=str(config)))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert isinstance(data["ports"], list)
-    assert data["profiles"] == [{"name": "board", "default": True, "device": "/dev/ttyUSB0", "baud": 9600}]
+    profiles = {p["name"]: p for p in data["profiles"]}  # the profile's name, never the VM's
+    assert profiles["web"] == {"name": "web", "default": True, "target": "prod-rg/web1", "config": {
+        "resource_group": "prod-rg", "name": "web1", "subscription": SUB, "timestamps": True,
+        "log": "/tmp/web1 console.log"}}
+    assert profiles["board"] == {"name": "board", "default": False, "target": "/dev/ttyUSB0", "config": {
+        "device": "/dev/ttyUSB0", "baud": 9600, "reconnect": False, "stopbits": 1.5}}
+    assert profiles["inst"]["target"] == "rg/set1/3" and profiles["bare"]["target"] == "vm7"
 
 
-def test_list_table(tmp_path):
+def test_list_table_shows_targets_as_written_and_settings_in_the_config_files_words(tmp_path):
     config = tmp_path / "config.toml"
-    config.write_text('[profiles.board]\ndevice = "/dev/ttyUSB0"\nbaud = 9600\n')
-    result = run_cli("list", env=cli_env(SERCON_CONFIG=str(config), COLUMNS="120"))
+    config.write_text(PROFILES)
+    result = run_cli("list", env=cli_env(SERCON_CONFIG=str(config), COLUMNS="200"))
     assert result.returncode == 0, result.stderr
-    assert b"board" in result.stdout and b"baud=9600" in result.stdout
+    rows = {line.split()[1]: line for line in result.stdout.decode().splitlines() if line.startswith("│ ")}
+    assert "web (default)" in rows["web"] and f"prod-rg/web1 (subscription {SUB})" in rows["web"]
+    assert "timestamps = true" in result.stdout.decode() and 'log = "/tmp/web1 console.log"' in result.stdout.decode()
+    assert "/dev/ttyUSB0" in rows["board"] and "baud = 9600" in rows["board"]
+    assert "rg/set1/3" in rows["inst"] and "vm7" in rows["bare"]
+    for word in (b"True", b"False", b"timestamps=", b"resource_group"):
+        assert word not in result.stdout, word
 
 
 def test_bad_config_exits_2_with_the_path(tmp_path):

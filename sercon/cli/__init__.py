@@ -38,20 +38,46 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    """Each command module and the commands it defines (COMMANDS), imported when one of them runs
-    (tests/cli/test_lazy_commands.py checks the names against the modules)."""
-    for module, names in (
-        ("session_commands", ("connect", "send", "sysrq", "nmi", "reset")),
-        ("rescue_command", ("rescue",)),
-        ("azure_commands", ("doctor", "enable", "disable", "log")),
-        ("account_commands", ("login", "logout", "account")),
-        ("emulator_command", ("emulator",)),
-        ("info", ("list", "completion")),
-        ("demo", ("demo",)),
-    ):
-        cli.add_lazy(module, names)
+    """Each command module, and the commands it defines (COMMANDS) with their one-line summaries, so
+    that `sercon --help` imports none of them (tests/cli/test_lazy_commands.py checks both against
+    the modules)."""
+    for module, summaries in COMMAND_TABLE:
+        cli.add_lazy(module, summaries)
 
 
+COMMAND_TABLE: tuple[tuple[str, dict[str, str]], ...] = (
+    ("session_commands", {
+        "connect": "Interactive console on TARGET, with an escape menu (Ctrl-] then ? for help).",
+        "send": "Send TEXT (or stdin, when no TEXT or `-` is given) and print the console's output.",
+        "sysrq": "Send magic SysRq KEYS: letters (h, s, b), names (help, sync, reboot) or reisub.",
+        "nmi": "Send a non-maskable interrupt (asks first unless --yes).",
+        "reset": "Hard-reset the machine, like pressing its reset button (asks first unless --yes).",
+    }),
+    ("rescue_command", {
+        "rescue": "Reboot TARGET into a root shell through GRUB, then attach the console.",
+    }),
+    ("azure_commands", {
+        "doctor": "Check every prerequisite of the console on TARGET, each with what was found and the fix.",
+        "enable": "Enable the serial console for the subscription (needs write access to it).",
+        "disable": "Disable the serial console for every VM of the subscription (asks first).",
+        "log": "Print the boot diagnostics serial log of an Azure VM (what the console printed while booting).",
+    }),
+    ("account_commands", {
+        "login": "Sign in to Azure interactively; later commands refresh the sign-in silently.",
+        "logout": "Forget the sign-in of `sercon login` (the token cache is deleted).",
+        "account": "Who sercon signs in as, in which tenant, and which subscription it uses.",
+    }),
+    ("emulator_command", {
+        "emulator": "Run the local Azure emulator in the foreground and print the environment a client needs.",
+    }),
+    ("info", {
+        "list": "Local serial ports (with USB ids and serial numbers) and configured profiles.",
+        "completion": "Print the completion script for SHELL (the same as completions/ in the source).",
+    }),
+    ("demo", {
+        "demo": "Try sercon with no account: an emulated Azure VM (a login prompt and a shell on this machine).",
+    }),
+)
 _register()
 
 

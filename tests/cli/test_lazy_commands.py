@@ -51,3 +51,22 @@ def test_an_unknown_command_still_gets_suggestions():
                             env=cli_env())
     assert result.returncode == 2
     assert "connect" in result.stderr
+
+
+def test_help_imports_no_command_module_and_shows_each_real_summary():
+    """Issue 18: `sercon --help` lists the commands from the registry; its summaries are the commands' own."""
+    code = ("import sys; from sercon.cli import main; main(['--help']); "
+            "print('LOADED=' + ','.join(sorted(m for m in sys.modules if m.startswith('sercon.cli.'))))")
+    helped, loaded = fresh(code).rsplit("LOADED=", 1)
+    modules = {m.rsplit(".", 1)[1] for m in loaded.strip().split(",")}
+    assert not modules & set(json.loads(fresh("import json; from sercon.cli import cli; "
+                                              "print(json.dumps(sorted(set(cli.lazy.values()))))"))), modules
+    real = json.loads(fresh(
+        "import json, click; from sercon.cli import cli\n"
+        "ctx = click.Context(cli)\n"
+        "summaries = dict(cli.summaries)\n"
+        "print(json.dumps({n: [summaries[n], cli.get_command(ctx, n).get_short_help_str(10000)]"
+        " for n in sorted(summaries)}))"))
+    for name, (registered, own) in real.items():
+        assert registered == own, f"the registry's summary of {name} differs from its docstring's"
+        assert re.search(rf"^  {name}\s+{re.escape(registered[:20])}", helped, re.MULTILINE), name

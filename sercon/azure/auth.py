@@ -12,9 +12,11 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sercon.azure.cache_files import load_token_cache, save_token_cache
 from sercon.azure.clouds import Cloud
 from sercon.azure.msal_calls import (
     AccessToken,
@@ -23,9 +25,7 @@ from sercon.azure.msal_calls import (
     cached_access_token,
     from_msal,
     http_client,
-    load_token_cache,
     msal_call,
-    save_token_cache,
 )
 from sercon.errors import AuthFailed, AuthUnavailable, redact
 from sercon.paths import cache_dir
@@ -203,8 +203,10 @@ class TokenChain:
         return self.winner.name if self.winner is not None else "nobody"
 
 
-def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False) -> TokenChain:
-    """The chain for this run: --identity means the managed identity alone."""
+def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False,
+                warn: Callable[[str], None] | None = None) -> TokenChain:
+    """The chain for this run: --identity means the managed identity alone; *warn* says what a
+    credential stepped over (a damaged token cache set aside)."""
     from sercon.azure.login import LoginCredential
 
     if identity:
@@ -214,7 +216,7 @@ def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False) -
         chain.append(ServicePrincipalCredential(cloud, environ))
     if environ.get("IDENTITY_ENDPOINT") and environ.get("IDENTITY_HEADER"):
         chain.append(ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"), cloud.trust))
-    chain += [LoginCredential(cloud, environ), AzureCliCredential()]
+    chain += [LoginCredential(cloud, environ, warn), AzureCliCredential()]
     return TokenChain(chain)
 
 

@@ -82,9 +82,31 @@ class ServicePrincipalCredential:
             self._app = msal_call(self.name, lambda: msal.ConfidentialClientApplication(
                 self.client_id, client_credential=credential, http_client=http_client(self.cloud.trust),
                 token_cache=self._cache, **authority(self.cloud, self.tenant)))
-        token = from_msal(msal_call(self.name, lambda: self._app.acquire_token_for_client([scope])), self.name)
+        result = msal_call(self.name, lambda: self._app.acquire_token_for_client([scope]))
+        try:
+            token = from_msal(result, self.name)
+        except AuthFailed as exc:
+            raise AuthFailed(exc.message, self._refusal_fix(str((result or {}).get("error", "")))) from None
         save_token_cache(self._cache, self._cache_path)
         return token
+
+    def _refusal_fix(self, error: str) -> str | None:
+        """What to check when the authority refused: the variable that holds the wrong part, by name (its
+        value, a secret, is never shown)."""
+        app = f"app {self.client_id} in tenant {self.tenant}"
+        if error in ("unauthorized_client", "invalid_tenant"):
+            return (f"check AZURE_CLIENT_ID ({self.client_id}) and AZURE_TENANT_ID ({self.tenant}): the app must "
+                    "be registered in that tenant")
+        if error != "invalid_client":
+            return None
+        if self.secret:
+            return (f"check AZURE_CLIENT_SECRET: it must be the value (not the ID) of a current client secret of "
+                    f"{app} (Azure portal: App registrations > Certificates & secrets)")
+        if self.certificate:
+            return (f"check AZURE_CLIENT_CERTIFICATE_PATH: its key and certificate must be a certificate uploaded "
+                    f"to {app} (Azure portal: App registrations > Certificates & secrets)")
+        return (f"check AZURE_FEDERATED_TOKEN_FILE: its token must match a federated credential of {app} (issuer, "
+                "subject, audience) and be current")
 
     def invalidate(self) -> None:
         self._app, self._fresh = None, True  # a new app, without the token the service just refused

@@ -94,6 +94,8 @@ def set_aside(path: Path, what: str, why: Exception, warn: Callable[[str], None]
     aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
     try:
         os.rename(path, aside)
+    except FileNotFoundError:
+        return  # another sercon set it aside first, and said so
     except OSError as exc:
         warn(f"warning: {what} {path} is damaged ({why}) and cannot be moved aside ({exc.strerror}): sercon "
              "goes on without it; delete it (`sercon logout`)")

@@ -12,9 +12,11 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sercon.azure.cache_files import load_token_cache, save_token_cache
 from sercon.azure.clouds import Cloud
 from sercon.azure.msal_calls import (
     AccessToken,
@@ -23,9 +25,7 @@ from sercon.azure.msal_calls import (
     cached_access_token,
     from_msal,
     http_client,
-    load_token_cache,
     msal_call,
-    save_token_cache,
 )
 from sercon.errors import AuthFailed, AuthUnavailable, redact
 from sercon.paths import cache_dir
@@ -82,9 +82,31 @@ class ServicePrincipalCredential:
             self._app = msal_call(self.name, lambda: msal.ConfidentialClientApplication(
                 self.client_id, client_credential=credential, http_client=http_client(self.cloud.trust),
                 token_cache=self._cache, **authority(self.cloud, self.tenant)))
-        token = from_msal(msal_call(self.name, lambda: self._app.acquire_token_for_client([scope])), self.name)
+        result = msal_call(self.name, lambda: self._app.acquire_token_for_client([scope]))
+        try:
+            token = from_msal(result, self.name)
+        except AuthFailed as exc:
+            raise AuthFailed(exc.message, self._refusal_fix(str((result or {}).get("error", "")))) from None
         save_token_cache(self._cache, self._cache_path)
         return token
+
+    def _refusal_fix(self, error: str) -> str | None:
+        """What to check when the authority refused: the variable that holds the wrong part, by name (its
+        value, a secret, is never shown)."""
+        app = f"app {self.client_id} in tenant {self.tenant}"
+        if error in ("unauthorized_client", "invalid_tenant"):
+            return (f"check AZURE_CLIENT_ID ({self.client_id}) and AZURE_TENANT_ID ({self.tenant}): the app must "
+                    "be registered in that tenant")
+        if error != "invalid_client":
+            return None
+        if self.secret:
+            return (f"check AZURE_CLIENT_SECRET: it must be the value (not the ID) of a current client secret of "
+                    f"{app} (Azure portal: App registrations > Certificates & secrets)")
+        if self.certificate:
+            return (f"check AZURE_CLIENT_CERTIFICATE_PATH: its key and certificate must be a certificate uploaded "
+                    f"to {app} (Azure portal: App registrations > Certificates & secrets)")
+        return (f"check AZURE_FEDERATED_TOKEN_FILE: its token must match a federated credential of {app} (issuer, "
+                "subject, audience) and be current")
 
     def invalidate(self) -> None:
         self._app, self._fresh = None, True  # a new app, without the token the service just refused
@@ -203,8 +225,10 @@ class TokenChain:
         return self.winner.name if self.winner is not None else "nobody"
 
 
-def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False) -> TokenChain:
-    """The chain for this run: --identity means the managed identity alone."""
+def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False,
+                warn: Callable[[str], None] | None = None) -> TokenChain:
+    """The chain for this run: --identity means the managed identity alone; *warn* says what a
+    credential stepped over (a damaged token cache set aside)."""
     from sercon.azure.login import LoginCredential
 
     if identity:
@@ -214,7 +238,7 @@ def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False) -
         chain.append(ServicePrincipalCredential(cloud, environ))
     if environ.get("IDENTITY_ENDPOINT") and environ.get("IDENTITY_HEADER"):
         chain.append(ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"), cloud.trust))
-    chain += [LoginCredential(cloud, environ), AzureCliCredential()]
+    chain += [LoginCredential(cloud, environ, warn), AzureCliCredential()]
     return TokenChain(chain)
 
 

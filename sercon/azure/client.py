@@ -12,5 +12,5 @@ from sercon.azure.clouds import cloud_for
 def arm_client(environ: dict[str, str], cloud: str | None = None, identity: bool = False,
                trace: Callable[[str], None] | None = None, notify: Callable[[str], None] | None = None) -> ArmClient:
     where = cloud_for(cloud, environ)
-    return ArmClient(where.arm_endpoint, build_chain(where, environ, identity), where.arm_scope, trace, notify,
+    return ArmClient(where.arm_endpoint, build_chain(where, environ, identity, notify), where.arm_scope, trace, notify,
                      trust=where.trust)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
+from sercon.azure.cache_files import (
+    LEFTOVERS,
+    CacheDamaged,
+    checked_cache,
+    read_private,
+    remove_all,
+    set_aside,
+    write_private,
+)
 from sercon.azure.clouds import Cloud
 from sercon.azure.msal_calls import (
     AZURE_CLI_CLIENT_ID,
@@ -15,54 +23,74 @@ from sercon.azure.msal_calls import (
     from_msal,
     http_client,
     msal_call,
-    private_file,
 )
 from sercon.errors import AuthFailed, AuthUnavailable
 from sercon.paths import cache_dir
 
+ACCOUNT_KEYS = ("home_account_id", "tenant", "authority_host")  # what LoginCredential reads of account.json
+
 
 class LoginStore:
-    """The msal token cache and the signed-in account, under $XDG_CACHE_HOME/sercon (mode 0600)."""
+    """The msal token cache and the signed-in account, under $XDG_CACHE_HOME/sercon (mode 0600).
 
-    def __init__(self, environ: dict[str, str]) -> None:
+    A damaged cache or account file is set aside (renamed beside itself, with a warning that says
+    where) and the command goes on as if there were none. Why not stop with an error: a cache only
+    saves a sign-in, the one thing lost is that sign-in, and `sercon login` makes it again; an error
+    would stop every Azure command, even `sercon login`, until the file is deleted by hand. Why not
+    delete it: what damaged it (a full disk, another program) may be worth a look. A cache that others
+    can read, or that is not the user's own, is refused instead (read_private): that is no accident
+    to step over, its tokens may have been copied.
+    """
+
+    def __init__(self, environ: dict[str, str], warn: Callable[[str], None] | None = None) -> None:
         folder = cache_dir(environ)
         self.cache_path = folder / "msal_token_cache.json"
         self.account_path = folder / "account.json"
+        self.warn = warn or (lambda message: None)
 
     def load_cache(self) -> Any:
         import msal
 
         cache = msal.SerializableTokenCache()
-        if self.cache_path.exists():
-            cache.deserialize(self.cache_path.read_text())
+        data = read_private(self.cache_path)
+        if data is not None:
+            try:
+                cache.deserialize(checked_cache(data))
+            except CacheDamaged as exc:
+                set_aside(self.cache_path, "the token cache", exc, self.warn)
         return cache
 
     def save_cache(self, cache: Any) -> None:
         if cache.has_state_changed:
-            with os.fdopen(private_file(self.cache_path), "w") as out:
-                out.write(cache.serialize())
+            write_private(self.cache_path, cache.serialize())
+            cache.has_state_changed = False
 
     def account(self) -> dict[str, str] | None:
         try:
-            return json.loads(self.account_path.read_text())
-        except (OSError, ValueError):
+            data = self.account_path.read_bytes()
+        except OSError:
             return None
+        try:
+            account = json.loads(data.decode("utf-8"))
+        except ValueError:
+            account = None
+        if isinstance(account, dict) and all(isinstance(account.get(key), str) for key in ACCOUNT_KEYS):
+            return account
+        set_aside(self.account_path, "the sign-in record", CacheDamaged("not the record `sercon login` writes"),
+                  self.warn)
+        return None
 
     def save_account(self, account: dict[str, str]) -> None:
-        with os.fdopen(private_file(self.account_path), "w") as out:
-            json.dump(account, out)
+        write_private(self.account_path, json.dumps(account))
 
     def forget(self) -> bool:
-        """`sercon logout`: the sign-in, and every service principal's cached tokens."""
+        """`sercon logout`: the sign-in, every service principal's cached tokens, and what a writer killed
+        half-way or a damaged cache set aside left (they hold tokens too)."""
         from sercon.azure.msal_calls import SERVICE_PRINCIPAL_FILES
 
-        existed = False
-        kept = [path for pattern in SERVICE_PRINCIPAL_FILES for path in self.cache_path.parent.glob(pattern)]
-        for path in (self.cache_path, self.account_path, *kept):
-            if path.exists():
-                path.unlink()
-                existed = True
-        return existed
+        folder = self.cache_path.parent
+        names = (self.cache_path.name, self.account_path.name, *SERVICE_PRINCIPAL_FILES, *LEFTOVERS)
+        return remove_all(folder, names)
 
 
 def _public_app(cloud: Cloud, tenant: str, cache: Any) -> Any:
@@ -77,8 +105,8 @@ class LoginCredential:
 
     name = "sercon login"
 
-    def __init__(self, cloud: Cloud, environ: dict[str, str]) -> None:
-        self.cloud, self.store = cloud, LoginStore(environ)
+    def __init__(self, cloud: Cloud, environ: dict[str, str], warn: Callable[[str], None] | None = None) -> None:
+        self.cloud, self.store = cloud, LoginStore(environ, warn)
         self._force_refresh = False
 
     def get_token(self, scope: str) -> AccessToken:
@@ -107,7 +135,7 @@ class LoginCredential:
 def login(cloud: Cloud, environ: dict[str, str], tenant: str | None, use_device_code: bool,
           show: Callable[[str], None]) -> dict[str, str]:
     """Sign in interactively and keep the result; returns the account (username, tenant)."""
-    store = LoginStore(environ)
+    store = LoginStore(environ, show)
     cache = store.load_cache()
     app = _public_app(cloud, tenant or "organizations", cache)
     scopes = [cloud.arm_scope]

@@ -77,7 +77,7 @@ def cached_access_token(path: Path, client_id: str, tenant: str, authority_host:
     import json
     from urllib.parse import urlsplit
 
-    data = _private_text(path)
+    data = private_text(path)
     if data is None:
         return None
     try:
@@ -97,52 +97,24 @@ def cached_access_token(path: Path, client_id: str, tenant: str, authority_host:
 FRESH_FOR = 300  # seconds a cached token must still be valid for, as msal itself requires
 
 
-def _private_text(path: Path) -> str | None:
+def private_text(path: Path) -> str | None:
     """The file's text if it is the user's own and private to them (a token cache); else None."""
     try:
         info = os.stat(path)
         if info.st_uid != os.getuid() or info.st_mode & 0o077:
             return None
         return path.read_text()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: not UTF-8
         return None
 
 
-def load_token_cache(path: Path | None) -> Any:
-    """A service principal's tokens from the last run (a warm start skips the token request), read
-    only from a file that is the user's own and private to them; else an empty cache."""
-    import msal
-
-    cache = msal.SerializableTokenCache()
-    text = _private_text(path) if path is not None else None
-    if text:
-        with contextlib.suppress(ValueError):  # unreadable: ask for a token
-            cache.deserialize(text)
-    return cache
-
-
-def save_token_cache(cache: Any, path: Path) -> None:
-    """Written whole and then renamed: a reader never sees half a file."""
-    if not cache.has_state_changed:
-        return
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        with os.fdopen(private_file(partial), "w") as out:
-            out.write(cache.serialize())
-        os.replace(partial, path)
-        cache.has_state_changed = False
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()  # a read-only home: the next run asks for a token again
-
-
-SERVICE_PRINCIPAL_FILES = ("service_principal_tokens-*.json", "token-names.key")
+SERVICE_PRINCIPAL_FILES = ("service_principal_tokens-*.json", "token-names.key")  # `sercon logout` removes them
 
 
 def cache_name_key(folder: Path) -> bytes:
     """The user's random key for naming token cache files (made once, 0600)."""
     path = folder / "token-names.key"
-    key = _private_text(path)
+    key = private_text(path)
     if key and len(key) >= 64:
         return key.encode()
     fresh = os.urandom(32).hex()

@@ -18,7 +18,7 @@ from sercon import __version__
 from sercon.cli.env import Env
 from sercon.cli.lazy_group import LazyGroup
 from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError, redact
-from sercon.terminal.signals import EXIT_SIGNALS
+from sercon.terminal.signals import EXIT_SIGNALS, signal_name
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -140,7 +140,7 @@ def _raise_on_exit_signals() -> None:
 
 
 def _interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(signum, signal.Signals(signum).name)
+    raise Interrupted(signum, signal_name(signum))
 
 
 def _traceback_if_debug(env: Env) -> None:

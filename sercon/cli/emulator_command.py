@@ -29,7 +29,7 @@ def emulator(env: Env, world_file: str | None, port: int, state_dir: str | None,
     from sercon.emulator.server import Emulator
     from sercon.emulator.world import World
     from sercon.errors import Interrupted
-    from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
+    from sercon.terminal.signals import EXIT_SIGNALS, SignalWake, signal_name
 
     world = World.load(world_file) if world_file else World({})
     # Signals only wake this thread (whichever thread the kernel hands them to), from before the
@@ -46,7 +46,7 @@ def emulator(env: Env, world_file: str | None, port: int, state_dir: str | None,
         while not (received := wake.pending()):
             select.select([wake.read_fd], [], [])
     if received[0] not in (signal.SIGINT, signal.SIGTERM):
-        raise Interrupted(received[0], signal.Signals(received[0]).name)
+        raise Interrupted(received[0], signal_name(received[0]))
     return ExitStatus.SUCCESS
 
 

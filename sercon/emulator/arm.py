@@ -156,9 +156,7 @@ class Arm(ArmUpdates):
                                    "header is missing.")
         who, code = self.tokens.check(header[7:].strip())
         if who is None:
-            message = ("The access token expiry UTC time is earlier than current UTC time."
-                       if code == "ExpiredAuthenticationToken" else "The access token is invalid.")
-            return None, arm_error(401, code, message)
+            return None, arm_error(401, code, self.tokens.refusal(code, header[7:].strip()))
         return who, web.Response()
 
     def _api_version_problem(self, request: web.Request, path: str) -> web.Response | None:

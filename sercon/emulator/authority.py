@@ -19,6 +19,10 @@ from aiohttp import web
 from sercon.emulator.world import World
 
 GRANT_DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
+# The audiences ARM takes, in the order of its own refusal message; the gateway takes the same ARM token.
+ARM_AUDIENCES = ("https://management.core.windows.net/", "https://management.core.windows.net",
+                 "https://management.azure.com/", "https://management.azure.com")
+OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 ADMIN_HEADER = "X-Sercon-Emulator-Secret"  # the emulator's admin secret: device-code approval and test hooks
 DEVICE_PAGE = """<!doctype html><title>sercon emulator: device sign-in</title>
 <form method=post>
@@ -48,9 +52,10 @@ class TokenStore:
 
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     live: dict[str, tuple[Identity, float]] = field(default_factory=dict)
+    audiences: dict[str, str] = field(default_factory=dict)  # token -> its "aud"
     refresh: dict[str, Identity] = field(default_factory=dict)
 
-    def issue(self, who: Identity, lifetime: int, audience: str = "https://management.core.windows.net/") -> str:
+    def issue(self, who: Identity, lifetime: int, audience: str = ARM_AUDIENCES[0]) -> str:
         now = int(time.time())
         claims = {"aud": audience, "iss": f"https://sts.emulator/{who.tenant}/", "iat": now, "nbf": now,
                   "exp": now + lifetime, "oid": who.object_id, "tid": who.tenant, "name": who.name,
@@ -61,6 +66,7 @@ class TokenStore:
             claims["upn"] = who.username
         token = self._sign(claims)
         self.live[token] = (who, now + lifetime)
+        self.audiences[token] = audience
         return token
 
     def _sign(self, claims: dict[str, Any]) -> str:
@@ -69,20 +75,44 @@ class TokenStore:
         sig = hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest()
         return f"{head}.{body}.{b64url(sig)}"
 
-    def check(self, token: str) -> tuple[Identity | None, str]:
-        """(identity, "") for a live token, else (None, the ARM error code)."""
+    def check(self, token: str, audiences: tuple[str, ...] | None = ARM_AUDIENCES) -> tuple[Identity | None, str]:
+        """(identity, "") for a live token issued for one of *audiences* (None: any), else (None, the
+        ARM error code). ARM and the gateway take only an ARM token, as the real services do: a token
+        the same authority issued for storage or Key Vault proves nothing to them."""
         entry = self.live.get(token)
         if entry is None:
             return None, "InvalidAuthenticationToken"
         if entry[1] < time.time():
             return None, "ExpiredAuthenticationToken"
+        if audiences is not None and self.audiences.get(token) not in audiences:
+            return None, "InvalidAuthenticationTokenAudience"
         return entry[0], ""
+
+    def refusal(self, code: str, token: str) -> str:
+        """ARM's message for a refused token (the audience one in ARM's own words)."""
+        if code == "ExpiredAuthenticationToken":
+            return "The access token expiry UTC time is earlier than current UTC time."
+        if code == "InvalidAuthenticationTokenAudience":
+            allowed = ",".join(f"'{aud}'" for aud in ARM_AUDIENCES)
+            return (f"The access token has been obtained for wrong audience or resource "
+                    f"'{self.audiences.get(token, '')}'. It should exactly match with one of the allowed "
+                    f"audiences {allowed}.")
+        return "The access token is invalid."
 
     def id_token(self, who: Identity, client_id: str, issuer: str, lifetime: int) -> str:
         now = int(time.time())
         return self._sign({"aud": client_id, "iss": issuer, "iat": now, "nbf": now, "exp": now + lifetime,
                            "oid": who.object_id, "sub": who.object_id, "tid": who.tenant, "name": who.name,
                            "preferred_username": who.username or who.name, "ver": "2.0"})
+
+
+def requested_audience(scope: str) -> str:
+    """The resource a token request's scopes name (`RESOURCE/.default`: RESOURCE), as Entra ID makes it the
+    token's audience; only sign-in scopes (openid...) name none, and Entra then gives a Graph token."""
+    for item in scope.split():
+        if item.lower() not in OIDC_SCOPES and "/" in item:
+            return item.rsplit("/", 1)[0]
+    return "https://graph.microsoft.com"
 
 
 def admin_refusal(given: str | None, admin_secret: str) -> web.Response | None:
@@ -148,7 +178,7 @@ class Authority:
             who = self.tokens.refresh.get(str(form.get("refresh_token")))
             if who is None:
                 return _oauth_error(400, "invalid_grant", "AADSTS700082: The refresh token has expired.")
-            return self._user_tokens(who, str(form.get("client_id")))
+            return self._user_tokens(who, str(form.get("client_id")), requested_audience(str(form.get("scope", ""))))
         return _oauth_error(400, "unsupported_grant_type", f"AADSTS70003: grant type {grant!r} is not supported.")
 
     def _client_credentials(self, form: Any) -> web.Response:
@@ -170,7 +200,7 @@ class Authority:
                                 "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in "
                                 "the request is the client secret value, not the client secret ID.")
         who = Identity(principal.object_id, self.world.tenant, principal.name, app_id=principal.client_id)
-        return self._token_response(who)
+        return self._token_response(who, requested_audience(str(form.get("scope", ""))))
 
     def _certificate_assertion_ok(self, principal: Any, assertion: str) -> bool:
         """A client assertion (RFC 7523) signed with the key of the registered certificate, for us."""
@@ -187,18 +217,18 @@ class Authority:
             return False
         return claims.get("iss") == principal.client_id == claims.get("sub")
 
-    def _token_response(self, who: Identity, extra: dict[str, Any] | None = None) -> web.Response:
+    def _token_response(self, who: Identity, audience: str, extra: dict[str, Any] | None = None) -> web.Response:
         lifetime = self.world.token_lifetime
         body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
-                "access_token": self.tokens.issue(who, lifetime), **(extra or {})}
+                "access_token": self.tokens.issue(who, lifetime, audience), **(extra or {})}
         return web.json_response(body)
 
-    def _user_tokens(self, who: Identity, client_id: str) -> web.Response:
+    def _user_tokens(self, who: Identity, client_id: str, audience: str) -> web.Response:
         refresh = secrets.token_urlsafe(32)
         self.tokens.refresh[refresh] = who
         client_info = b64url(json.dumps({"uid": who.object_id, "utid": who.tenant}).encode())
-        return self._token_response(who, {
-            "scope": "https://management.core.windows.net//user_impersonation",
+        return self._token_response(who, audience, {
+            "scope": f"{audience}/user_impersonation",
             "refresh_token": refresh, "client_info": client_info,
             "id_token": self.tokens.id_token(who, client_id, self._issuer(who.tenant), 3600),
         })
@@ -208,7 +238,7 @@ class Authority:
         code = secrets.token_urlsafe(24)
         user_code = f"{secrets.randbelow(10**4):04d}-{secrets.token_hex(2).upper()}"
         self.device_flows[code] = {"user_code": user_code, "client_id": form.get("client_id"), "approved_by": None,
-                                   "expires": time.time() + 900}
+                                   "expires": time.time() + 900, "scope": str(form.get("scope", ""))}
         uri = f"{self.base_url}/devicelogin"
         return web.json_response({
             "device_code": code, "user_code": user_code, "verification_uri": uri, "expires_in": 900,
@@ -223,7 +253,8 @@ class Authority:
             return _oauth_error(400, "authorization_pending",
                                 "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending.")
         del self.device_flows[str(form.get("device_code"))]
-        return self._user_tokens(flow["approved_by"], str(form.get("client_id")))
+        scope = str(form.get("scope") or flow["scope"])
+        return self._user_tokens(flow["approved_by"], str(form.get("client_id")), requested_audience(scope))
 
     async def device_page(self, request: web.Request) -> web.Response:
         return web.Response(content_type="text/html", text=DEVICE_PAGE.format(
@@ -251,7 +282,6 @@ class Authority:
             return web.json_response({"statusCode": 400, "message": "no managed identity here"}, status=400)
         who = Identity(self.world.managed_identity.get("object_id", str(uuid.uuid4())), self.world.tenant,
                        "managed identity", app_id=self.world.managed_identity.get("client_id"))
-        lifetime = self.world.token_lifetime
-        return web.json_response({"access_token": self.tokens.issue(who, lifetime), "token_type": "Bearer",
-                                  "expires_on": str(int(time.time()) + lifetime),
-                                  "resource": request.query.get("resource", "")})
+        lifetime, resource = self.world.token_lifetime, request.query.get("resource", "")
+        return web.json_response({"access_token": self.tokens.issue(who, lifetime, resource), "token_type": "Bearer",
+                                  "expires_on": str(int(time.time()) + lifetime), "resource": resource})

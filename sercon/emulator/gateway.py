@@ -140,7 +140,7 @@ class Gateway:
 
     def _token_in_query(self, request: web.Request) -> bool:
         """The new auth flow never puts the token in the URL: `authorization=`, or any value that is a token."""
-        return any(key.lower() == "authorization" or JWT.match(value) or self.tokens.check(value)[0] is not None
+        return any(key.lower() == "authorization" or JWT.match(value) or self.tokens.check(value, None)[0] is not None
                    for key, value in request.query.items())
 
     async def _authenticate(self, session: GatewaySession, ws: web.WebSocketResponse, request: web.Request) -> None:

@@ -122,9 +122,12 @@ class Sandbox:
         return options
 
     def give_terminal(self, fd: int) -> None:
-        """The pty the program runs on belongs to the VM user, as login(1) hands a user their tty."""
-        if self.user.is_other:
-            os.fchown(fd, self.user.uid, self.user.gid)
+        """The pty the program runs on stays the emulator's own, mode 0600: not handed to the VM user as
+        login(1) hands a user their tty. The program needs no more: it holds the pty open (its stdin,
+        stdout, stderr and controlling terminal, which /dev/tty reaches too). Handed over, any other
+        process of that user (`nobody` is shared) could open it by name and read what is typed at the
+        login prompt, the password root's `sercon send` types included."""
+        os.fchown(fd, os.geteuid(), -1)
         os.fchmod(fd, 0o600)
 
     def login_argv(self) -> list[str]:

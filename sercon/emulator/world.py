@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sercon.errors import UsageError
+
 DEFAULT_TENANT = "11111111-2222-4333-8444-555555555555"
 DEFAULT_CLIENT_ID = "00000000-0000-4000-8000-00000000c11e"
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-0000000005b1"
@@ -139,10 +141,11 @@ def _vm_defaults(vm: dict[str, Any], rg: str) -> dict[str, Any]:
 
 class World:
     def __init__(self, data: dict[str, Any]) -> None:
+        _check_shapes(data)
         self.lock = threading.RLock()
         self.tenant: str = data.get("tenant", DEFAULT_TENANT)
-        self.token_lifetime: int = int(data.get("token_lifetime", 3600))
-        self.page_size: int = int(data.get("page_size", 50))
+        self.token_lifetime: int = _whole(data, "token_lifetime", 3600)
+        self.page_size: int = _whole(data, "page_size", 50)
         # Without principals in the file, one with a secret of this run only: any local user can reach
         # the emulator, so a constant secret would give anyone its VMs' consoles.
         self.principals = {p["client_id"]: Principal(**p) for p in data.get("principals", [])} or {
@@ -167,7 +170,25 @@ class World:
 
     @classmethod
     def load(cls, path: str | Path) -> World:
-        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+        """The world of the file *path*. A file it cannot use is a usage error (exit 2) that names the
+        file and what is wrong in it, never a traceback: it is the user's own input."""
+        fix = ('correct it (the keys are in docs/emulator.md, "The world file"), or leave out --config for '
+               "the default world")
+        try:
+            data = json.loads(Path(path).read_bytes().decode("utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read the world file {path}: {exc.strerror}", fix) from None
+        except UnicodeDecodeError:
+            raise UsageError(f"the world file {path} is not UTF-8 text", fix) from None
+        except ValueError as exc:
+            raise UsageError(f"the world file {path} is not JSON: {exc}", fix) from None
+        if not isinstance(data, dict):
+            raise UsageError(f"the world file {path} must hold a JSON object ({{...}}), not a "
+                             f"{type(data).__name__}", fix)
+        try:
+            return cls(data)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise UsageError(f"the world file {path} is refused: {_what_is_wrong(exc)}", fix) from None
 
     def _add_subscription(self, sub: dict[str, Any]) -> None:
         vms, sets, accounts, locks = [], [], [], []
@@ -234,6 +255,44 @@ def _within(scope: str, assigned: str) -> bool:
     boundary: an assignment on resource group `prod` does not cover `prod-rg`)."""
     scope, assigned = scope.lower().rstrip("/"), assigned.lower().rstrip("/")
     return scope == assigned or scope.startswith(assigned + "/") or assigned == ""
+
+
+_LISTS = ("principals", "users", "role_assignments", "faults", "subscriptions")
+_TABLES = ("managed_identity", "gateway", "operations", "api_versions")
+_ENTRIES = {"Principal": "a principal", "RoleAssignment": "a role assignment", "Fault": "a fault",
+            "OperationOptions": "operations", "GatewayOptions": "gateway"}
+
+
+def _check_shapes(data: dict[str, Any]) -> None:
+    """The top level's lists are lists of objects, its tables objects: else the error names the key."""
+    for key in _LISTS:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise ValueError(f"{key} must be a list of objects ([{{...}}, ...])")
+    for key in _TABLES:
+        if not isinstance(data.get(key) or {}, dict):
+            raise ValueError(f"{key} must be an object ({{...}})")
+
+
+def _whole(data: dict[str, Any], key: str, default: int) -> int:
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{key} must be a whole number > 0, not {value!r}")
+    return value
+
+
+def _what_is_wrong(exc: Exception) -> str:
+    """A world's error in the file's terms: a key that is missing or unknown, or the check's own words."""
+    if isinstance(exc, KeyError):
+        return f"a required key {exc.args[0]!r} is missing"
+    text = str(exc)
+    found = re.match(r"(\w+)\.__init__\(\) (got an unexpected keyword argument|missing \d+ required "
+                     r"(?:positional|keyword-only) arguments?:) (.*)", text)
+    if found:
+        entry = _ENTRIES.get(found[1], found[1])
+        return (f"{entry} has an unknown key {found[3]}" if found[2].startswith("got")
+                else f"{entry} lacks {found[3]}")
+    return text if isinstance(exc, ValueError) else f"a value of the wrong kind ({text})"
 
 
 def _check_login_keys(item: dict[str, Any]) -> None:

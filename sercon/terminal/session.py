@@ -41,7 +41,7 @@ from sercon.terminal.resize import ResizePolicy
 from sercon.terminal.screen import Screen
 from sercon.terminal.sender import PASTE, TYPED, Sender
 from sercon.terminal.session_options import SessionOptions
-from sercon.terminal.signals import EXIT_SIGNALS, SignalWake
+from sercon.terminal.signals import EXIT_SIGNALS, SignalWake, signal_name
 from sercon.transport.base import Transport
 from sercon.wakeup import WakePipe
 
@@ -175,7 +175,7 @@ class Session:
     def _signals(self, signals: SignalWake) -> None:
         for signum in signals.pending():
             if signum in EXIT_SIGNALS:
-                raise Interrupted(signum, signal.Signals(signum).name)
+                raise Interrupted(signum, signal_name(signum))
             if signum == signal.SIGWINCH:
                 self.machine.width = self._window()[1]
                 self._resize.window_changed()

@@ -6,9 +6,25 @@ import contextlib
 import os
 import signal
 
-# Every catchable signal whose default would end sercon with the terminal still raw.
-EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
-                signal.SIGALRM)
+# Signals whose default does not end a process (ignore, stop, continue), the two no process can catch,
+# and the two Python ignores from the start (SIGPIPE: a write's EPIPE ends sercon with 141; SIGXFSZ: EFBIG).
+_NOT_FATAL = {signal.SIGCHLD, signal.SIGCONT, signal.SIGURG, signal.SIGWINCH, signal.SIGTSTP, signal.SIGTTIN,
+              signal.SIGTTOU, signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ}
+# The faults a crash raises keep their default: a handler that returns re-runs the faulting instruction.
+_FAULTS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+# Every other signal whose default would end sercon with the terminal still raw (SIGPROF, SIGPWR, the
+# real-time ones...): each ends it through its error path instead, the terminal restored, exit 128+N.
+# The C library keeps the first real-time numbers (32, 33) for itself: SIGRTMIN is past them.
+EXIT_SIGNALS = tuple(int(signum) for signum in sorted(signal.valid_signals())
+                     if signum not in _NOT_FATAL | _FAULTS and (signum < 32 or signum >= signal.SIGRTMIN))
+
+
+def signal_name(signum: int) -> str:
+    """SIGTERM, or SIGRTMIN+3 for a real-time signal Python has no name for."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
 
 
 class SignalWake:

@@ -10,9 +10,11 @@ import json
 import socket
 from typing import Any
 
-from sercon.errors import ConnectionLost, SerconError
+from sercon.errors import ConnectionLost, PreconditionFailed, UsageError
 
 TIMEOUT = 10.0
+QMP_FIX = ("start QEMU with -qmp unix:PATH,server=on,wait=off and give that PATH to --qmp (-monitor makes the "
+           "human monitor, which sercon cannot use)")
 
 
 def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> Any:
@@ -21,12 +23,12 @@ def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> Any
     try:
         sock.connect(path)
         stream = sock.makefile("rwb")
-        _answer(stream)  # the greeting
+        _greeting(stream, path)
         for execute, args in (("qmp_capabilities", None), (command, arguments)):
             request = {"execute": execute} | ({"arguments": args} if args else {})
             stream.write(json.dumps(request).encode() + b"\n")
             stream.flush()
-            reply = _answer(stream)
+            reply = _answer(stream, execute)
         return reply.get("return")
     except OSError as exc:
         raise ConnectionLost(f"QEMU's QMP socket {path}: {exc}",
@@ -35,8 +37,25 @@ def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> Any
         sock.close()
 
 
-def _answer(stream: Any) -> dict[str, Any]:
-    """The next reply, skipping asynchronous events (RESET, NMI, ...)."""
+def _greeting(stream: Any, path: str) -> None:
+    """QMP greets first with {"QMP": {...}}. Anything else is another program's socket, most often QEMU's
+    human monitor (-monitor): the option's value is wrong (exit 2), nothing was sent."""
+    line = stream.readline()
+    if not line:
+        raise ConnectionLost(f"QEMU closed the QMP socket {path} before it greeted")
+    try:
+        message = json.loads(line)
+    except ValueError:
+        message = None
+    if isinstance(message, dict) and isinstance(message.get("QMP"), dict):
+        return
+    said = line.decode("utf-8", "replace").strip()[:60]
+    kind = "QEMU's human monitor (HMP)" if said.startswith("QEMU ") and "monitor" in said else "another program"
+    raise UsageError(f"{path} is not a QMP socket: it is {kind}, which said {said!r}", QMP_FIX)
+
+
+def _answer(stream: Any, execute: str) -> dict[str, Any]:
+    """The reply to *execute*, skipping asynchronous events (RESET, NMI, ...)."""
     while True:
         line = stream.readline()
         if not line:
@@ -45,11 +64,13 @@ def _answer(stream: Any) -> dict[str, Any]:
             message = json.loads(line)
         except ValueError:
             message = None
-        if not isinstance(message, dict):  # a common mix-up: -monitor (HMP) instead of -qmp
-            raise SerconError("this socket does not speak QMP (is it QEMU's human monitor, -monitor?): "
-                              f"it said {line[:60]!r}", "start QEMU with -qmp unix:PATH,server=on,wait=off "
-                              "and give that PATH to --qmp")
+        if not isinstance(message, dict):
+            raise ConnectionLost(f"QEMU's QMP answer to {execute} is not a JSON object: {line[:60]!r}")
         if "error" in message:
-            raise SerconError(f"QEMU refused: {message['error'].get('desc', message['error'])}")
+            error = message["error"]
+            desc = error.get("desc", error) if isinstance(error, dict) else error
+            raise PreconditionFailed(f"QEMU refused {execute}: {desc}",
+                                     "QEMU cannot do this for this machine (a guest without the device?); "
+                                     "see QEMU's documentation of the QMP command " + execute)
         if "event" not in message:
             return message

@@ -27,6 +27,16 @@ def test_wrong_secret_exits_5_without_echoing_it(azure):
     result = azure.cli("account", AZURE_CLIENT_SECRET="wrong-secret-123")
     assert result.returncode == 5
     assert b"invalid_client" in result.stderr and b"wrong-secret-123" not in result.stderr
+    fix = result.stderr.decode().split("fix: ", 1)[-1]
+    assert "fix: " in result.stderr.decode() and "AZURE_CLIENT_SECRET" in fix and ADMIN in fix
+    assert "wrong-secret-123" not in result.stdout.decode()
+
+
+def test_an_unknown_client_id_names_the_variables_to_check(azure):
+    result = azure.cli("account", AZURE_CLIENT_ID="aaaaaaaa-0000-4000-8000-00000000dead")
+    assert result.returncode == 5
+    fix = result.stderr.decode().split("fix: ", 1)[-1]
+    assert "AZURE_CLIENT_ID" in fix and "AZURE_TENANT_ID" in fix and "admin-secret-value" not in fix
 
 
 def test_not_signed_in_lists_what_was_tried(azure):
@@ -150,6 +160,7 @@ def test_certificate_credential(azure_with, tmp_path):
     refused = azure.cli("account", AZURE_CLIENT_ID="cert-client", AZURE_CLIENT_SECRET=None,
                         AZURE_CLIENT_CERTIFICATE_PATH=str(forged))
     assert refused.returncode == 5 and b"invalid_client" in refused.stderr
+    assert b"fix: " in refused.stderr and b"AZURE_CLIENT_CERTIFICATE_PATH" in refused.stderr.split(b"fix: ")[1]
 
 
 def test_azure_cli_login_is_used(azure, tmp_path):

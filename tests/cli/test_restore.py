@@ -71,6 +71,9 @@ def unplug(term, device):
     ("SIGQUIT", kill_with(signal.SIGQUIT), 128 + signal.SIGQUIT),
     ("SIGUSR1", kill_with(signal.SIGUSR1), 128 + signal.SIGUSR1),
     ("SIGALRM", kill_with(signal.SIGALRM), 128 + signal.SIGALRM),
+    *[(name, kill_with(getattr(signal, name)), 128 + getattr(signal, name))  # the rarer ones whose default kills
+      for name in ("SIGPROF", "SIGVTALRM", "SIGIO", "SIGPWR", "SIGXCPU", "SIGRTMIN", "SIGUSR2", "SIGSTKFLT")],
+    ("SIGRTMAX-3", kill_with(signal.SIGRTMAX - 3), 128 + signal.SIGRTMAX - 3),
     ("device vanished", unplug, 7),
 ])
 def test_mode_restored(device, how, action, expected):

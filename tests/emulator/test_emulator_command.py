@@ -95,3 +95,28 @@ def test_env_file_is_private_and_sourceable(tmp_path):
         assert "stale" not in env_file.read_text()
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("content, what", [
+    ('{"subscriptions": [', "is not JSON"),
+    ("[1, 2]", "must hold a JSON object"),
+    ('{"gateway": {"binary_input": "maybe"}}', "binary_input must be one of"),
+    ('{"principals": [{"client_id": "a", "colour": "red"}]}', "a principal has an unknown key 'colour'"),
+    ('{"principals": [{"secret": "s"}]}', "a required key 'client_id' is missing"),
+    ('{"role_assignments": [{"principal": "*"}]}', "a role assignment lacks 'scope' and 'actions'"),
+    ('{"subscriptions": [{"resource_groups": {}}]}', "a required key 'id' is missing"),
+    ('{"subscriptions": [{"id": "s", "resource_groups": {"rg": {"vms": [{"password": "x"}]}}}]}',
+     "a required key 'name' is missing"),
+    ('{"token_lifetime": "an hour"}', "token_lifetime"),
+    ('{"subscriptions": {"id": "s"}}', "subscriptions"),
+    ('{"users": [{"name": "x"}]}', "a required key 'username' is missing"),
+    (b'\xff\xfe{}', "not UTF-8"),
+])
+def test_a_world_file_it_refuses_is_a_usage_error_that_says_what_is_wrong(tmp_path, content, what):
+    world = tmp_path / "world.json"
+    world.write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = run_cli("emulator", "--config", str(world), timeout=60)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert f"world file {world}" in stderr and what in stderr and "\n  fix: " in stderr, stderr
+    assert "unexpected error" not in stderr and "Traceback" not in stderr

@@ -11,15 +11,17 @@ import os
 import pwd
 import signal
 import stat
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from sercon.emulator.sandbox import vm_user
+from sercon.emulator.ptyconsole import PtyConsole
+from sercon.emulator.sandbox import python_for, vm_user
 from sercon.emulator.world import World
-from tests.conftest import Terminal, cli_env
+from tests.conftest import Terminal, cli_env, need_program
 from tests.emulator.conftest import Stream, world
 
 PASSWORD = "box-password"
@@ -90,6 +92,56 @@ def test_as_root_the_vm_shell_runs_as_an_unprivileged_user(emu):
     uid, gid, groups = int(found[1]), int(found[2]), found[3].decode().split(",")
     assert uid != 0 and gid != 0 and "0" not in groups
     assert pwd.getpwuid(uid).pw_name == expected_user()
+
+
+SPY = """
+import errno, os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK))
+    print("opened")
+except OSError as exc:
+    print("refused", errno.errorcode[exc.errno])
+"""
+
+
+def open_as_vm_user(path: str) -> str:
+    """What another process of the VM's user (not one of the VM's own) gets opening *path*."""
+    setpriv, user = need_program("setpriv"), vm_user()
+    spy = subprocess.run([setpriv, f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups",
+                          python_for(user), "-I", "-S", "-c", SPY, path], capture_output=True, timeout=30, cwd="/")
+    assert spy.returncode == 0, spy.stderr
+    return spy.stdout.decode().strip()
+
+
+def terminal_of(pid: int) -> str:
+    path = os.readlink(f"/proc/{pid}/fd/0")
+    assert path.startswith("/dev/pts/"), path
+    return path
+
+
+@AS_ROOT
+def test_as_root_no_other_process_of_the_vm_user_can_open_the_vms_terminal(emu):
+    """The password root's `sercon send` types at the login prompt goes through this terminal: a process
+    of `nobody` that could open it could read the password (or type into the shell)."""
+    env = emu(vms=[{"name": "box", "password": PASSWORD}])
+    vm = console(env, "box")
+    at_login_prompt(vm)
+    [vm_console] = env.gateway.consoles.values()
+    pty = terminal_of(vm_console._process.pid)
+    assert open_as_vm_user(pty) == "refused EACCES"
+    assert open_as_vm_user(f"/proc/{vm_console._process.pid}/fd/0").startswith("refused")  # nor through /proc
+    info = os.stat(pty)
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (os.geteuid(), 0o600)
+    log_in(vm, PASSWORD)  # the VM's own programs still use it, as their controlling terminal
+    vm.send("stty size; tty >/dev/null && echo tty-ok; echo via-dev-tty >/dev/tty\r")
+    vm.expect(rb"24 80\r\ntty-ok\r\nvia-dev-tty\r\n")
+
+
+@AS_ROOT
+def test_as_root_no_other_process_of_the_vm_user_can_open_a_local_consoles_terminals():
+    with PtyConsole(["/bin/sh", "-c", "sleep 60"], sandboxed=True) as local:
+        for path in (local.device_path, terminal_of(local._process.pid)):
+            assert open_as_vm_user(path) == "refused EACCES", path
 
 
 def test_the_vm_home_is_a_throwaway_folder_removed_at_stop(emu):

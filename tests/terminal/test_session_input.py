@@ -34,7 +34,7 @@ def test_a_failing_action_is_a_status_line_and_typing_goes_on(device, terminal, 
     fake_hmp(monitor)
     term = terminal("connect", device.path, "--qmp", monitor, cols=160).connected()
     term.send(b"\x1dny")  # NMI through the "QMP" socket
-    term.wait_text("does not speak QMP")
+    term.wait_text("is not a QMP socket")
     term.send(b"still typing\r")
     device.expect(re.escape(b"still typing\r"))
     term.send(b"\x1b[200~" + b"pasted line\r" * 10 + b"\x1b[201~")

@@ -169,6 +169,10 @@ def azure_debian_vm(debian_image, tmp_path):
         {"name": "deb1", "password": debian_image.password, "qemu": {"disk": str(debian_image.disk)}}]}}}]})
     with Emulator(world) as emulator:  # stopping it stops QEMU
         yield cli_env(**emulator.environment(), HOME=str(tmp_path), XDG_RUNTIME_DIR=str(tmp_path))
+        for console in emulator.arm.gateway.consoles.values():  # what the guest printed, for a failure's report
+            log = console.guest.serial_log.read_bytes() if console.guest.serial_log.exists() else b""
+            print(f"QEMU serial log: {len(log)} bytes, telnet reconnects {console.reconnects}; last:\n"
+                  f"{log[-1500:].decode(errors='replace')}")
 
 
 # Known emulator defect, not sercon's: in about 1 of 3 CI runs the emulated VM's console prints nothing

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import stat
 from pathlib import Path
@@ -34,6 +35,16 @@ def open_error(path: str, exc: serial.SerialException) -> SerconError:
     if "Name or service not known" in text or "nodename nor servname" in text or "No address associated" in text \
             or code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
         return TargetNotFound(f"{path}: no such host", "check the host name in the URL (and your DNS)")
+    if "Inappropriate ioctl" in text or code == errno.ENOTTY:  # where the kind could not be told before
+        from sercon.transport.lines import not_a_serial_device
+
+        return not_a_serial_device(path, "no terminal")
+    if match := re.search(r'expected a string in the form "([^"]+)":?\s*(.*)', text):  # pyserial: a bad URL
+        return UsageError(f"{path} is not a valid URL" + (f": {match[2]}" if match[2] else ""),
+                          f"write it in the form {match[1]}")
+    if "no ports found matching" in text:
+        return TargetNotFound(f"{path}: {text}", "check the cable and `sercon list` (the pattern is a regular "
+                              "expression over the ports' names and descriptions)")
     if "debug|info|warning|error" in text or "port" in text.lower() and "range" in text.lower():
         return UsageError(f"{path} is not a valid URL (a bad port or option)", "write it as socket://HOST:PORT "
                           "with a port from 1 to 65535")

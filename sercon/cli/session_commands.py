@@ -50,6 +50,10 @@ def session_options_from(prefs: dict[str, Any]) -> Any:
     from sercon.terminal.escape import parse_escape_key
     from sercon.terminal.session_options import SessionOptions
 
+    for key, takes in (("escape", "ctrl-] (the default), ^T, ..., or none for no menu key"),
+                       ("log", "a file path, e.g. --log console.log")):
+        if prefs.get(key) is not None and not prefs[key].strip():  # empty is no value: not the default, not none
+            raise UsageError(f"--{key} {prefs[key]!r} names nothing", f"give --{key} {takes}")
     session = SessionOptions(
         escape=parse_escape_key(prefs.get("escape") or "ctrl-]"),
         paste_chunk=prefs.get("paste_chunk") or 2048,
@@ -81,9 +85,11 @@ def run_session(env: Env, transport: Any, session: Any) -> int:
 
 def unescape(text: str) -> bytes:
     """`\\x15exit\\r` as typed on a command line or in a profile -> the bytes it means."""
+    from sercon.config import unescape as key_sequence
+
     try:
-        return text.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1")
-    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
+        return key_sequence(text)
+    except ValueError as exc:
         raise UsageError(f"cannot read {text!r} as a key sequence: {exc}", r"write e.g. '\x04' or 'exit\r'") from exc
 
 

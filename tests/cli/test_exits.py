@@ -58,3 +58,29 @@ def test_declining_the_question_exits_6_and_sends_nothing(device, command):
     finally:
         term.close()
     assert bytes(device.buffer) == b""
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--escape", "", b"none"),
+    ("--escape", " ", b"none"),
+    ("--log", "", b"--log"),
+])
+def test_an_empty_escape_key_or_log_path_is_refused_before_connecting(option, value, words):
+    """An empty value is no value: refused (2), never quietly the default, no menu key or no log."""
+    result = subprocess.run([*SERCON, "connect", "loop://", option, value], capture_output=True,
+                            stdin=subprocess.DEVNULL, env=cli_env(), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert b"connected" not in result.stdout + result.stderr, result.stdout
+    assert words in result.stderr.partition(b"fix:")[2], result.stderr
+
+
+@pytest.mark.parametrize("line", ['paste_chunk = -5', 'log = "\\u0000"', 'device = "/dev/\\u0000"',
+                                  'log_format = "xml"'])
+def test_a_bad_profile_value_is_a_usage_error_naming_the_file(tmp_path, line):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[profiles.board]\nurl = "loop://"\n{line}\n'.replace('url = "loop://"\ndevice', "device"))
+    for command in (["connect", "board"], ["send", "board", "hi"]):
+        result = subprocess.run([*SERCON, *command], capture_output=True, stdin=subprocess.DEVNULL,
+                                env=cli_env(SERCON_CONFIG=str(config)), timeout=60)
+        assert result.returncode == 2, (command, result.stderr)
+        assert str(config).encode() in result.stderr and b"fix:" in result.stderr

@@ -7,19 +7,31 @@ runs and leaves.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 from typing import Any
 
-from sercon.errors import ConnectionLost, SerconError
+from sercon.errors import ConnectionLost, PreconditionFailed, TargetNotFound, UsageError
 
 TIMEOUT = 10.0
 
 
+START_QEMU = "start QEMU with -qmp unix:PATH,server=on,wait=off and give that PATH to --qmp"
+
+
 def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> Any:
+    """Run one QMP *command*. A wrong --qmp is the user's error: missing or refused (4), not a socket or
+    not QMP (2); a command QEMU refuses is one this VM cannot do (6)."""
+    _check_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(TIMEOUT)
     try:
-        sock.connect(path)
+        try:
+            sock.connect(path)
+        except ConnectionRefusedError as exc:
+            raise TargetNotFound(f"QEMU's QMP socket {path}: nothing answers on it (the VM has stopped?)",
+                                 f"is the VM running? {START_QEMU}") from exc
         stream = sock.makefile("rwb")
         _answer(stream)  # the greeting
         for execute, args in (("qmp_capabilities", None), (command, arguments)):
@@ -35,6 +47,17 @@ def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> Any
         sock.close()
 
 
+def _check_socket(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        raise TargetNotFound(f"QEMU's QMP socket {path} does not exist", f"is the VM running? {START_QEMU}") from exc
+    except (OSError, ValueError):
+        return  # the connect says what is wrong
+    if not stat.S_ISSOCK(mode):
+        raise UsageError(f"{path} is not QEMU's QMP socket: it is not a socket at all", START_QEMU)
+
+
 def _answer(stream: Any) -> dict[str, Any]:
     """The next reply, skipping asynchronous events (RESET, NMI, ...)."""
     while True:
@@ -46,10 +69,10 @@ def _answer(stream: Any) -> dict[str, Any]:
         except ValueError:
             message = None
         if not isinstance(message, dict):  # a common mix-up: -monitor (HMP) instead of -qmp
-            raise SerconError("this socket does not speak QMP (is it QEMU's human monitor, -monitor?): "
-                              f"it said {line[:60]!r}", "start QEMU with -qmp unix:PATH,server=on,wait=off "
-                              "and give that PATH to --qmp")
+            raise UsageError("this socket does not speak QMP (is it QEMU's human monitor, -monitor?): "
+                             f"it said {line[:60]!r}", START_QEMU)
         if "error" in message:
-            raise SerconError(f"QEMU refused: {message['error'].get('desc', message['error'])}")
+            error = message["error"]
+            raise PreconditionFailed(f"QEMU refused: {error.get('desc', error) if isinstance(error, dict) else error}")
         if "event" not in message:
             return message

@@ -194,7 +194,11 @@ class SerialTransport(Transport):
 
     def _qmp(self, command: str, arguments: dict | None = None) -> None:
         if not self.qmp:
-            raise NotSupported(f"{self.label} is a serial line: {command} needs the VM's QMP socket (--qmp)")
+            what = {"inject-nmi": "an NMI", "system_reset": "a reset"}.get(command, command)
+            raise NotSupported(f"{self.label} is a serial line, which cannot carry {what}: nothing was sent",
+                               "for a local QEMU VM, give its QMP socket: --qmp SOCKET (QEMU: "
+                               f"-qmp unix:/tmp/qmp.sock,server=on,wait=off); on a real board, {what} is a button "
+                               "(or its BMC's, e.g. `ipmitool chassis power diag` for an NMI)")
         from sercon.transport.qmp import qmp
 
         qmp(self.qmp, command, arguments)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 import threading
 
 import pytest
 
-from tests.conftest import SERCON, Terminal, cli_env
+from tests.conftest import SERCON, Terminal, cli_env, run_cli
 
 
 def test_a_closed_pipe_ends_quietly_with_141(device):
@@ -84,3 +86,44 @@ def test_a_bad_profile_value_is_a_usage_error_naming_the_file(tmp_path, line):
                                 env=cli_env(SERCON_CONFIG=str(config)), timeout=60)
         assert result.returncode == 2, (command, result.stderr)
         assert str(config).encode() in result.stderr and b"fix:" in result.stderr
+
+
+def qmp_answering(path: str, reply: bytes) -> None:
+    """A QMP socket that greets, accepts the capabilities and answers the command with *reply*."""
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(4)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = server.accept()
+            with conn, conn.makefile("rwb") as stream:
+                stream.write(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+                stream.flush()
+                for answer in (b'{"return": {}}\n', reply):
+                    stream.readline()
+                    stream.write(answer)
+                    stream.flush()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def test_a_qmp_socket_that_is_wrong_is_the_user_s_error_not_a_bug(device, tmp_path):
+    from tests.terminal.test_session_input import fake_hmp
+
+    hmp = str(tmp_path / "hmp.sock")
+    fake_hmp(hmp)
+    refusing = str(tmp_path / "qmp.sock")
+    qmp_answering(refusing, b'{"error": {"class": "GenericError", "desc": "NMI not supported here"}}\n')
+    for qmp, code, words in ((hmp, 2, b"-qmp unix:"), ("/etc/passwd", 2, b"-qmp unix:"),
+                             (str(tmp_path / "none.sock"), 4, b"-qmp unix:"), (refusing, 6, b"NMI not supported")):
+        result = run_cli("nmi", device.path, "--qmp", qmp, "--yes")
+        assert result.returncode == code, (qmp, result.stderr)
+        assert words in result.stderr and b"Traceback" not in result.stderr, result.stderr
+
+
+def test_nmi_on_a_serial_line_says_where_an_nmi_comes_from(device):
+    result = run_cli("nmi", device.path, "--yes")
+    assert result.returncode == 6, result.stderr
+    fix = result.stderr.partition(b"fix:")[2]
+    assert b"--qmp SOCKET" in fix and b"button" in fix, result.stderr

@@ -1,6 +1,7 @@
 """Target resolution: the TARGET argument, SERCON_TARGET, or the config default, through profiles.
 
-Pure functions over the arguments, the environment and the config; no device or network I/O.
+Pure functions over the arguments, the environment and the config; no device or network I/O
+(but a stat of /dev/NAME for a bare NAME, to say "did you mean /dev/NAME?").
 Precedence for settings: built-in defaults < profile < command line.
 """
 
@@ -24,6 +25,10 @@ _URL = r"(?i)^[a-z][a-z0-9+.-]*://"
 _COM = r"(?i)^COM\d+$"
 # What Azure accepts as a VM or scale-set name (letters, digits, `-`, `_`, `.`), optionally SET/ID.
 _VM_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.-]+)?\Z"  # \Z: `$` would let a trailing newline in
+# HOST:PORT with no scheme (`127.0.0.1:4555`, `[::1]:4555`): a URL whose scheme was left out.
+_HOST_PORT = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}\Z"
+# The names serial drivers give their devices: a bare one is the device, plugged in or not.
+_SERIAL_NAME = r"^(?:tty(?:USB|ACM|S|AMA|THS|SAC|mxc|XRUSB|GS|LP|O)\d+|rfcomm\d+|cu\.[\w.-]+)\Z"
 TYPO_CUTOFF = 0.8  # difflib ratio: boardd~board 0.91, baord~board 0.8; web2~web1 (0.75) is another name
 _RESOURCE_ID = (
     r"(?i)^/subscriptions/(?P<sub>[^/\s]+)/resourceGroups/(?P<rg>[^/\s]+)/providers/Microsoft\.Compute/"
@@ -112,6 +117,7 @@ def split_send_args(
     if not args:
         return None, ()
     first, rest = args[0], args[1:]
+    _check_host_port(first)  # never typed into the default console either: it was meant as the target
     if first != "-" and (names_a_target(first, config) or re.match(_VM_NAME, first)):
         return first, rest
     if default_target(environ, config):
@@ -157,6 +163,8 @@ def resolve_target(
             )
     elif spec and not is_local(spec) and not named_as_azure:
         _check_typo(spec, config)
+        _check_device_name(spec)
+        _check_host_port(spec)
     merged = {**profile, **{k: v for k, v in options.items() if v is not None}}
     prefs = {k: v for k, v in merged.items() if k not in LINE_KEYS + AZURE_KEYS}
     if spec is not None and is_local(spec):
@@ -175,6 +183,31 @@ def _check_typo(spec: str, config: Config) -> None:
             f"no profile or device named {spec!r}; did you mean {lowered[close[0]]!r}?",
             f"profiles are in {config.path or 'the config file'}; if {spec!r} is an Azure VM, "
             f"name it with -n {spec} (and -g RESOURCE_GROUP)",
+        )
+
+
+def _check_device_name(spec: str) -> None:
+    """`ttyUSB0` for /dev/ttyUSB0 (a terminal there, or a serial driver's usual name): the device, not
+    an Azure VM (one of that name is named with -n). A stat of /dev/NAME, nothing opened."""
+    from sercon.transport.lines import tty_kind
+
+    path = f"/dev/{spec}"
+    there = tty_kind(path) in ("serial", "pty", "other")
+    if not there and not re.match(_SERIAL_NAME, spec):
+        return
+    raise TargetNotFound(
+        f"no profile or device named {spec!r}; did you mean {path!r}?" + ("" if there else " (it is not there now)"),
+        ("" if there else "plug it in and check `sercon list`; ") + f"a device is named by its path: {path}; "
+        f"if {spec!r} is an Azure VM, name it with -n {spec} (and -g RESOURCE_GROUP)",
+    )
+
+
+def _check_host_port(spec: str) -> None:
+    if re.match(_HOST_PORT, spec):
+        raise UsageError(
+            f"{spec!r} is not a target: a URL needs its scheme; did you mean telnet://{spec}?",
+            f"a console server, ser2net or QEMU's `-serial telnet:...` is telnet://{spec}; "
+            f"a raw TCP port that speaks no telnet is socket://{spec}",
         )
 
 

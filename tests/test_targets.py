@@ -155,3 +155,37 @@ def test_a_bare_name_without_any_subscription_says_how_it_was_taken(tmp_path):
     assert "'myboard' is not a device, URL or profile, so it was taken as an Azure VM name" in err
     assert "no Azure subscription given" in err
     assert "/dev/" in err and "[profiles.myboard]" in err and "--subscription" in err
+
+
+def test_a_bare_name_of_a_terminal_in_dev_is_the_device_mistyped(device):
+    """`pts/3` for /dev/pts/3 (as `ttyUSB0` for /dev/ttyUSB0): the device, not an Azure scale-set instance."""
+    from sercon.errors import TargetNotFound
+
+    bare = device.path.removeprefix("/dev/")
+    with pytest.raises(TargetNotFound) as info:
+        resolve(bare, config=Config())
+    assert f"did you mean '{device.path}'?" in info.value.message and "-n " in info.value.hint
+    assert resolve(bare, resource_group="rg", config=Config())[0] == AzureTarget("pts", "rg", instance_id=bare[4:])
+
+
+def test_a_serial_device_s_usual_name_is_the_device_even_when_unplugged():
+    from sercon.errors import TargetNotFound
+
+    with pytest.raises(TargetNotFound) as info:
+        resolve("ttyUSB9", config=Config())
+    assert "did you mean '/dev/ttyUSB9'?" in info.value.message and "sercon list" in info.value.hint
+    assert resolve("ttyUSB9", resource_group="rg")[0] == AzureTarget("ttyUSB9", "rg")  # said to be a VM
+    assert resolve("null", config=Config())[0] == AzureTarget("null")  # /dev/null is no terminal
+
+
+@pytest.mark.parametrize("spec, url", [("127.0.0.1:4555", "telnet://127.0.0.1:4555"),
+                                       ("console-server:7001", "telnet://console-server:7001"),
+                                       ("[::1]:4555", "telnet://[::1]:4555")])
+def test_host_and_port_are_a_url_without_its_scheme(spec, url):
+    from sercon.targets import split_send_args
+
+    for call in (lambda: resolve(spec, config=Config()), lambda: split_send_args((spec, "ls"), {}, {}, Config()),
+                 lambda: split_send_args((spec, "ls"), {}, {"SERCON_TARGET": "/dev/x"}, Config())):
+        with pytest.raises(UsageError) as info:
+            call()
+        assert f"did you mean {url}?" in info.value.message and "socket://" in info.value.hint, info.value.message

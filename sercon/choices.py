@@ -6,3 +6,8 @@ CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud")
 LOG_FORMATS = ("text", "jsonl")
 RESIZE = ("auto", "off")
 PASTE_CHUNK_MIN = 16  # bytes: a smaller write of pasted input only costs time
+# Linux's termios rates, and a few well-known others (ESP8266's boot ROM 74880, MIDI 31250, 3D printers'
+# 250000): any other -b is likely a typo (11520 for 115200), warned about unless --baud-exact.
+STANDARD_BAUDS = (50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 14400, 19200, 28800, 31250,
+                  38400, 57600, 74880, 115200, 128000, 230400, 250000, 256000, 460800, 500000, 576000, 921600,
+                  1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)

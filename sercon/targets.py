@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sercon.choices import FLOWS, PARITIES
+from sercon.choices import FLOWS, PARITIES, STANDARD_BAUDS
 from sercon.errors import TargetNotFound, UsageError
 
 if TYPE_CHECKING:
@@ -229,6 +229,32 @@ def _line_settings(values: dict[str, Any]) -> LineSettings:
     if baud <= 0:
         raise UsageError(f"baud rate must be positive, not {baud}")
     return LineSettings(baud, databits, parity, stopbits, flow)
+
+
+def baud_warning(baud: int) -> str | None:
+    """The warning for a rate that is no standard one (None for a standard one), naming the rate it
+    most likely mistypes (a digit missing, extra, wrong or swapped), else the nearest."""
+    if baud in STANDARD_BAUDS:
+        return None
+    import math
+
+    typed = str(baud)
+    typos = [rate for rate in STANDARD_BAUDS if _one_edit(typed, str(rate))]
+    nearest = min(typos or STANDARD_BAUDS, key=lambda rate: abs(math.log(baud / rate)))
+    return (f"{baud} baud is not a standard rate; did you mean {nearest}? (it is used as given; --baud-exact, or "
+            "baud_exact = true in the profile, says it is meant)")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """*a* and *b* differ by one inserted, deleted or changed character, or two neighbours swapped."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
 def _azure_target(spec: str | None, values: dict[str, Any], profile: str | None) -> AzureTarget:

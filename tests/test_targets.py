@@ -189,3 +189,33 @@ def test_host_and_port_are_a_url_without_its_scheme(spec, url):
         with pytest.raises(UsageError) as info:
             call()
         assert f"did you mean {url}?" in info.value.message and "socket://" in info.value.hint, info.value.message
+
+
+@pytest.mark.parametrize("baud, nearest", [(11520, 115200), (9601, 9600), (96000, 9600), (112500, 115200), (1152, 1200),
+                                           (3, 50), (10**9, 4000000)])
+def test_a_rate_that_is_no_standard_one_names_the_nearest(baud, nearest):
+    from sercon.targets import baud_warning
+
+    assert f"did you mean {nearest}?" in baud_warning(baud)
+
+
+@pytest.mark.parametrize("baud", [9600, 115200, 1500000, 74880, 250000])
+def test_standard_and_well_known_rates_pass_without_a_word(baud):
+    from sercon.targets import baud_warning
+
+    assert baud_warning(baud) is None
+
+
+def test_an_odd_rate_is_warned_about_and_still_used_unless_exact(tmp_path):
+    from tests.conftest import cli_env, run_cli
+
+    warned = run_cli("send", "loop://", "hi", "--expect", "hi", "-b", "11520")
+    assert warned.returncode == 0, warned.stderr  # a warning, never a refusal
+    assert b"warning: 11520 baud is not a standard rate; did you mean 115200?" in warned.stderr
+    assert b"--baud-exact" in warned.stderr
+    exact = run_cli("send", "loop://", "hi", "--expect", "hi", "-b", "11520", "--baud-exact")
+    assert exact.returncode == 0 and b"warning" not in exact.stderr, exact.stderr
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.odd]\nurl = "loop://"\nbaud = 11520\nbaud_exact = true\n')
+    profile = run_cli("send", "odd", "hi", "--expect", "hi", env=cli_env(SERCON_CONFIG=str(config)))
+    assert profile.returncode == 0 and b"warning" not in profile.stderr, profile.stderr

@@ -67,6 +67,8 @@ azure_target_options = _apply(
 
 line_options = _apply(
     click.option("-b", "--baud", type=click.IntRange(min=1), help="Line speed (default 115200)."),
+    click.option("--baud-exact", is_flag=True, default=None,
+                 help="The -b rate is meant: no warning when it is not a standard rate."),
     click.option("--databits", type=click.Choice(["5", "6", "7", "8"]), help="Data bits (default 8)."),
     click.option("--parity", type=click.Choice(list(PARITIES)), help="Parity (default none)."),
     click.option("--stopbits", type=click.Choice(["1", "1.5", "2"]), help="Stop bits (default 1)."),

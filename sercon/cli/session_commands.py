@@ -146,17 +146,21 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
 @checks_option
 @click.option("--interval", type=Seconds(min=0, zero=True), default=1.0, show_default=True,
               help="Seconds between keys when several are sent (reisub).")
+@click.option("--yes", is_flag=True, help="Do not ask before keys that reboot, crash, power off or kill (b c o e i).")
 @click.pass_obj
-def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bool, **options: Any) -> int:
+def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, identity: bool,
+          **options: Any) -> int:
     """Send magic SysRq KEYS: letters (h, s, b), names (help, sync, reboot) or reisub.
 
     On a serial line this is a BREAK followed by the key. Several keys
     (`reisub`, `sync,reboot`) go one at a time, --interval apart. A line that
     cannot carry a BREAK (a pseudo-terminal, socket://) is refused with exit 6
-    and nothing is sent: use telnet:// or --qmp SOCKET there.
+    and nothing is sent: use telnet:// or --qmp SOCKET there. Keys that
+    reboot, crash, power off or kill every process (b c o e i) are asked
+    about first, as nmi is (--yes skips the question).
     """
     from sercon.cli.transport import OpenOptions, open_transport
-    from sercon.sysrq import parse_keys
+    from sercon.sysrq import destructive, parse_keys
     from sercon.targets import SerialTarget
 
     sequence = parse_keys(keys)
@@ -165,6 +169,10 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bo
         from sercon.transport.serial import require_break
 
         require_break(resolved.url, resolved.qmp, "SysRq")
+    harm = destructive(sequence)
+    if harm and not env.confirmed(f"Send SysRq {keys} to {resolved.label} ({harm})?", yes):
+        env.info("nothing sent")
+        return ExitStatus.PRECONDITION  # declined: as a declined nmi
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
     try:
         for index, key in enumerate(sequence):
@@ -212,14 +220,14 @@ def nmi(env: Env, target: str | None, identity: bool, yes: bool, **options: Any)
     Linux reports it, or panics if kernel.unknown_nmi_panic is set (a crash dump on demand).
     """
     return _machine_action(env, target, options, identity, yes, "nmi",
-                           "Send an NMI to {label}? With unknown_nmi_panic set the guest panics.")
+                           "Send an NMI to {label} (with unknown_nmi_panic set, the guest panics)?")
 
 
 @machine_command
 def reset(env: Env, target: str | None, identity: bool, yes: bool, **options: Any) -> int:
     """Hard-reset the machine, like pressing its reset button (asks first unless --yes)."""
     return _machine_action(env, target, options, identity, yes, "reset",
-                           "Hard-reset {label}? Unsaved data in the guest is lost.")
+                           "Hard-reset {label} (unsaved data in the guest is lost)?")
 
 
 COMMANDS = (connect, send, sysrq, nmi, reset)

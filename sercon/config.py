@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sercon.choices import CLOUDS, FLOWS, LOG_FORMATS, PARITIES, PASTE_CHUNK_MIN, RESIZE
+from sercon.choices import CLOUDS, FLOWS, LOG_FORMATS, PARITIES, PASTE_CHUNK_MIN, RESIZE, TYPED_KEYS
 from sercon.errors import UsageError
 
 # Keys a profile may set, with the type each must have.
@@ -153,13 +153,23 @@ def _escape_refused(value: str) -> str | None:
     takes = "a menu key: ctrl-] (the default), ^T, ..., or none for no menu key"
     if not value.strip():
         return takes
+    try:
+        escape_key(value)
+    except UsageError:
+        return takes + " (not a key that typing sends: Enter, Tab, Esc, Backspace)"
+    return None
+
+
+def escape_key(value: str) -> int | None:
+    """The menu key's byte (None: no menu key); UsageError for one that is no key, or one typing sends
+    all the time (^M is Enter: every Enter would open the menu)."""
     from sercon.terminal.escape import parse_escape_key
 
-    try:
-        parse_escape_key(value)
-    except UsageError:
-        return takes
-    return None
+    byte = parse_escape_key(value)
+    if byte in TYPED_KEYS:
+        raise UsageError(f"cannot use {value!r} as the escape key: it is {TYPED_KEYS[byte]}, which would open the "
+                         "menu each time it is typed", "write ctrl-] (the default), ^T, ... or none")
+    return byte
 
 
 def unescape(text: str) -> bytes:

@@ -47,7 +47,7 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
 def session_options_from(prefs: dict[str, Any]) -> Any:
     """The session's options from the command line and the profile (connect, and rescue's session);
     a bad --log path is exit 2 here, before anything connects."""
-    from sercon.terminal.escape import parse_escape_key
+    from sercon.config import escape_key
     from sercon.terminal.session_options import SessionOptions
 
     for key, takes in (("escape", "ctrl-] (the default), ^T, ..., or none for no menu key"),
@@ -55,7 +55,7 @@ def session_options_from(prefs: dict[str, Any]) -> Any:
         if prefs.get(key) is not None and not prefs[key].strip():  # empty is no value: not the default, not none
             raise UsageError(f"--{key} {prefs[key]!r} names nothing", f"give --{key} {takes}")
     session = SessionOptions(
-        escape=parse_escape_key(prefs.get("escape") or "ctrl-]"),
+        escape=escape_key(prefs.get("escape") or "ctrl-]"),
         paste_chunk=prefs.get("paste_chunk") or 2048,
         reconnect=prefs.get("reconnect", True) is not False,
         timestamps=bool(prefs.get("timestamps")),

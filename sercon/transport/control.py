@@ -9,9 +9,10 @@ Protocol: one JSON object per line. Client -> session: {"op": "write", "data": b
 tty come back in the reply) and {"op": "release"} (a `connect --force` of the same user: the session
 ends with exit 8). Session -> client: {"rx": b64} for console output, and {"reply": op, "ok": true,
 ...} or {"reply": op, "ok": false, "error": "...", "status": N, "hint": "..."} (the exit status and fix
-of the session's refusal, so the client exits as it would without the session): every line a client sends gets exactly one reply,
-writes included ({"reply": "write", "ok": true} once the session has taken the bytes; "ok": false
-when it could not send them, its console being away: the client then exits 7).
+of the session's refusal, so the client exits as it would without the session): every line a client
+sends gets exactly one reply, writes included ({"reply": "write", "ok": true} once the session has
+taken the bytes; "ok": false when it could not send them, its console being away: the client then
+exits 7).
 A line that is not a JSON object, names an unknown op, or has a "key" that is not a string or null
 or "data" that is not base64 text, is answered {"reply": op-or-null, "ok": false, "error": "..."}.
 The hello reply carries "protocol": 2 from sessions that answer writes. A client that falls more

@@ -127,3 +127,17 @@ def test_nmi_on_a_serial_line_says_where_an_nmi_comes_from(device):
     assert result.returncode == 6, result.stderr
     fix = result.stderr.partition(b"fix:")[2]
     assert b"--qmp SOCKET" in fix and b"button" in fix, result.stderr
+
+
+@pytest.mark.parametrize("key, what", [("ctrl-m", b"Enter"), ("^J", b"Enter"), ("ctrl-[", b"Esc"), ("^I", b"Tab"),
+                                       ("ctrl-h", b"Backspace")])
+def test_an_escape_key_that_every_line_types_is_refused(key, what, tmp_path):
+    """^M as the menu key would open the menu at every Enter: refused, on the command line and in a profile."""
+    result = subprocess.run([*SERCON, "connect", "loop://", "--escape", key], capture_output=True,
+                            stdin=subprocess.DEVNULL, env=cli_env(), timeout=60)
+    assert result.returncode == 2 and what in result.stderr, result.stderr
+    config = tmp_path / "config.toml"
+    config.write_text(f'[profiles.board]\nurl = "loop://"\nescape = "{key}"\n')
+    result = subprocess.run([*SERCON, "connect", "board"], capture_output=True, stdin=subprocess.DEVNULL,
+                            env=cli_env(SERCON_CONFIG=str(config)), timeout=60)
+    assert result.returncode == 2 and str(config).encode() in result.stderr, result.stderr

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 
+import click
 import pytest
 
 from tests.conftest import SERCON, Terminal, cli_env, run_cli
@@ -141,3 +142,31 @@ def test_an_escape_key_that_every_line_types_is_refused(key, what, tmp_path):
     result = subprocess.run([*SERCON, "connect", "board"], capture_output=True, stdin=subprocess.DEVNULL,
                             env=cli_env(SERCON_CONFIG=str(config)), timeout=60)
     assert result.returncode == 2 and str(config).encode() in result.stderr, result.stderr
+
+
+def every_option() -> list[tuple[str, click.Parameter]]:
+    from sercon.cli import cli
+
+    with click.Context(cli) as ctx:
+        commands = {name: cli.get_command(ctx, name) for name in cli.list_commands(ctx)}
+    found = []
+    for name, command in commands.items():
+        subcommands = getattr(command, "commands", {})
+        for sub, member in [(name, command), *((f"{name} {k}", v) for k, v in subcommands.items())]:
+            found += [(sub, param) for param in member.params]
+    return found
+
+
+def test_every_number_of_seconds_is_bounded_and_says_its_maximum():
+    """No duration option takes 1e308 (or a float type without the bound): each says the most it takes."""
+    from sercon.cli.options import Seconds
+    from sercon.errors import UsageError
+
+    durations = [(command, param) for command, param in every_option() if isinstance(param.type, Seconds)]
+    assert len(durations) >= 5, durations  # send's --timeout and --wait-idle, sysrq/log --interval, rescue
+    for command, param in every_option():
+        assert not isinstance(param.type, (click.types.FloatParamType, click.FloatRange)), (command, param.name)
+    for command, param in durations:
+        with pytest.raises(UsageError) as info:
+            param.type.convert("1e308", param, None)
+        assert "604800" in info.value.hint and "1e+308" not in info.value.message, (command, info.value.message)

@@ -1,4 +1,16 @@
-"""Line-setting choices, kept apart so the CLI can offer them without importing the target logic."""
+"""Line-setting and session choices, kept apart so the CLI can offer them without importing the target logic."""
 
 PARITIES = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
 FLOWS = ("none", "rtscts", "xonxoff")
+CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud")
+LOG_FORMATS = ("text", "jsonl")
+RESIZE = ("auto", "off")
+PASTE_CHUNK_MIN = 16  # bytes: a smaller write of pasted input only costs time
+# Linux's termios rates, and a few well-known others (ESP8266's boot ROM 74880, MIDI 31250, 3D printers'
+# 250000): any other -b is likely a typo (11520 for 115200), warned about unless --baud-exact.
+STANDARD_BAUDS = (50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 14400, 19200, 28800, 31250,
+                  38400, 57600, 74880, 115200, 128000, 230400, 250000, 256000, 460800, 500000, 576000, 921600,
+                  1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)
+# Menu keys that ordinary typing sends all the time: each one would open the menu instead.
+TYPED_KEYS = {0x0D: "Enter", 0x0A: "Enter (line feed)", 0x1B: "Esc, which starts every arrow and function key",
+              0x09: "Tab", 0x08: "Backspace on many terminals"}

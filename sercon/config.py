@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sercon.choices import CLOUDS, FLOWS, LOG_FORMATS, PARITIES, PASTE_CHUNK_MIN, RESIZE, TYPED_KEYS
 from sercon.errors import UsageError
 
 # Keys a profile may set, with the type each must have.
@@ -28,6 +29,7 @@ PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "qmp": str,
     "logout_on_exit": bool,
     "logout_sequence": str,
+    "baud_exact": bool,
     "resource_group": str,
     "name": str,
     "subscription": str,
@@ -101,6 +103,82 @@ def _check_profile(path: Path, name: str, profile: object) -> None:
                 f"profile {name!r} in {path}: {key} = {value!r} has the wrong type",
                 f"{key} takes a {getattr(expected, '__name__', 'number')}",
             )
+        takes = _value_refused(key, value)
+        if takes is not None:
+            raise UsageError(f"profile {name!r} in {path}: {key} = {value!r} is not a value {key} takes",
+                             f"{key} takes {takes}")
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "log_format": LOG_FORMATS, "resize": RESIZE, "flow": FLOWS, "cloud": CLOUDS, "parity": tuple(PARITIES)}
+_NUMBERS: dict[str, tuple[Any, str]] = {
+    "baud": (lambda v: v >= 1, "a positive rate in baud, e.g. 115200"),
+    "databits": (lambda v: v in (5, 6, 7, 8), "5, 6, 7, 8"),
+    "stopbits": (lambda v: v in (1, 1.5, 2), "1, 1.5, 2"),
+    "paste_chunk": (lambda v: v >= PASTE_CHUNK_MIN, f"a number of bytes, at least {PASTE_CHUNK_MIN} (default 2048)"),
+}
+_PATHS = ("device", "url", "log", "qmp")
+_VM_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.-]+)?\Z"  # as targets.py reads a VM name
+
+
+def _value_refused(key: str, value: Any) -> str | None:
+    """What *key* takes, when *value* is not one of them (a value accepted here works where it is used)."""
+    if isinstance(value, str) and "\0" in value:
+        return "text without a NUL character" + (" (a path)" if key in _PATHS else "")
+    if key in _PATHS and not value.strip():
+        return "a path (not empty)"
+    if key in _CHOICES:
+        known = _CHOICES[key]
+        ok = value.lower() in known or (key == "parity" and value.upper() in PARITIES.values())
+        return None if ok or value in known else ", ".join(known)
+    if key in _NUMBERS:
+        check, takes = _NUMBERS[key]
+        return None if check(value) else takes
+    if key == "escape":
+        return _escape_refused(value)
+    if key == "name":
+        import re
+
+        return None if re.match(_VM_NAME, value) else "an Azure VM name: letters, digits, -, _ and . (SET/ID " \
+            "for a scale-set instance)"
+    if key == "logout_sequence":
+        try:
+            unescape(value)
+        except ValueError:
+            return r"text with backslash escapes, e.g. '\x04' or 'exit\r'"
+    return None
+
+
+def _escape_refused(value: str) -> str | None:
+    takes = "a menu key: ctrl-] (the default), ^T, ..., or none for no menu key"
+    if not value.strip():
+        return takes
+    try:
+        escape_key(value)
+    except UsageError:
+        return takes + " (not a key that typing sends: Enter, Tab, Esc, Backspace)"
+    return None
+
+
+def escape_key(value: str) -> int | None:
+    """The menu key's byte (None: no menu key); UsageError for one that is no key, or one typing sends
+    all the time (^M is Enter: every Enter would open the menu)."""
+    from sercon.terminal.escape import parse_escape_key
+
+    byte = parse_escape_key(value)
+    if byte in TYPED_KEYS:
+        raise UsageError(f"cannot use {value!r} as the escape key: it is {TYPED_KEYS[byte]}, which would open the "
+                         "menu each time it is typed", "write ctrl-] (the default), ^T, ... or none")
+    return byte
+
+
+def unescape(text: str) -> bytes:
+    """`\\x15exit\\r` as written in a profile or on a command line -> the bytes it means (ValueError if it
+    cannot be read)."""
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1")
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def toml_module():  # noqa: ANN201 - the module (tomllib, or tomli before 3.11)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sercon.errors import SerconError
+from sercon.errors import UsageError
 
 
 def _home(environ: dict[str, str]) -> str:
@@ -54,10 +54,10 @@ def private_dir(folder: Path, fix: str = "remove it, or point sercon at a folder
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError as exc:
-        raise SerconError(f"{folder} is not a folder of its own (a symbolic link?): {exc.strerror}", fix) from exc
+        raise UsageError(f"{folder} is not a folder of its own (a symbolic link?): {exc.strerror}", fix) from exc
     try:
         if os.fstat(fd).st_uid != os.getuid():
-            raise SerconError(f"{folder} belongs to another user", fix)
+            raise UsageError(f"{folder} belongs to another user", fix)
         os.fchmod(fd, 0o700)
     finally:
         os.close(fd)

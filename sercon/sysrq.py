@@ -35,6 +35,14 @@ KEY_NAMES: dict[str, str] = {
     **{f"loglevel{n}": str(n) for n in range(10)},
 }
 VALID_KEYS = frozenset(KEY_NAMES.values())
+# Keys that end the machine's work: `sercon sysrq` asks first (--yes skips), as `nmi` does.
+DESTRUCTIVE = {
+    "b": "b reboots at once, without syncing or unmounting",
+    "c": "c crashes the kernel",
+    "e": "e ends every process with SIGTERM",
+    "i": "i kills every process with SIGKILL",
+    "o": "o powers the machine off at once",
+}
 # Sequences that only make sense paced: the keys go one at a time with a pause between them.
 MACROS = {"reisub": "reisub", "safe-reboot": "reisub"}
 
@@ -62,3 +70,9 @@ def parse_keys(spec: str) -> list[str]:
     if not keys:
         raise UsageError("no SysRq key given", "e.g. `sercon sysrq h` or `sercon sysrq sync,reboot`")
     return keys
+
+
+def destructive(keys: list[str]) -> str | None:
+    """What the keys that end the machine's work would do ("b reboots at once, ..."), or None."""
+    said = [DESTRUCTIVE[key] for key in dict.fromkeys(keys) if key in DESTRUCTIVE]
+    return "; ".join(said) if said else None

@@ -1,6 +1,7 @@
 """Target resolution: the TARGET argument, SERCON_TARGET, or the config default, through profiles.
 
-Pure functions over the arguments, the environment and the config; no device or network I/O.
+Pure functions over the arguments, the environment and the config; no device or network I/O
+(but a stat of /dev/NAME for a bare NAME, to say "did you mean /dev/NAME?").
 Precedence for settings: built-in defaults < profile < command line.
 """
 
@@ -11,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sercon.choices import FLOWS, PARITIES
+from sercon.choices import FLOWS, PARITIES, STANDARD_BAUDS
 from sercon.errors import TargetNotFound, UsageError
 
 if TYPE_CHECKING:
@@ -24,6 +25,10 @@ _URL = r"(?i)^[a-z][a-z0-9+.-]*://"
 _COM = r"(?i)^COM\d+$"
 # What Azure accepts as a VM or scale-set name (letters, digits, `-`, `_`, `.`), optionally SET/ID.
 _VM_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.-]+)?\Z"  # \Z: `$` would let a trailing newline in
+# HOST:PORT with no scheme (`127.0.0.1:4555`, `[::1]:4555`): a URL whose scheme was left out.
+_HOST_PORT = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}\Z"
+# The names serial drivers give their devices: a bare one is the device, plugged in or not.
+_SERIAL_NAME = r"^(?:tty(?:USB|ACM|S|AMA|THS|SAC|mxc|XRUSB|GS|LP|O)\d+|rfcomm\d+|cu\.[\w.-]+)\Z"
 TYPO_CUTOFF = 0.8  # difflib ratio: boardd~board 0.91, baord~board 0.8; web2~web1 (0.75) is another name
 _RESOURCE_ID = (
     r"(?i)^/subscriptions/(?P<sub>[^/\s]+)/resourceGroups/(?P<rg>[^/\s]+)/providers/Microsoft\.Compute/"
@@ -112,6 +117,7 @@ def split_send_args(
     if not args:
         return None, ()
     first, rest = args[0], args[1:]
+    _check_host_port(first)  # never typed into the default console either: it was meant as the target
     if first != "-" and (names_a_target(first, config) or re.match(_VM_NAME, first)):
         return first, rest
     if default_target(environ, config):
@@ -157,6 +163,8 @@ def resolve_target(
             )
     elif spec and not is_local(spec) and not named_as_azure:
         _check_typo(spec, config)
+        _check_device_name(spec)
+        _check_host_port(spec)
     merged = {**profile, **{k: v for k, v in options.items() if v is not None}}
     prefs = {k: v for k, v in merged.items() if k not in LINE_KEYS + AZURE_KEYS}
     if spec is not None and is_local(spec):
@@ -178,6 +186,31 @@ def _check_typo(spec: str, config: Config) -> None:
         )
 
 
+def _check_device_name(spec: str) -> None:
+    """`ttyUSB0` for /dev/ttyUSB0 (a terminal there, or a serial driver's usual name): the device, not
+    an Azure VM (one of that name is named with -n). A stat of /dev/NAME, nothing opened."""
+    from sercon.transport.lines import tty_kind
+
+    path = f"/dev/{spec}"
+    there = tty_kind(path) in ("serial", "pty", "other")
+    if not there and not re.match(_SERIAL_NAME, spec):
+        return
+    raise TargetNotFound(
+        f"no profile or device named {spec!r}; did you mean {path!r}?" + ("" if there else " (it is not there now)"),
+        ("" if there else "plug it in and check `sercon list`; ") + f"a device is named by its path: {path}; "
+        f"if {spec!r} is an Azure VM, name it with -n {spec} (and -g RESOURCE_GROUP)",
+    )
+
+
+def _check_host_port(spec: str) -> None:
+    if re.match(_HOST_PORT, spec):
+        raise UsageError(
+            f"{spec!r} is not a target: a URL needs its scheme; did you mean telnet://{spec}?",
+            f"a console server, ser2net or QEMU's `-serial telnet:...` is telnet://{spec}; "
+            f"a raw TCP port that speaks no telnet is socket://{spec}",
+        )
+
+
 def _line_settings(values: dict[str, Any]) -> LineSettings:
     parity = str(values.get("parity", "N"))
     parity = PARITIES.get(parity.lower(), parity.upper())
@@ -196,6 +229,32 @@ def _line_settings(values: dict[str, Any]) -> LineSettings:
     if baud <= 0:
         raise UsageError(f"baud rate must be positive, not {baud}")
     return LineSettings(baud, databits, parity, stopbits, flow)
+
+
+def baud_warning(baud: int) -> str | None:
+    """The warning for a rate that is no standard one (None for a standard one), naming the rate it
+    most likely mistypes (a digit missing, extra, wrong or swapped), else the nearest."""
+    if baud in STANDARD_BAUDS:
+        return None
+    import math
+
+    typed = str(baud)
+    typos = [rate for rate in STANDARD_BAUDS if _one_edit(typed, str(rate))]
+    nearest = min(typos or STANDARD_BAUDS, key=lambda rate: abs(math.log(baud / rate)))
+    return (f"{baud} baud is not a standard rate; did you mean {nearest}? (it is used as given; --baud-exact, or "
+            "baud_exact = true in the profile, says it is meant)")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """*a* and *b* differ by one inserted, deleted or changed character, or two neighbours swapped."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
 def _azure_target(spec: str | None, values: dict[str, Any], profile: str | None) -> AzureTarget:

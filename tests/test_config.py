@@ -37,3 +37,44 @@ def test_bad_config_is_a_usage_error(tmp_path, text, words):
     with pytest.raises(UsageError) as info:
         load_config(path)
     assert words in info.value.message and str(path) in info.value.message
+
+
+@pytest.mark.parametrize("line, allowed", [
+    ("paste_chunk = 0", "16"),
+    ("paste_chunk = -5", "16"),
+    ('log_format = "xml"', "text, jsonl"),
+    ('resize = "maybe"', "auto, off"),
+    ('escape = ""', "none"),
+    ('escape = "xyz"', "ctrl-]"),
+    ('log = ""', "path"),
+    ('log = "\\u0000"', "path"),
+    ('device = "/dev/\\u0000"', "path"),
+    ('qmp = "\\u0000"', "path"),
+    ("baud = 0", "115200"),
+    ("databits = 9", "5, 6, 7, 8"),
+    ("stopbits = 3", "1, 1.5, 2"),
+    ('parity = "q"', "none, even"),
+    ('flow = "q"', "none, rtscts, xonxoff"),
+    ('cloud = "Mars"', "AzureCloud"),
+    ('name = "x y"', "letters"),
+    ('logout_sequence = "\\\\x"', "\\x04"),
+])
+def test_a_bad_value_names_the_file_the_key_and_what_it_takes(tmp_path, line, allowed):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[profiles.board]\nurl = "loop://"\n{line}\n')
+    with pytest.raises(UsageError) as info:
+        load_config(path)
+    key = line.split(" ")[0]
+    message = info.value.message
+    assert str(path) in message and "'board'" in message and key in message, message
+    assert allowed in info.value.hint, info.value.hint
+
+
+def test_good_values_load(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[profiles.board]\ndevice = "/dev/ttyUSB0"\npaste_chunk = 16\nlog_format = "jsonl"\n'
+                    'resize = "auto"\nescape = "^T"\nlog = "board.log"\nstopbits = 1.5\nparity = "E"\n'
+                    'cloud = "AzureChinaCloud"\nlogout_sequence = "\\\\x04exit\\\\r"\nname = "web1"\n'
+                    '[profiles.quiet]\nurl = "telnet://h:23"\nescape = "none"\nflow = "rtscts"\n')
+    profiles = load_config(path).profiles
+    assert profiles["board"]["paste_chunk"] == 16 and profiles["quiet"]["escape"] == "none"

@@ -50,3 +50,12 @@ def test_a_broken_symlink_or_a_file_as_the_runtime_folder_is_a_clear_error(tmp_p
     (tmp_path / "run2" / "sercon").write_text("")
     with pytest.raises(SerconError):
         runtime_dir({"XDG_RUNTIME_DIR": str(tmp_path / "run2")})
+
+
+def test_a_runtime_folder_that_cannot_be_made_is_the_user_s_error_not_a_bug():
+    """XDG_RUNTIME_DIR naming a file: exit 2 with its fix (docs/exit-codes.md keeps 1 for bugs)."""
+    from tests.conftest import cli_env, run_cli
+
+    result = run_cli("send", "loop://", "hi", env=cli_env(XDG_RUNTIME_DIR="/etc/passwd"))
+    assert result.returncode == 2, result.stderr
+    assert b"XDG_RUNTIME_DIR" in result.stderr.partition(b"fix:")[2]

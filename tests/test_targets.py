@@ -155,3 +155,67 @@ def test_a_bare_name_without_any_subscription_says_how_it_was_taken(tmp_path):
     assert "'myboard' is not a device, URL or profile, so it was taken as an Azure VM name" in err
     assert "no Azure subscription given" in err
     assert "/dev/" in err and "[profiles.myboard]" in err and "--subscription" in err
+
+
+def test_a_bare_name_of_a_terminal_in_dev_is_the_device_mistyped(device):
+    """`pts/3` for /dev/pts/3 (as `ttyUSB0` for /dev/ttyUSB0): the device, not an Azure scale-set instance."""
+    from sercon.errors import TargetNotFound
+
+    bare = device.path.removeprefix("/dev/")
+    with pytest.raises(TargetNotFound) as info:
+        resolve(bare, config=Config())
+    assert f"did you mean '{device.path}'?" in info.value.message and "-n " in info.value.hint
+    assert resolve(bare, resource_group="rg", config=Config())[0] == AzureTarget("pts", "rg", instance_id=bare[4:])
+
+
+def test_a_serial_device_s_usual_name_is_the_device_even_when_unplugged():
+    from sercon.errors import TargetNotFound
+
+    with pytest.raises(TargetNotFound) as info:
+        resolve("ttyUSB9", config=Config())
+    assert "did you mean '/dev/ttyUSB9'?" in info.value.message and "sercon list" in info.value.hint
+    assert resolve("ttyUSB9", resource_group="rg")[0] == AzureTarget("ttyUSB9", "rg")  # said to be a VM
+    assert resolve("null", config=Config())[0] == AzureTarget("null")  # /dev/null is no terminal
+
+
+@pytest.mark.parametrize("spec, url", [("127.0.0.1:4555", "telnet://127.0.0.1:4555"),
+                                       ("console-server:7001", "telnet://console-server:7001"),
+                                       ("[::1]:4555", "telnet://[::1]:4555")])
+def test_host_and_port_are_a_url_without_its_scheme(spec, url):
+    from sercon.targets import split_send_args
+
+    for call in (lambda: resolve(spec, config=Config()), lambda: split_send_args((spec, "ls"), {}, {}, Config()),
+                 lambda: split_send_args((spec, "ls"), {}, {"SERCON_TARGET": "/dev/x"}, Config())):
+        with pytest.raises(UsageError) as info:
+            call()
+        assert f"did you mean {url}?" in info.value.message and "socket://" in info.value.hint, info.value.message
+
+
+@pytest.mark.parametrize("baud, nearest", [(11520, 115200), (9601, 9600), (96000, 9600), (112500, 115200), (1152, 1200),
+                                           (3, 50), (10**9, 4000000)])
+def test_a_rate_that_is_no_standard_one_names_the_nearest(baud, nearest):
+    from sercon.targets import baud_warning
+
+    assert f"did you mean {nearest}?" in baud_warning(baud)
+
+
+@pytest.mark.parametrize("baud", [9600, 115200, 1500000, 74880, 250000])
+def test_standard_and_well_known_rates_pass_without_a_word(baud):
+    from sercon.targets import baud_warning
+
+    assert baud_warning(baud) is None
+
+
+def test_an_odd_rate_is_warned_about_and_still_used_unless_exact(tmp_path):
+    from tests.conftest import cli_env, run_cli
+
+    warned = run_cli("send", "loop://", "hi", "--expect", "hi", "-b", "11520")
+    assert warned.returncode == 0, warned.stderr  # a warning, never a refusal
+    assert b"warning: 11520 baud is not a standard rate; did you mean 115200?" in warned.stderr
+    assert b"--baud-exact" in warned.stderr
+    exact = run_cli("send", "loop://", "hi", "--expect", "hi", "-b", "11520", "--baud-exact")
+    assert exact.returncode == 0 and b"warning" not in exact.stderr, exact.stderr
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.odd]\nurl = "loop://"\nbaud = 11520\nbaud_exact = true\n')
+    profile = run_cli("send", "odd", "hi", "--expect", "hi", env=cli_env(SERCON_CONFIG=str(config)))
+    assert profile.returncode == 0 and b"warning" not in profile.stderr, profile.stderr

@@ -17,9 +17,13 @@ if TYPE_CHECKING:
 
 
 def resolve(env: Env, target: str | None, options: dict[str, Any]) -> tuple[Target, dict[str, Any]]:
-    from sercon.targets import resolve_target
+    from sercon.targets import SerialTarget, baud_warning, resolve_target
 
-    return resolve_target(target, target_values(options), env.environ, env.config)
+    resolved, prefs = resolve_target(target, target_values(options), env.environ, env.config)
+    if isinstance(resolved, SerialTarget) and not prefs.get("baud_exact") and (
+            warning := baud_warning(resolved.line.baud)):
+        env.info(f"warning: {warning}")  # a likely typo (11520), said and used: never refused on a guess
+    return resolved, prefs
 
 
 def arm_for(env: Env, cloud: str | None, identity: bool = False):

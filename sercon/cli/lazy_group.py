@@ -12,7 +12,6 @@ from __future__ import annotations
 from importlib import import_module
 
 import click
-from click.utils import make_default_short_help
 
 
 class LazyGroup(click.Group):
@@ -49,7 +48,7 @@ class LazyGroup(click.Group):
         if not names:
             return
         limit = formatter.width - 6 - max(map(len, names))
-        rows = [(name, make_default_short_help(self.summaries[name], limit) if name in self.lazy
+        rows = [(name, click.Command(name, help=self.summaries[name]).get_short_help_str(limit) if name in self.lazy
                  else self.commands[name].get_short_help_str(limit)) for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from sercon.choices import FLOWS, PARITIES
+from sercon.choices import CLOUDS, FLOWS, LOG_FORMATS, PARITIES, PASTE_CHUNK_MIN, RESIZE
 from sercon.cli import completion as complete
 
 F = Callable[..., Any]
@@ -51,7 +51,7 @@ class Seconds(click.ParamType):
 target_argument = click.argument("target", required=False, metavar="[TARGET]", shell_complete=complete.complete_target)
 
 subscription_option = click.option("--subscription", help="Azure subscription id.")
-cloud_option = click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
+cloud_option = click.option("--cloud", type=click.Choice(CLOUDS),
                             help="Azure cloud (default AzureCloud).")
 
 # Each command lists only the options it uses (a --baud on `nmi` would do nothing):
@@ -71,6 +71,8 @@ azure_target_options = _apply(
 line_options = _apply(
     click.option("-b", "--baud", type=click.IntRange(min=1), help="Line speed (default 115200).",
                  shell_complete=complete.complete_rate),
+    click.option("--baud-exact", is_flag=True, default=None,
+                 help="The -b rate is meant: no warning when it is not a standard rate."),
     click.option("--databits", type=click.Choice(["5", "6", "7", "8"]), help="Data bits (default 8)."),
     click.option("--parity", type=click.Choice(list(PARITIES)), help="Parity (default none)."),
     click.option("--stopbits", type=click.Choice(["1", "1.5", "2"]), help="Stop bits (default 1)."),
@@ -92,11 +94,11 @@ checks_option = click.option(
     help="Azure: skip the prerequisite checks and go straight to the connect call.")
 
 paste_option = click.option(
-    "--paste-chunk", type=click.IntRange(min=16), help="Largest write of pasted input, in bytes (default 2048)."
-)
+    "--paste-chunk", type=click.IntRange(min=PASTE_CHUNK_MIN),
+    help="Largest write of pasted input, in bytes (default 2048).")
 
 session_options = _apply(
-    click.option("--resize", type=click.Choice(["auto", "off"]),
+    click.option("--resize", type=click.Choice(RESIZE),
                  help="auto: type `stty rows R cols C` at a Linux shell prompt, after your Enter, when the "
                       "window size changes (default: off; the menu's w types it when you ask)."),
     click.option("--logout-on-exit/--no-logout-on-exit", default=None,
@@ -110,7 +112,7 @@ session_options = _apply(
                  help="Wait for a vanished device to come back (default), or exit 7."),
     paste_option,
     click.option("--log", type=click.Path(dir_okay=False), help="Append what the console prints to this file."),
-    click.option("--log-format", type=click.Choice(["text", "jsonl"]),
+    click.option("--log-format", type=click.Choice(LOG_FORMATS),
                  help="text (default), or one JSON record per chunk both ways."),
     click.option("--timestamps/--no-timestamps", default=None,
                  help="Prefix lines with ISO-8601 times, on screen and in the log."),

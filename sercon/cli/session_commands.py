@@ -48,11 +48,15 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
 def session_options_from(prefs: dict[str, Any]) -> Any:
     """The session's options from the command line and the profile (connect, and rescue's session);
     a bad --log path is exit 2 here, before anything connects."""
-    from sercon.terminal.escape import parse_escape_key
+    from sercon.config import escape_key
     from sercon.terminal.session_options import SessionOptions
 
+    for key, takes in (("escape", "ctrl-] (the default), ^T, ..., or none for no menu key"),
+                       ("log", "a file path, e.g. --log console.log")):
+        if prefs.get(key) is not None and not prefs[key].strip():  # empty is no value: not the default, not none
+            raise UsageError(f"--{key} {prefs[key]!r} names nothing", f"give --{key} {takes}")
     session = SessionOptions(
-        escape=parse_escape_key(prefs.get("escape") or "ctrl-]"),
+        escape=escape_key(prefs.get("escape") or "ctrl-]"),
         paste_chunk=prefs.get("paste_chunk") or 2048,
         reconnect=prefs.get("reconnect", True) is not False,
         timestamps=bool(prefs.get("timestamps")),
@@ -82,9 +86,11 @@ def run_session(env: Env, transport: Any, session: Any) -> int:
 
 def unescape(text: str) -> bytes:
     """`\\x15exit\\r` as typed on a command line or in a profile -> the bytes it means."""
+    from sercon.config import unescape as key_sequence
+
     try:
-        return text.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1")
-    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
+        return key_sequence(text)
+    except ValueError as exc:
         raise UsageError(f"cannot read {text!r} as a key sequence: {exc}", r"write e.g. '\x04' or 'exit\r'") from exc
 
 
@@ -141,17 +147,21 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
 @checks_option
 @click.option("--interval", type=Seconds(min=0, zero=True), default=1.0, show_default=True,
               help="Seconds between keys when several are sent (reisub).")
+@click.option("--yes", is_flag=True, help="Do not ask before keys that reboot, crash, power off or kill (b c o e i).")
 @click.pass_obj
-def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bool, **options: Any) -> int:
+def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, identity: bool,
+          **options: Any) -> int:
     """Send magic SysRq KEYS: letters (h, s, b), names (help, sync, reboot) or reisub.
 
     On a serial line this is a BREAK followed by the key. Several keys
     (`reisub`, `sync,reboot`) go one at a time, --interval apart. A line that
     cannot carry a BREAK (a pseudo-terminal, socket://) is refused with exit 6
-    and nothing is sent: use telnet:// or --qmp SOCKET there.
+    and nothing is sent: use telnet:// or --qmp SOCKET there. Keys that
+    reboot, crash, power off or kill every process (b c o e i) are asked
+    about first, as nmi is (--yes skips the question).
     """
     from sercon.cli.transport import OpenOptions, open_transport
-    from sercon.sysrq import parse_keys
+    from sercon.sysrq import destructive, parse_keys
     from sercon.targets import SerialTarget
 
     sequence = parse_keys(keys)
@@ -160,6 +170,10 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bo
         from sercon.transport.serial import require_break
 
         require_break(resolved.url, resolved.qmp, "SysRq")
+    harm = destructive(sequence)
+    if harm and not env.confirmed(f"Send SysRq {keys} to {resolved.label} ({harm})?", yes):
+        env.info("nothing sent")
+        return ExitStatus.PRECONDITION  # declined: as a declined nmi
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
     try:
         for index, key in enumerate(sequence):
@@ -207,14 +221,14 @@ def nmi(env: Env, target: str | None, identity: bool, yes: bool, **options: Any)
     Linux reports it, or panics if kernel.unknown_nmi_panic is set (a crash dump on demand).
     """
     return _machine_action(env, target, options, identity, yes, "nmi",
-                           "Send an NMI to {label}? With unknown_nmi_panic set the guest panics.")
+                           "Send an NMI to {label} (with unknown_nmi_panic set, the guest panics)?")
 
 
 @machine_command
 def reset(env: Env, target: str | None, identity: bool, yes: bool, **options: Any) -> int:
     """Hard-reset the machine, like pressing its reset button (asks first unless --yes)."""
     return _machine_action(env, target, options, identity, yes, "reset",
-                           "Hard-reset {label}? Unsaved data in the guest is lost.")
+                           "Hard-reset {label} (unsaved data in the guest is lost)?")
 
 
 COMMANDS = (connect, send, sysrq, nmi, reset)

@@ -240,8 +240,9 @@ class ControlServer:
                 return _reply(request.op, True, **{"protocol": PROTOCOL, **self.info})
             else:
                 self.act(request.op, request.key)
-        except SerconError as exc:
-            return _reply(request.op, False, exc.message)
+        except SerconError as exc:  # its exit status and fix travel too: the client exits as the session would
+            return _reply(request.op, False, exc.message, status=int(exc.exit_status),
+                          **({"hint": exc.hint} if exc.hint else {}))
         except Exception as exc:  # a bug in the session must not leave the client waiting
             return _reply(request.op, False, f"{request.op} failed: {type(exc).__name__}: {exc}")
         return _reply(request.op, True)

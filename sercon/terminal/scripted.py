@@ -93,7 +93,7 @@ def _subpatterns(value, sre_parse):
 
 def text_input(words: Iterable[str], eol: str) -> list[bytes]:
     """TEXT arguments: joined by spaces and ended as Enter would end them."""
-    return [" ".join(words).encode("utf-8") + EOLS[eol]]
+    return [" ".join(words).encode("utf-8", "surrogateescape") + EOLS[eol]]  # argv bytes as given (os.fsencode)
 
 
 def stream_input(fd: int, eol: str) -> Iterator[bytes]:

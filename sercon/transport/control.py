@@ -8,9 +8,11 @@ Protocol: one JSON object per line. Client -> session: {"op": "write", "data": b
 {"op": "sysrq"|"nmi"|"reset"|"break", "key": "h"}, {"op": "hello"} (who holds the console: pid and
 tty come back in the reply) and {"op": "release"} (a `connect --force` of the same user: the session
 ends with exit 8). Session -> client: {"rx": b64} for console output, and {"reply": op, "ok": true,
-...} or {"reply": op, "ok": false, "error": "..."}: every line a client sends gets exactly one reply,
-writes included ({"reply": "write", "ok": true} once the session has taken the bytes; "ok": false
-when it could not send them, its console being away: the client then exits 7).
+...} or {"reply": op, "ok": false, "error": "...", "status": N, "hint": "..."} (the exit status and fix
+of the session's refusal, so the client exits as it would without the session): every line a client
+sends gets exactly one reply, writes included ({"reply": "write", "ok": true} once the session has
+taken the bytes; "ok": false when it could not send them, its console being away: the client then
+exits 7).
 A line that is not a JSON object, names an unknown op, or has a "key" that is not a string or null
 or "data" that is not base64 text, is answered {"reply": op-or-null, "ok": false, "error": "..."}.
 The hello reply carries "protocol": 2 from sessions that answer writes. A client that falls more
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 
 from sercon import paths
-from sercon.errors import ConnectionLost, SerconError
+from sercon.errors import ConnectionLost, ExitStatus, SerconError
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
 
 REPLY_TIMEOUT = 60.0
@@ -221,7 +223,7 @@ class ControlTransport(Transport):
             for message in self._messages(left):
                 if message.get("reply") == op:
                     if not message.get("ok"):
-                        raise SerconError(message.get("error", f"{op} failed"))
+                        raise refusal(op, message)
                     return message
         raise ConnectionLost(f"the running session did not answer {op}")
 
@@ -250,3 +252,14 @@ class ControlTransport(Transport):
 
     def reset(self) -> None:
         self._action("reset")
+
+
+def refusal(op: str, message: dict) -> SerconError:
+    """The session's refusal of *op* with the exit status and fix it gave (a session before they were sent:
+    exit 1)."""
+    hint = message.get("hint")
+    error = SerconError(str(message.get("error") or f"{op} failed"), hint if isinstance(hint, str) else None)
+    status = message.get("status")
+    if type(status) is int and status in ExitStatus._value2member_map_ and status != ExitStatus.SUCCESS:
+        error.exit_status = ExitStatus(status)
+    return error

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import stat
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import serial
 
 from sercon.errors import ConnectionLost, DeviceBusy, PermissionDenied, SerconError, TargetNotFound, UsageError
+from sercon.transport.lines import not_a_serial_device, tty_kind
 
 
 def open_error(path: str, exc: serial.SerialException) -> SerconError:
@@ -34,6 +36,14 @@ def open_error(path: str, exc: serial.SerialException) -> SerconError:
     if "Name or service not known" in text or "nodename nor servname" in text or "No address associated" in text \
             or code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
         return TargetNotFound(f"{path}: no such host", "check the host name in the URL (and your DNS)")
+    if "Inappropriate ioctl" in text or code == errno.ENOTTY:  # where the kind could not be told before
+        return not_a_serial_device(path, "no terminal")
+    if match := re.search(r'expected a string in the form "([^"]+)":?\s*(.*)', text):  # pyserial: a bad URL
+        return UsageError(f"{path} is not a valid URL" + (f": {match[2]}" if match[2] else ""),
+                          f"write it in the form {match[1]}")
+    if "no ports found matching" in text:
+        return TargetNotFound(f"{path}: {text}", "check the cable and `sercon list` (the pattern is a regular "
+                              "expression over the ports' names and descriptions)")
     if "debug|info|warning|error" in text or "port" in text.lower() and "range" in text.lower():
         return UsageError(f"{path} is not a valid URL (a bad port or option)", "write it as socket://HOST:PORT "
                           "with a port from 1 to 65535")
@@ -82,6 +92,10 @@ def permission_fix(path: str) -> str:
         return f"ask for read and write access to {path} (`ls -l {path}` shows its owner and group)"
     if info.st_gid != 0 and info.st_mode & 0o060 == 0o060:
         return f"sudo usermod -aG {group} $USER   (then log in again)"
+    if tty_kind(path) == "pty":  # udev never sees a pty: no rule can give it a group
+        return (f"it is a pseudo-terminal that {owner} made ({stat.filemode(info.st_mode)} {owner}:{group}): run "
+                f"sercon as {owner}, or have the program that makes it give it your group (socat: "
+                "pty,link=...,group=dialout,mode=660)")
     name = os.path.basename(os.path.realpath(path))
     return (f"only {owner} may open it ({stat.filemode(info.st_mode)} {owner}:{group}): let a group use it with a "
             f'udev rule, e.g. KERNEL=="{name}", GROUP="dialout", MODE="0660", then join that group')

@@ -7,10 +7,12 @@ runs and leaves.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 from typing import Any
 
-from sercon.errors import ConnectionLost, PreconditionFailed, UsageError
+from sercon.errors import ConnectionLost, PreconditionFailed, TargetNotFound, UsageError
 
 TIMEOUT = 10.0
 QMP_FIX = ("start QEMU with -qmp unix:PATH,server=on,wait=off and give that PATH to --qmp (-monitor makes the "
@@ -18,10 +20,17 @@ QMP_FIX = ("start QEMU with -qmp unix:PATH,server=on,wait=off and give that PATH
 
 
 def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> Any:
+    """Run one QMP *command*. A wrong --qmp is the user's error: missing or refused (4), not a socket or
+    not QMP (2); a command QEMU refuses is one this VM cannot do (6)."""
+    _check_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(TIMEOUT)
     try:
-        sock.connect(path)
+        try:
+            sock.connect(path)
+        except ConnectionRefusedError as exc:
+            raise TargetNotFound(f"QEMU's QMP socket {path}: nothing answers on it (the VM has stopped?)",
+                                 f"is the VM running? {QMP_FIX}") from exc
         stream = sock.makefile("rwb")
         _greeting(stream, path)
         for execute, args in (("qmp_capabilities", None), (command, arguments)):
@@ -35,6 +44,17 @@ def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> Any
                              "is the VM running with -qmp unix:PATH,server=on,wait=off?") from exc
     finally:
         sock.close()
+
+
+def _check_socket(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        raise TargetNotFound(f"QEMU's QMP socket {path} does not exist", f"is the VM running? {QMP_FIX}") from exc
+    except (OSError, ValueError):
+        return  # the connect says what is wrong
+    if not stat.S_ISSOCK(mode):
+        raise UsageError(f"{path} is not QEMU's QMP socket: it is not a socket at all", QMP_FIX)
 
 
 def _greeting(stream: Any, path: str) -> None:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import select
-import stat
 import sys
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import serial
 
@@ -23,6 +19,14 @@ from sercon.errors import (
 from sercon.targets import LineSettings
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
 from sercon.transport.device_errors import lock_holder, no_such_device, open_error, permission_fix
+from sercon.transport.lines import (  # noqa: F401 - break_refusal, require_break, tty_kind: used from here too
+    BREAK_INSTEAD,
+    break_refusal,
+    break_refused,
+    check_line,
+    require_break,
+    tty_kind,
+)
 
 READ_SIZE = 65536
 BULK = 2048  # a read this big: the device is sending in bulk, collect what follows (_more)
@@ -30,19 +34,6 @@ BATCH = 16384  # bytes collected at most before they go to the screen
 QMP_SERIAL_CHARDEV = "serial0"  # the chardev id QEMU gives the first -serial (or the id sercon's tests use)
 if "sercon.transport.urlhandler" not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append("sercon.transport.urlhandler")  # telnet://
-
-
-# Which lines carry a BREAK (docs/commands.md, "BREAK and SysRq"). A device path, spy://PATH and
-# alt://PATH: as the device (a UART yes, a pseudo-terminal no); these URLs always do; the rest
-# (socket://, loop://, unknown schemes) never do.
-BREAK_SCHEMES = {"telnet": "IAC BRK", "rfc2217": "RFC 2217 SET-CONTROL", "hwgrep": "a local port",
-                 "cp2110": "a USB UART"}
-PATH_SCHEMES = ("spy", "alt")
-NO_BREAK_WHY = {"socket": "a raw TCP connection (socket://)", "loop": "a loopback test port (loop://)"}
-BREAK_INSTEAD = ("use a line that carries BREAK: a real serial port, or a console server over telnet:// or "
-                 "rfc2217://; for QEMU, `-serial telnet:127.0.0.1:4555,server=on,wait=off` and the target "
-                 "telnet://127.0.0.1:4555, or the VM's QMP socket with --qmp SOCKET "
-                 "(`-qmp unix:/tmp/qmp.sock,server=on,wait=off`)")
 
 
 class SerialTransport(Transport):
@@ -66,6 +57,7 @@ class SerialTransport(Transport):
 
     # -- opening --------------------------------------------------------------------------------
     def open(self) -> None:
+        check_line(self.url)  # a file, /dev/null, telnet://HOST without a port: exit 2, before pyserial
         self._open_path(self.url)
         if self.is_device and self.usb_serial_number is None:
             self.usb_serial_number = usb_serial_number(self.url)
@@ -202,7 +194,11 @@ class SerialTransport(Transport):
 
     def _qmp(self, command: str, arguments: dict | None = None) -> None:
         if not self.qmp:
-            raise NotSupported(f"{self.label} is a serial line: {command} needs the VM's QMP socket (--qmp)")
+            what = {"inject-nmi": "an NMI", "system_reset": "a reset"}.get(command, command)
+            raise NotSupported(f"{self.label} is a serial line, which cannot carry {what}: nothing was sent",
+                               "for a local QEMU VM, give its QMP socket: --qmp SOCKET (QEMU: "
+                               f"-qmp unix:/tmp/qmp.sock,server=on,wait=off); on a real board, {what} is a button "
+                               "(or its BMC's, e.g. `ipmitool chassis power diag` for an NMI)")
         from sercon.transport.qmp import qmp
 
         qmp(self.qmp, command, arguments)
@@ -230,81 +226,6 @@ class SerialTransport(Transport):
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-def break_refusal(url: str) -> str | None:
-    """Why the line at *url* cannot carry a BREAK ("a pseudo-terminal (/dev/pts/3)"), or None when it can."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else None
-    if scheme in BREAK_SCHEMES:
-        return None
-    if scheme is not None and scheme not in PATH_SCHEMES:
-        return NO_BREAK_WHY.get(scheme, f"a {scheme}:// line")
-    path = url if scheme is None else _url_path(url)
-    kind = tty_kind(path)
-    if kind == "pty":
-        real = os.path.realpath(path)
-        return f"a pseudo-terminal ({real})" if real != path else "a pseudo-terminal"
-    if kind == "other":
-        return "a device that is not a serial line"
-    return None  # a UART, or a device that cannot be looked at (yet): the port says when it opens
-
-
-def require_break(url: str, qmp: str | None, action: str) -> None:
-    """Refuse *action* up front (also when it would go through a running session) on a line without BREAK."""
-    why = break_refusal(url)
-    if why is not None and not qmp:
-        raise break_refused(url, why, action)
-
-
-def break_refused(label: str, why: str, action: str) -> NotSupported:
-    return NotSupported(f"cannot send {action} to {label}: it is {why}, which cannot carry a BREAK, so the "
-                        "keys would only be typed into the console; nothing was sent", BREAK_INSTEAD)
-
-
-def _url_path(url: str) -> str:
-    parts = urlsplit(url)  # spy:///dev/ttyS0?file=x, as pyserial reads it
-    return parts.netloc + parts.path
-
-
-def tty_kind(path: str) -> str | None:
-    """"serial" (a UART driver), "pty", "other" (a console, /dev/tty, no tty), or None when it cannot be told."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    if not stat.S_ISCHR(info.st_mode):
-        return "other"
-    kind = _driver_kind(os.major(info.st_rdev), os.minor(info.st_rdev))
-    if kind is not None:
-        return kind
-    pty_names = r"^/dev/(pts/\d+|ttys\d+|ttyp[0-9a-f]|pty[p-z][0-9a-f])$"  # no /proc/tty: go by the name
-    return "pty" if re.match(pty_names, os.path.realpath(path)) else None
-
-
-def _driver_kind(major: int, minor: int) -> str | None:
-    """The kind of tty driver that owns a device number, from Linux's /proc/tty/drivers."""
-    try:
-        table = Path("/proc/tty/drivers").read_text()
-    except OSError:
-        return None
-    for line in table.splitlines():
-        fields = line.split()
-        if len(fields) < 5:
-            continue
-        majors, minors, kind = _range(fields[-3]), _range(fields[-2]), fields[-1]
-        if majors and minors and majors[0] <= major <= majors[1] and minors[0] <= minor <= minors[1]:
-            if kind == "serial":
-                return "serial"
-            return "pty" if kind.startswith("pty") else "other"
-    return "other"  # no tty driver owns it: not a terminal at all
-
-
-def _range(text: str) -> tuple[int, int] | None:
-    low, _, high = text.partition("-")
-    try:
-        return int(low), int(high or low)
-    except ValueError:
-        return None
 
 
 def console_key(url: str) -> str:
@@ -337,12 +258,16 @@ def device_diagnosis(url: str, qmp: str | None = None) -> tuple[list[CheckResult
     """What `sercon doctor` says about a local device or URL, and the error for its exit status (a
     missing device: 4, as `connect` says)."""
     rows = device_checks(url)
-    missing = rows[0].status == FAIL
-    if not missing:
-        rows.append(break_check(url, qmp))
-        if qmp:
-            rows.append(qmp_check(qmp))
-    return rows, no_such_device(url) if missing else None
+    if rows[0].status == FAIL:
+        return rows, no_such_device(url)
+    try:
+        check_line(url)
+    except UsageError as exc:  # a file, /dev/null, a URL without its port: as connect says (exit 2)
+        return [CheckResult("device", FAIL, exc.message, exc.hint or "")], exc
+    rows.append(break_check(url, qmp))
+    if qmp:
+        rows.append(qmp_check(qmp))
+    return rows, None
 
 
 def device_checks(url: str) -> list[CheckResult]:

@@ -189,12 +189,19 @@ class Serial(SerialBase):
         self._sendall(self._parser.hello())
 
     def from_url(self, url: str) -> tuple[str, int]:
-        parts = urlsplit(url)
-        if parts.scheme != "telnet" or not parts.hostname or not parts.port:
-            raise SerialException(f"expected telnet://HOST:PORT, not {url!r}")
+        """(host, port); a URL in another form is refused in pyserial's words, which sercon reads as a
+        usage error (device_errors.open_error), not as a host that is down."""
+        form = 'expected a string in the form "telnet://HOST:PORT"'
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise SerialException(f"{form}: {exc}") from exc
+        if parts.scheme != "telnet" or not parts.hostname or not port:
+            raise SerialException(f"{form}: not {url!r}")
         if parts.query or parts.path not in ("", "/"):
-            raise SerialException(f"telnet:// takes no path or options, not {url!r}")
-        return parts.hostname, parts.port
+            raise SerialException(f"{form}: no path or options, not {url!r}")
+        return parts.hostname, port
 
     def close(self) -> None:
         if self.is_open:

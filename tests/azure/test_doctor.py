@@ -169,11 +169,27 @@ def test_permission_fix_names_the_device_group(device, group):
     assert permission_fix(device.path) == f"sudo usermod -aG {group} $USER   (then log in again)"
 
 
-def test_permission_fix_when_no_group_may_open_it(device):
+def test_permission_fix_when_no_group_may_open_it(tmp_path):
+    """A UART only its owner may open: a udev rule lets a group use it (a node with ttyS0's numbers)."""
+    import os
+    import stat
+
+    from sercon.transport.serial import permission_fix
+
+    if os.geteuid() != 0:
+        pytest.skip("SKIPPED LOUDLY: only root can make a device node")
+    node = tmp_path / "ttyUSB7"
+    os.mknod(node, 0o600 | stat.S_IFCHR, os.makedev(4, 64))
+    fix = permission_fix(str(node))
+    assert "usermod" not in fix and "udev rule" in fix and 'KERNEL=="ttyUSB7"' in fix and 'MODE="0660"' in fix
+
+
+def test_permission_fix_for_a_pseudo_terminal_names_no_udev_rule(device):
+    """udev never sees a pty (KERNEL=="32" would match nothing): the program that made it owns it."""
     import os
 
     from sercon.transport.serial import permission_fix
 
     os.chmod(device.path, 0o600)
     fix = permission_fix(device.path)
-    assert "usermod" not in fix and "udev rule" in fix and 'MODE="0660"' in fix
+    assert "udev" not in fix and "KERNEL" not in fix and "pseudo-terminal" in fix, fix

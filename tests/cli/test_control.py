@@ -226,3 +226,15 @@ def test_input_the_session_could_not_send_is_connection_lost(tmp_path):
             transport.drain()
     finally:
         server.stop()
+
+
+def test_an_action_the_session_refuses_keeps_its_exit_status_and_fix(device, terminal, tmp_path):
+    """nmi through a running session on a serial line: exit 6 with the fix, as without the session."""
+    env = cli_env(XDG_RUNTIME_DIR=str(tmp_path))
+    term = terminal("connect", device.path, env=env).connected()
+    result = run_cli("nmi", device.path, "--yes", env=env)
+    assert b"using the running `sercon connect`" in result.stderr
+    assert result.returncode == 6, result.stderr
+    assert b"--qmp SOCKET" in result.stderr.partition(b"fix:")[2], result.stderr
+    term.send(b"\x1dq")
+    assert term.wait_exit() == 0

@@ -114,7 +114,7 @@ def test_unknown_command_is_a_usage_error():
     assert b"No such command" in result.stderr
 
 
-LINE_OPTIONS = ("--baud", "--databits", "--parity", "--stopbits", "--flow")
+LINE_OPTIONS = ("--baud", "--baud-exact", "--databits", "--parity", "--stopbits", "--flow")
 # command -> (options its help must list, options it must not list)
 HELP_OPTIONS = {
     "connect": (LINE_OPTIONS + ("--qmp", "--no-checks", "--identity", "--force", "-g,"), ()),

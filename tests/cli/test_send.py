@@ -175,3 +175,11 @@ def test_the_repeat_count_of_any_pattern_is_a_number(pattern):
     from sercon.terminal.scripted import expansion
 
     assert expansion(pattern) >= 0  # never raises, whatever the bytes (an empty pattern counts 0)
+
+
+def test_text_that_is_not_utf8_is_sent_as_the_bytes_given(device):
+    """An argument in another encoding (Latin-1 \xff here) is typed byte for byte, as stdin is, not a crash."""
+    result = subprocess.run([*SERCON, "send", device.path, b"caf\xe9"], capture_output=True, env=cli_env(),
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert device.wait_for_size(5, 5) == b"caf\xe9\r"

@@ -80,7 +80,7 @@ def test_sysrq_over_telnet_sends_break_then_the_key(peer):
 
 
 def test_reisub_is_paced_key_by_key(peer):
-    result = run_cli("sysrq", "reisub", f"telnet://127.0.0.1:{peer.url_port}", "--interval", "0.05")
+    result = run_cli("sysrq", "reisub", f"telnet://127.0.0.1:{peer.url_port}", "--interval", "0.05", "--yes")
     assert result.returncode == 0, result.stderr
     peer.wait_for(re.escape(IAC_BRK + b"b"))
     assert re.findall(rb"\xff\xf3(.)", peer.received) == [bytes([k]) for k in b"reisub"]
@@ -95,7 +95,7 @@ def test_default_target_from_the_environment(peer):
 def test_default_target_from_the_config(peer, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'default = "board"\n[profiles.board]\nurl = "telnet://127.0.0.1:{peer.url_port}"\n')
-    result = run_cli("sysrq", "b", env=cli_env(SERCON_CONFIG=str(config)))
+    result = run_cli("sysrq", "b", "--yes", env=cli_env(SERCON_CONFIG=str(config)))
     assert result.returncode == 0, result.stderr
     peer.wait_for(re.escape(IAC_BRK + b"b"))
 
@@ -294,3 +294,36 @@ def test_mistyped_name_sends_nothing(device):
     assert result.returncode == 2
     assert b"did you mean 'reboot'" in result.stderr
     assert nothing_written(device)
+
+
+# -- keys that end the machine's work: asked first, as nmi asks ---------------------------------------
+@pytest.mark.parametrize("keys", ["reisub", "b", "crash", "o", "e", "s,i", "reboot"])
+def test_a_destructive_key_without_a_terminal_needs_yes_and_sends_nothing(peer, keys):
+    result = run_cli("sysrq", keys, f"telnet://127.0.0.1:{peer.url_port}")
+    assert result.returncode == 2, result.stderr
+    assert b"needs confirmation" in result.stderr and b"--yes" in result.stderr
+    assert peer.nothing_received()
+
+
+def test_a_destructive_key_is_asked_about_and_a_no_sends_nothing(peer, terminal):
+    term = terminal("sysrq", "reisub", f"telnet://127.0.0.1:{peer.url_port}", cols=200)
+    term.wait_raw(rb"\[y/N\]", timeout=20)
+    assert "b reboots" in term.text() and "i kills every process" in term.text()
+    term.send("n\r")
+    assert term.wait_exit(timeout=20) == 6
+    assert b"nothing sent" in term.raw
+    assert peer.nothing_received()
+
+
+def test_a_destructive_key_answered_yes_is_sent(peer, terminal):
+    term = terminal("sysrq", "b", f"telnet://127.0.0.1:{peer.url_port}", cols=200)
+    term.wait_raw(rb"\[y/N\]", timeout=20)
+    term.send("y\r")
+    assert term.wait_exit(timeout=20) == 0
+    peer.wait_for(re.escape(IAC_BRK + b"b"))
+
+
+def test_a_harmless_key_is_not_asked_about(peer):
+    result = run_cli("sysrq", "s,u,t,w,h", f"telnet://127.0.0.1:{peer.url_port}", "--interval", "0")
+    assert result.returncode == 0, result.stderr
+    peer.wait_for(re.escape(IAC_BRK + b"h"))

@@ -238,7 +238,7 @@ def test_well_formed_requests(server):
     assert client.ask({"op": "break", "key": None}) == {"reply": "break", "ok": True}
     assert client.ask({"op": "reset"}) == {"reply": "reset", "ok": True}
     assert client.ask({"op": "sysrq", "key": "!"}) == {"reply": "sysrq", "ok": False,
-                                                       "error": "'!' is not a SysRq key"}
+                                                       "error": "'!' is not a SysRq key", "status": 2}
     assert server.stub.writes == [b"\xffls\r"]
     assert server.stub.acts == [("sysrq", "h"), ("break", None), ("reset", None), ("sysrq", "!")]
 

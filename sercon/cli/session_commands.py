@@ -103,10 +103,13 @@ def unescape(text: str) -> bytes:
               help="Give up after this many seconds (exit 3).")
 @click.option("--wait-idle", type=Seconds(min=0), metavar="SECONDS",
               help="Print output until the console has been quiet this long.")
+@click.option("--raw", is_flag=True,
+              help="Print the console's bytes exactly (CR LF, bash's bracketed-paste switches); --expect searches "
+                   "them. Without it the output is plain lines.")
 @paste_option
 @click.pass_obj
 def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: str | None, timeout: float,
-         wait_idle: float | None, paste_chunk: int | None, identity: bool, **options: Any) -> int:
+         wait_idle: float | None, raw: bool, paste_chunk: int | None, identity: bool, **options: Any) -> int:
     """Send TEXT (or stdin, when no TEXT or `-` is given) and print the console's output.
 
     With a default target (SERCON_TARGET or the config's default), a first word that cannot be a
@@ -124,7 +127,7 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
     spec, text = split_send_args(args, {"target": target, "name": options.get("name")}, env.environ, env.config)
     resolved, prefs = resolve(env, spec, options)
     source = stream_input(env.stdin.fileno(), eol) if text in ((), ("-",)) else text_input(text, eol)
-    send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048)
+    send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048, raw)
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks")))
     try:
         return run_send(transport, source, send_options, env.stdout_fd)

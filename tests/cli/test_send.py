@@ -22,6 +22,61 @@ def shell_console():
         yield console.device_path
 
 
+@pytest.fixture
+def bash_console():
+    """bash with readline, as on most VMs: it echoes what is typed and switches bracketed paste on and off."""
+    env = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "xterm"}
+    with PtyConsole(["/bin/bash", "--norc", "--noprofile", "-i"], env=env) as console:
+        yield console.device_path
+
+
+def test_expect_matches_the_answer_not_the_echo_of_the_command(bash_console):
+    started = time.monotonic()
+    result = run_cli("send", bash_console, "sleep 1; echo done", "--expect", "done")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started > 1  # it waited for the command's answer
+    assert result.stdout.endswith(b"sleep 1; echo done\ndone"), result.stdout
+
+
+def test_a_line_typed_while_a_command_runs_is_echoed_twice_and_neither_copy_matches(device):
+    proc = subprocess.Popen([*SERCON, "send", device.path, "echo done", "--expect", "done"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env())
+    device.expect(b"echo done\r")
+    # What bash shows for a line that arrives while a command runs: the terminal echoes it at once...
+    device.write(b"echo done\r\n")
+    # ...and readline shows it again when the command is over and it reads the line; then the answer.
+    device.write(b"\x1b[?2004h$ echo done\r\n\x1b[?2004l\r")
+    device.write(b"done\r\n\x1b[?2004h$ ")
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert out == b"echo done\n$ echo done\ndone", out
+
+
+def test_output_to_a_pipe_is_plain_lines(bash_console):
+    script = f"printf 'uname -s\\n' | {' '.join(SERCON)} send {bash_console} --expect '\\$ $' | grep '^Linux$'"
+    result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env=cli_env(), timeout=30)
+    assert result.returncode == 0, result
+    plain = run_cli("send", bash_console, "uname -s", "--expect", r"(?m)^\$ $")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout == b"uname -s\nLinux\n$ ", plain.stdout
+
+
+def test_raw_keeps_the_consoles_bytes(bash_console):
+    result = run_cli("send", bash_console, "uname -s", "--expect", r"\$ $", "--raw")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"uname -s\r\n\x1b[?2004l\rLinux\r\n\x1b[?2004h$ ", result.stdout
+
+
+def test_a_console_that_does_not_echo_is_searched_from_the_line_on(device):
+    proc = subprocess.Popen([*SERCON, "send", device.path, "secret", "--expect", "ok"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env())
+    device.expect(b"secret\r")
+    device.write(b"\r\nok\r\n")  # a password prompt's answer: the password itself was not shown
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert out == b"\nok"
+
+
 def test_pipeline_expect_prompt(shell_console):
     script = f"printf 'uname -a\\n' | {' '.join(SERCON)} send {shell_console} --expect '\\$ $' | grep Linux"
     result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env=cli_env(), timeout=30)
@@ -145,9 +200,9 @@ def test_a_word_with_a_default_target_is_still_a_target_and_nothing_is_typed(dev
 
 
 def test_name_option_names_the_vm_and_the_positional_is_text(azure):  # noqa: F811
-    result = azure.cli("send", "-g", "prod-rg", "-n", "web1", "echo hi", "--expect", "echo hi")
+    result = azure.cli("send", "-g", "prod-rg", "-n", "web1", "echo hi", "--expect", "Password: $")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.endswith(b"echo hi")  # typed at web1's login prompt, which echoes it
+    assert result.stdout.startswith(b"echo hi\n") and result.stdout.endswith(b"login: Password: ")  # a user name
     vm_urls = [r["url"] for r in azure.requests if "/virtualMachines/" in r["url"]]
     assert vm_urls and all("/virtualMachines/web1" in url for url in vm_urls), vm_urls
 

@@ -128,7 +128,7 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
     resolved, prefs = resolve(env, spec, options)
     source = stream_input(env.stdin.fileno(), eol) if text in ((), ("-",)) else text_input(text, eol)
     send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048, raw)
-    transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks")))
+    transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), timeout=timeout))
     try:
         return run_send(transport, source, send_options, env.stdout_fd)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 
@@ -11,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sercon.emulator.ptyconsole import PtyConsole
-from tests.azure.conftest import azure  # noqa: F401 - the emulated Azure, for `send -n`
-from tests.conftest import SERCON, cli_env, run_cli
+from tests.azure.conftest import azure, azure_with  # noqa: F401 - the emulated Azure, for `send -n`
+from tests.conftest import SERCON, Terminal, cli_env, run_cli
+
+UNANSWERED_UPGRADE = {"match": "/sessions/[^/]+/client$", "method": "GET", "delay": 3600, "count": -1}
 
 
 @pytest.fixture
@@ -230,3 +233,51 @@ def test_the_repeat_count_of_any_pattern_is_a_number(pattern):
     from sercon.terminal.scripted import expansion
 
     assert expansion(pattern) >= 0  # never raises, whatever the bytes (an empty pattern counts 0)
+
+
+def test_a_gateway_that_never_answers_the_upgrade_ends_by_the_send_deadline(azure_with):  # noqa: F811
+    world = azure_with(faults=[UNANSWERED_UPGRADE])
+    started = time.monotonic()
+    result = world.cli("send", "-g", "prod-rg", "web1", "uname", "--expect", "Linux", "--timeout", "3")
+    assert time.monotonic() - started < 15, result.stderr  # was 31 s: the gateway's own 30 s bound
+    assert result.returncode == 7, result.stderr
+    assert b"did not answer within 3 s (--timeout)" in result.stderr and b"Traceback" not in result.stderr
+
+
+def upgrade_asked(world) -> bool:
+    return any(r["method"] == "GET" and r["url"].endswith("/client") for r in world.requests)
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_signal_ends_a_send_waiting_for_the_upgrade_at_once(azure_with, signum, status):  # noqa: F811
+    world = azure_with(faults=[UNANSWERED_UPGRADE])
+    child = subprocess.Popen([*SERCON, "send", "-g", "prod-rg", "web1", "uname", "--timeout", "60"], env=world.env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while not upgrade_asked(world):
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        child.send_signal(signum)
+        started = time.monotonic()
+        _, err = child.communicate(timeout=30)
+        assert time.monotonic() - started < 3, err
+        assert child.returncode == status, err
+        assert b"Traceback" not in err
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_sigterm_ends_a_connect_waiting_for_the_upgrade(azure_with):  # noqa: F811
+    world = azure_with(faults=[UNANSWERED_UPGRADE])
+    term = Terminal(["connect", "-g", "prod-rg", "web1"], env=world.env, cols=120)
+    try:
+        term.wait_screen(lambda t: upgrade_asked(world), what="the WebSocket upgrade asked for")
+        os.kill(term.child.pid, signal.SIGTERM)
+        started = time.monotonic()
+        assert term.wait_exit(10) == 128 + signal.SIGTERM
+        assert time.monotonic() - started < 3
+        assert "Traceback" not in term.text()
+    finally:
+        term.close()

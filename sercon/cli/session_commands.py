@@ -143,14 +143,17 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
 @checks_option
 @click.option("--interval", type=Seconds(min=0, zero=True), default=1.0, show_default=True,
               help="Seconds between keys when several are sent (reisub).")
+@click.option("--quiet", is_flag=True, help="Do not wait a second for the console's reply nor print it.")
 @click.pass_obj
-def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bool, **options: Any) -> int:
+def sysrq(env: Env, keys: str, target: str | None, interval: float, quiet: bool, identity: bool,
+          **options: Any) -> int:
     """Send magic SysRq KEYS: letters (h, s, b), names (help, sync, reboot) or reisub.
 
     On a serial line this is a BREAK followed by the key. Several keys
-    (`reisub`, `sync,reboot`) go one at a time, --interval apart. A line that
-    cannot carry a BREAK (a pseudo-terminal, socket://) is refused with exit 6
-    and nothing is sent: use telnet:// or --qmp SOCKET there.
+    (`reisub`, `sync,reboot`) go one at a time, --interval apart. What the console
+    prints meanwhile and for a second after the last key (the kernel's reply) goes
+    to stdout. A line that cannot carry a BREAK (a pseudo-terminal, socket://) is
+    refused with exit 6 and nothing is sent: use telnet:// or --qmp SOCKET there.
     """
     from sercon.cli.transport import OpenOptions, open_transport
     from sercon.sysrq import parse_keys
@@ -163,13 +166,21 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, identity: bo
 
         require_break(resolved.url, resolved.qmp, "SysRq")
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
+    from sercon.terminal.scripted import ANSWER_WAIT, ConsoleAnswer
+
+    answer = None if quiet else ConsoleAnswer(transport, env.stdout_fd)  # the kernel's reply, on stdout
     try:
         for index, key in enumerate(sequence):
-            if index:
+            if index and answer:
+                answer.show(interval)  # what the last key made the console print, while waiting
+            elif index:
                 time.sleep(interval)
             transport.sysrq(key)
             transport.drain()
             env.info(f"sent SysRq {key} to {transport.label}")
+        if answer:
+            answer.show(ANSWER_WAIT, stop_when_quiet=True)
+            answer.close()
     finally:
         transport.close()
     return ExitStatus.SUCCESS

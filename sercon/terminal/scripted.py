@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sercon.errors import ExitStatus, ExpectTimeout, InputNotText, UsageError
+from sercon.errors import ExitStatus, ExpectTimeout, InputNotText, SerconError, UsageError
 from sercon.terminal.echo import Answer, LastLine
 from sercon.terminal.paste import paste_chunks
-from sercon.terminal.plain import output_filter
+from sercon.terminal.plain import PlainText, output_filter
 from sercon.terminal.screen import write_all
 from sercon.transport.base import Transport
 
@@ -227,6 +227,39 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
         # Where a match may be is not known until the echo came: what came before the input went out can go.
         reader.print(None if reader.pattern is None or reader.answer is not None and reader.answer.start is not None
                      else sender.line.earliest_answer())
+
+
+ANSWER_WAIT = 1.0  # a one-shot's look at the console after its last key
+ANSWER_QUIET = 0.3  # once the console answered, this much quiet ends the look early
+
+
+class ConsoleAnswer:
+    """What the console prints after a one-shot action (the kernel's reply to a SysRq), on stdout as
+    plain lines, as `send` prints: the look is bounded, and says nothing when nothing came."""
+
+    def __init__(self, transport: Transport, out_fd: int) -> None:
+        self.transport, self.out_fd = transport, out_fd
+        self.text = PlainText()
+        self._ended = False
+
+    def show(self, seconds: float, stop_when_quiet: bool = False) -> None:
+        """Print what the console prints for *seconds* (less once it answered and went quiet)."""
+        deadline = time.monotonic() + seconds
+        quiet_at: float | None = None
+        while not self._ended and (now := time.monotonic()) < deadline and (quiet_at is None or now < quiet_at):
+            wait = min(deadline, quiet_at or deadline) - now
+            try:
+                data = self.transport.read(min(wait, ECHO_TICK))
+            except SerconError:  # the key went out: a console that goes away now ends the look, not the command
+                self._ended = True
+                break
+            if data:
+                write_all(self.out_fd, self.text.feed(data))
+                if stop_when_quiet:
+                    quiet_at = time.monotonic() + ANSWER_QUIET
+
+    def close(self) -> None:
+        write_all(self.out_fd, self.text.flush())
 
 
 def _timeout(options: SendOptions, pattern, sender: _Sender) -> ExpectTimeout:

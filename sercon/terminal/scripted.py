@@ -19,7 +19,7 @@ from sercon.transport.base import Transport
 
 EOLS = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}
 SEARCH_OVERLAP = 65536  # a match may start this far back in what was already searched
-ECHO_TICK = 0.2  # the longest read: the echo's wait (echo.py) ends on time without output
+READ_SLICE = 0.2  # the longest read: the wait for an echo (echo.py) ends on time without output
 
 
 @dataclass
@@ -178,6 +178,13 @@ class _Reader:
             pos = copy.end()
         return None
 
+    def known_end(self, sender: _Sender) -> int | None:
+        """How far output may be printed now (None: all of it). Until the echo came, a match may still
+        start anywhere after the last line began to go out: what came before that can go."""
+        if self.pattern is None or (self.answer is not None and self.answer.start is not None):
+            return None
+        return sender.line.earliest_answer()
+
     def print(self, end: int | None = None) -> None:
         end = len(self.received) if end is None else end
         write_all(self.out_fd, bytes(self.received[self.printed : max(self.printed, end)]))
@@ -214,7 +221,7 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
         wait = deadline - now
         if options.wait_idle is not None:
             wait = min(wait, max(0.01, options.wait_idle - (now - last_rx)))
-        if reader.take(transport.read(min(wait, ECHO_TICK))):
+        if reader.take(transport.read(min(wait, READ_SLICE))):
             last_rx = time.monotonic()
         try:
             match = reader.match(sender, deadline)
@@ -224,9 +231,7 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
         if match:
             reader.print(match.end())
             return ExitStatus.SUCCESS
-        # Where a match may be is not known until the echo came: what came before the input went out can go.
-        reader.print(None if reader.pattern is None or reader.answer is not None and reader.answer.start is not None
-                     else sender.line.earliest_answer())
+        reader.print(reader.known_end(sender))
 
 
 ANSWER_WAIT = 1.0  # a one-shot's look at the console after its last key
@@ -249,7 +254,7 @@ class ConsoleAnswer:
         while not self._ended and (now := time.monotonic()) < deadline and (quiet_at is None or now < quiet_at):
             wait = min(deadline, quiet_at or deadline) - now
             try:
-                data = self.transport.read(min(wait, ECHO_TICK))
+                data = self.transport.read(min(wait, READ_SLICE))
             except SerconError:  # the key went out: a console that goes away now ends the look, not the command
                 self._ended = True
                 break

@@ -110,10 +110,13 @@ def unescape(text: str) -> bytes:
               help="Give up after this many seconds (exit 3).")
 @click.option("--wait-idle", type=Seconds(min=0), metavar="SECONDS",
               help="Print output until the console has been quiet this long.")
+@click.option("--raw", is_flag=True,
+              help="Print the console's bytes exactly (CR LF, bash's bracketed-paste switches); --expect searches "
+                   "them. Without it the output is plain lines.")
 @paste_option
 @click.pass_obj
 def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: str | None, timeout: float,
-         wait_idle: float | None, paste_chunk: int | None, identity: bool, **options: Any) -> int:
+         wait_idle: float | None, raw: bool, paste_chunk: int | None, identity: bool, **options: Any) -> int:
     """Send TEXT (or stdin, when no TEXT or `-` is given) and print the console's output.
 
     With a default target (SERCON_TARGET or the config's default), a first word that cannot be a
@@ -131,8 +134,8 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
     spec, text = split_send_args(args, {"target": target, "name": options.get("name")}, env.environ, env.config)
     resolved, prefs = resolve(env, spec, options)
     source = stream_input(env.stdin.fileno(), eol) if text in ((), ("-",)) else text_input(text, eol)
-    send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048)
-    transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks")))
+    send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048, raw)
+    transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), timeout=timeout))
     try:
         return run_send(transport, source, send_options, env.stdout_fd)
     finally:
@@ -148,17 +151,19 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
 @click.option("--interval", type=Seconds(min=0, zero=True), default=1.0, show_default=True,
               help="Seconds between keys when several are sent (reisub).")
 @click.option("--yes", is_flag=True, help="Do not ask before keys that reboot, crash, power off or kill (b c o e i).")
+@click.option("--quiet", is_flag=True, help="Do not wait a second for the console's reply nor print it.")
 @click.pass_obj
-def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, identity: bool,
+def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, quiet: bool, identity: bool,
           **options: Any) -> int:
     """Send magic SysRq KEYS: letters (h, s, b), names (help, sync, reboot) or reisub.
 
     On a serial line this is a BREAK followed by the key. Several keys
-    (`reisub`, `sync,reboot`) go one at a time, --interval apart. A line that
-    cannot carry a BREAK (a pseudo-terminal, socket://) is refused with exit 6
-    and nothing is sent: use telnet:// or --qmp SOCKET there. Keys that
-    reboot, crash, power off or kill every process (b c o e i) are asked
-    about first, as nmi is (--yes skips the question).
+    (`reisub`, `sync,reboot`) go one at a time, --interval apart. What the console
+    prints meanwhile and for a second after the last key (the kernel's reply) goes
+    to stdout. A line that cannot carry a BREAK (a pseudo-terminal, socket://) is
+    refused with exit 6 and nothing is sent: use telnet:// or --qmp SOCKET there.
+    Keys that reboot, crash, power off or kill every process (b c o e i) are
+    asked about first, as nmi is (--yes skips the question).
     """
     from sercon.cli.transport import OpenOptions, open_transport
     from sercon.sysrq import destructive, parse_keys
@@ -175,13 +180,21 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, i
         env.info("nothing sent")
         return ExitStatus.PRECONDITION  # declined: as a declined nmi
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
+    from sercon.terminal.scripted import ANSWER_WAIT, ConsoleAnswer
+
+    answer = None if quiet else ConsoleAnswer(transport, env.stdout_fd)  # the kernel's reply, on stdout
     try:
         for index, key in enumerate(sequence):
-            if index:
+            if index and answer:
+                answer.show(interval)  # what the last key made the console print, while waiting
+            elif index:
                 time.sleep(interval)
             transport.sysrq(key)
             transport.drain()
             env.info(f"sent SysRq {key} to {transport.label}")
+        if answer:
+            answer.show(ANSWER_WAIT, stop_when_quiet=True)
+            answer.close()
     finally:
         transport.close()
     return ExitStatus.SUCCESS

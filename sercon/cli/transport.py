@@ -33,6 +33,7 @@ class OpenOptions:
     force: bool = False
     checks: bool = True
     one_shot: bool = False
+    timeout: float | None = None  # the command's own deadline for the console to answer (send --timeout)
 
 
 def open_transport(target: Target, env: Env, identity: bool = False, options: OpenOptions | None = None) -> Transport:
@@ -79,6 +80,7 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
         if running is not None:
             _take_from_own_session(env, running, vm.resource_id, options.force)
         transport = console_transport(arm, vm, one_shot=options.one_shot)
+        transport.answer_timeout = options.timeout
         checks = pool.submit(_checked, arm, target, subscription, vm, state) if options.checks else None
         with connecting(env, vm.label):
             try:

@@ -109,6 +109,8 @@ class Gateway:
     async def client(self, request: web.Request) -> web.StreamResponse:
         self.requests.append({"method": "GET", "url": request.path, "query": bool(request.query_string),
                               "time": time.time(), "authorization": "authorization" in request.headers})
+        if (fault := self.world.take_fault("GET", request.path)) is not None:
+            await asyncio.sleep(fault.delay)  # the upgrade answered late (a long delay: never, for the client)
         session = self.sessions.get(request.match_info["sid"])
         options = session.options if session is not None else self.world.gateway
         ws = web.WebSocketResponse(heartbeat=options.ping_interval, max_msg_size=1 << 22, **RAW_TEXT)

@@ -6,6 +6,7 @@ import os
 import re
 import select
 import threading
+import time
 
 from sercon.errors import OutputClosed, OutputFailed
 
@@ -14,6 +15,10 @@ NOWRAP, WRAP, REVERSE, PLAIN, BOLD = b"\x1b[?7l", b"\x1b[?7h", b"\x1b[7m", b"\x1
 LINE_MEMORY = 2048  # bytes of the cursor's line kept to redraw it after the menu
 ESCAPE = re.compile(rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 HARMLESS = re.compile(rb"\x1b\[[0-9;]*[mK]")  # colours and erase-to-end: a line redrawn with these stays right
+# A status line never cuts a console line (the kernel's reply to a SysRq arrives while sercon says it
+# sent it): while the console is mid-line it waits for the line to end, as long as output goes on coming
+# (STATUS_HOLD of quiet ends the wait: a prompt never ends its line), STATUS_HOLD_MAX at most.
+STATUS_HOLD, STATUS_HOLD_MAX = 0.3, 2.0
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
@@ -54,6 +59,9 @@ class Screen:
         self._menu_open = False
         self._held = bytearray()
         self._line = bytearray()  # what the console printed since the last line feed
+        self._waiting = threading.Condition(self._lock)  # status lines held for the console line's end
+        self._pending: list[str] = []
+        self._hold_until = self._hold_max = 0.0
 
     def _remember(self, data: bytes) -> None:
         newline = data.rfind(b"\n")
@@ -87,23 +95,54 @@ class Screen:
                 write_all(self.out_fd, data)
                 self._remember(data)
             self.at_line_start = data[-1:] == b"\n"
+            if self._pending:
+                self._hold_until = time.monotonic() + STATUS_HOLD
+                if self.at_line_start:
+                    self._show_pending()
 
     def status(self, message: str) -> None:
-        """One line of sercon's own, on a line of its own (it never splits a console line)."""
+        """One line of sercon's own, on a line of its own: after the console line it would cut."""
         with self._lock:
-            if not self.is_tty:
-                write_all(self.status_fd, f"sercon: {message}\n".encode(errors="replace"))
-                return
-            lead = b"" if self.at_line_start else b"\r\n"
-            self._erase_menu()
-            write_all(self.out_fd, lead + BOLD + b"[sercon] " + message.encode(errors="replace") + PLAIN + b"\r\n")
-            self.at_line_start = True
-            self._line.clear()
-            if self._menu_open:
-                self._draw_menu(self._menu_text)
+            self._pending.append(message)
+            if self.at_line_start or self.status_fd != self.out_fd:
+                self._show_pending()
+            elif len(self._pending) == 1:
+                now = time.monotonic()
+                self._hold_until, self._hold_max = now + STATUS_HOLD, now + STATUS_HOLD_MAX
+                threading.Thread(target=self._hold, name="sercon-status", daemon=True).start()
+
+    def _hold(self) -> None:
+        with self._lock:
+            while self._pending:
+                left = min(self._hold_until, self._hold_max) - time.monotonic()
+                if left <= 0:
+                    self._show_pending()
+                    return
+                self._waiting.wait(left)
+
+    def _show_pending(self) -> None:
+        messages, self._pending = self._pending, []
+        self._waiting.notify_all()
+        if not messages:
+            return
+        if not self.is_tty:
+            lead = "" if self.at_line_start or self.status_fd != self.out_fd else "\n"
+            text = lead + "".join(f"sercon: {message}\n" for message in messages)
+            write_all(self.status_fd, text.encode(errors="replace"))
+            self.at_line_start = self.at_line_start or self.status_fd == self.out_fd
+            return
+        lead = b"" if self.at_line_start else b"\r\n"
+        self._erase_menu()
+        write_all(self.out_fd, lead + b"".join(BOLD + b"[sercon] " + message.encode(errors="replace") + PLAIN + b"\r\n"
+                                               for message in messages))
+        self.at_line_start = True
+        self._line.clear()
+        if self._menu_open:
+            self._draw_menu(self._menu_text)
 
     def end_line(self) -> None:
         with self._lock:
+            self._show_pending()
             self._erase_menu()
             self._menu_open = False
             if self.is_tty and not self.at_line_start:

@@ -7,20 +7,19 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sercon.errors import ExitStatus, ExpectTimeout, InputNotText, UsageError
+from sercon.errors import ExitStatus, ExpectTimeout, InputNotText, SerconError, UsageError
+from sercon.terminal.echo import Answer, LastLine
 from sercon.terminal.paste import paste_chunks
+from sercon.terminal.plain import PlainText, output_filter
 from sercon.terminal.screen import write_all
 from sercon.transport.base import Transport
 
 EOLS = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}
 SEARCH_OVERLAP = 65536  # a match may start this far back in what was already searched
-# Questions a shell asks the terminal (busybox asks for the cursor position before each prompt).
-# There is no terminal to answer them here, and they would hide a prompt from --expect: drop them.
-TERMINAL_QUERIES = re.compile(rb"\x1b\[[56]n|\x1b\[0?c")
-UNFINISHED_ESCAPE = re.compile(rb"\x1b(\[[0-9;]*)?$")  # a query may be split across reads: hold it back
+READ_SLICE = 0.2  # the longest read: the wait for an echo (echo.py) ends on time without output
 
 
 @dataclass
@@ -29,6 +28,7 @@ class SendOptions:
     timeout: float = 10.0
     wait_idle: float | None = None
     paste_chunk: int = 2048
+    raw: bool = False  # the console's bytes exactly, not plain lines (plain.py)
 
     def __post_init__(self) -> None:
         for name, value in (("--timeout", self.timeout), ("--wait-idle", self.wait_idle)):
@@ -112,11 +112,15 @@ def stream_input(fd: int, eol: str) -> Iterator[bytes]:
 
 
 class _Sender(threading.Thread):
-    """Writes the input in chunks the console can take, so a slow line never blocks the reading."""
+    """Writes the input in chunks the console can take, so a slow line never blocks the reading;
+    notes where the output stood as each chunk went (its echo comes after that)."""
 
-    def __init__(self, transport: Transport, source: Iterable[bytes], chunk: int) -> None:
+    def __init__(self, transport: Transport, source: Iterable[bytes], chunk: int,
+                 output_so_far: Callable[[], int]) -> None:
         super().__init__(name="sercon-send", daemon=True)
         self.transport, self.source, self.chunk = transport, source, chunk
+        self.output_so_far = output_so_far
+        self.line = LastLine()
         self.error: BaseException | None = None
         self.finished_at: float | None = None
 
@@ -125,6 +129,7 @@ class _Sender(threading.Thread):
         try:
             for data in self.source:
                 for piece in paste_chunks(data, self.chunk):
+                    self.line.feed(piece, self.output_so_far())
                     try:
                         self.transport.write(piece)
                     except InputNotText as exc:  # the rest goes on; the count is reported at the end
@@ -137,56 +142,129 @@ class _Sender(threading.Thread):
         self.finished_at = time.monotonic()
 
 
+class _Reader:
+    """The console's output as send prints it (plain lines unless --raw), and the search for --expect
+    in what came after the echo of the input (echo.py)."""
+
+    def __init__(self, options: SendOptions, out_fd: int) -> None:
+        self.options, self.out_fd = options, out_fd
+        self.pattern = compile_expect(options.expect) if options.expect else None
+        self.text = output_filter(options.raw)
+        self.received = bytearray()
+        self.printed = self.searched = 0
+        self.answer: Answer | None = None
+
+    def take(self, data: bytes) -> bool:
+        """New output; True when some is to print."""
+        data = self.text.feed(data)
+        self.received += data
+        return bool(data)
+
+    def match(self, sender: _Sender, deadline: float) -> re.Match | None:
+        """The first match in the answer so far (None: none yet, or the echo may still come)."""
+        if self.pattern is None or sender.finished_at is None:
+            return None
+        self.answer = self.answer or Answer(sender.line)
+        start = self.answer.find_start(self.received, sender.finished_at, time.monotonic())
+        if start is None or (len(self.received) <= self.searched and self.searched >= start):
+            return None
+        pos = max(start, self.searched - SEARCH_OVERLAP)
+        self.searched = len(self.received)
+        while (found := self.pattern.search(self.received, pos,
+                                            timeout=max(0.001, deadline - time.monotonic()))) is not None:
+            copy = self.answer.echo_over(self.received, found)
+            if copy is None:
+                return found
+            pos = copy.end()
+        return None
+
+    def known_end(self, sender: _Sender) -> int | None:
+        """How far output may be printed now (None: all of it). Until the echo came, a match may still
+        start anywhere after the last line began to go out: what came before that can go."""
+        if self.pattern is None or (self.answer is not None and self.answer.start is not None):
+            return None
+        return sender.line.earliest_answer()
+
+    def print(self, end: int | None = None) -> None:
+        end = len(self.received) if end is None else end
+        write_all(self.out_fd, bytes(self.received[self.printed : max(self.printed, end)]))
+        self.printed = max(self.printed, end)
+
+    def print_rest(self) -> None:
+        self.received += self.text.flush()
+        self.print()
+
+
 def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions, out_fd: int) -> ExitStatus:
-    pattern = compile_expect(options.expect) if options.expect else None
+    reader = _Reader(options, out_fd)
     transport.discard_input()
     size = min(options.paste_chunk, transport.max_write or options.paste_chunk)
-    sender = _Sender(transport, source, size)
+    sender = _Sender(transport, source, size, lambda: len(reader.received))
     start = time.monotonic()
     deadline = start + options.timeout
     sender.start()
-    received = bytearray()
-    held = b""
-    printed = searched = 0
     last_rx = start
     while True:
         if sender.error is not None:
             raise sender.error
         now = time.monotonic()
-        if sender.finished_at is not None and pattern is None:
+        if sender.finished_at is not None and reader.pattern is None:
             if sender.error is not None:  # set just before finished_at: seen here, not at the top
                 raise sender.error
             quiet_since = max(last_rx, sender.finished_at)
             if options.wait_idle is None or now - quiet_since >= options.wait_idle:
-                write_all(out_fd, held)
+                reader.print_rest()
                 return ExitStatus.SUCCESS
         if now >= deadline:
-            write_all(out_fd, held)  # partial output is kept, to the last byte
-            raise _timeout(options, pattern, sender)
+            reader.print_rest()  # partial output is kept, to the last byte
+            raise _timeout(options, reader.pattern, sender)
         wait = deadline - now
         if options.wait_idle is not None:
             wait = min(wait, max(0.01, options.wait_idle - (now - last_rx)))
-        data = held + transport.read(min(wait, 0.2))
-        unfinished = UNFINISHED_ESCAPE.search(data)
-        held, data = (data[unfinished.start():], data[:unfinished.start()]) if unfinished else (b"", data)
-        data = TERMINAL_QUERIES.sub(b"", data)
-        if not data:
-            continue
-        last_rx = time.monotonic()
-        received += data
-        if pattern is not None:
+        if reader.take(transport.read(min(wait, READ_SLICE))):
+            last_rx = time.monotonic()
+        try:
+            match = reader.match(sender, deadline)
+        except TimeoutError:
+            reader.print()
+            raise _timeout(options, reader.pattern, sender) from None
+        if match:
+            reader.print(match.end())
+            return ExitStatus.SUCCESS
+        reader.print(reader.known_end(sender))
+
+
+ANSWER_WAIT = 1.0  # a one-shot's look at the console after its last key
+ANSWER_QUIET = 0.3  # once the console answered, this much quiet ends the look early
+
+
+class ConsoleAnswer:
+    """What the console prints after a one-shot action (the kernel's reply to a SysRq), on stdout as
+    plain lines, as `send` prints: the look is bounded, and says nothing when nothing came."""
+
+    def __init__(self, transport: Transport, out_fd: int) -> None:
+        self.transport, self.out_fd = transport, out_fd
+        self.text = PlainText()
+        self._ended = False
+
+    def show(self, seconds: float, stop_when_quiet: bool = False) -> None:
+        """Print what the console prints for *seconds* (less once it answered and went quiet)."""
+        deadline = time.monotonic() + seconds
+        quiet_at: float | None = None
+        while not self._ended and (now := time.monotonic()) < deadline and (quiet_at is None or now < quiet_at):
+            wait = min(deadline, quiet_at or deadline) - now
             try:
-                match = pattern.search(received, max(0, searched - SEARCH_OVERLAP),
-                                       timeout=max(0.001, deadline - time.monotonic()))
-            except TimeoutError:
-                write_all(out_fd, bytes(received[printed:]))
-                raise _timeout(options, pattern, sender) from None
-            searched = len(received)
-            if match:
-                write_all(out_fd, bytes(received[printed : max(printed, match.end())]))
-                return ExitStatus.SUCCESS
-        write_all(out_fd, bytes(received[printed:]))
-        printed = len(received)
+                data = self.transport.read(min(wait, READ_SLICE))
+            except SerconError:  # the key went out: a console that goes away now ends the look, not the command
+                self._ended = True
+                break
+            if data:
+                write_all(self.out_fd, self.text.feed(data))
+                if stop_when_quiet:
+                    quiet_at = time.monotonic() + ANSWER_QUIET
+
+    def close(self) -> None:
+        write_all(self.out_fd, self.text.flush())
 
 
 def _timeout(options: SendOptions, pattern, sender: _Sender) -> ExpectTimeout:

@@ -102,6 +102,7 @@ class GatewayTransport(Transport):
         self._ping_sent: float | None = None
         self._answered = False  # console output seen on this session
         self._token_refreshed = False  # after an untrusted close: one retry with a fresh token
+        self.answer_timeout: float | None = None  # a command's own deadline for the gateway to answer (send)
 
     # -- opening ----------------------------------------------------------------------------------
     def open(self) -> None:
@@ -110,18 +111,27 @@ class GatewayTransport(Transport):
         if self._wake is None:
             self._wake = WakePipe()
         self.url = self.connect_call()
+        limit = min(FIRST_MESSAGE_TIMEOUT, self.answer_timeout or FIRST_MESSAGE_TIMEOUT)
+        deadline = time.monotonic() + limit  # the upgrade and the gateway's first message, together
         try:
-            ws = websocket.create_connection(self.url, timeout=FIRST_MESSAGE_TIMEOUT,
+            ws = websocket.create_connection(self.url, timeout=limit,
                                              sslopt={"context": self.trust.context()}, skip_utf8_validation=True,
                                              enable_multithread=True)
+        except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
+            raise self._no_answer(limit) from exc
         except (OSError, websocket.WebSocketException) as exc:
             raise ConnectionLost(redact(f"cannot open the console gateway: {exc}"),
                                  "check that wss:// to the gateway is allowed through your proxy or firewall") from exc
         try:
+            ws.settimeout(max(0.001, deadline - time.monotonic()))
             opcode, frame = ws.recv_data_frame(True)  # the gateway speaks first; it is not console output
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 raise self._closed(frame.data)
             ws.send(self.tokens.get())  # the new auth flow: the raw token, as a text frame
+        except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
+            with contextlib.suppress(Exception):
+                ws.close()
+            raise self._no_answer(limit) from exc
         except (OSError, websocket.WebSocketException) as exc:
             with contextlib.suppress(Exception):
                 ws.close()
@@ -134,6 +144,12 @@ class GatewayTransport(Transport):
         self._ws = ws
         self._last_traffic, self._ping_sent, self._answered = time.monotonic(), None, False
         self._framer = TextFramer(FRAME_LIMIT)
+
+    def _no_answer(self, limit: float) -> ConnectionLost:
+        given = " (--timeout)" if limit < FIRST_MESSAGE_TIMEOUT else ""
+        return ConnectionLost(f"the console gateway of {self.label} did not answer within {limit:g} s{given}",
+                              "try again; if it never answers, check that wss:// to the gateway is allowed through "
+                              "your proxy or firewall")
 
     def reopen(self) -> None:
         self.close()

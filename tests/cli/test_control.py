@@ -16,7 +16,7 @@ import pytest
 
 from sercon.errors import ConnectionLost
 from sercon.terminal.control_server import ControlServer
-from sercon.transport.control import ControlTransport, encode, find_session, socket_path
+from sercon.transport.control import PROTOCOL, ControlTransport, encode, find_session, socket_path
 from sercon.transport.serial import console_key
 from tests.conftest import SERCON, cli_env, run_cli
 
@@ -88,13 +88,32 @@ def hang_up(conn: socket.socket) -> None:
     """Accept, then close at once (a session on its way out)."""
 
 
-def answer_hello_then_hang_up(conn: socket.socket) -> None:
-    """A live session that ends right after the client found it."""
+def _requests(conn: socket.socket) -> Iterator[dict]:
     buffer = b""
-    while b"\n" not in buffer and (data := conn.recv(4096)):
+    while data := conn.recv(4096):
         buffer += data
-    if json.loads(buffer.split(b"\n")[0]).get("op") == "hello":
-        conn.sendall(encode({"reply": "hello", "ok": True, "pid": 1, "tty": None}))
+        *lines, buffer = buffer.split(b"\n")
+        yield from (json.loads(line) for line in lines if line)
+
+
+HELLO = {"reply": "hello", "ok": True, "pid": 1, "tty": None, "protocol": PROTOCOL}  # as sessions answer today
+
+
+def answer_hello_then_hang_up(conn: socket.socket) -> None:
+    """A live session that ends right after the client found it (the client's text may have left by then:
+    a session of today's protocol answers every write, so an unanswered one is never taken for sent)."""
+    for request in _requests(conn):
+        if request.get("op") == "hello":
+            conn.sendall(encode(HELLO))
+        return
+
+
+def hang_up_once_the_text_left(conn: socket.socket) -> None:
+    """A session that ends after the command's first request past hello reached it, never answering that."""
+    for request in _requests(conn):
+        if request.get("op") != "hello":
+            return
+        conn.sendall(encode(HELLO))
 
 
 @pytest.fixture
@@ -118,6 +137,17 @@ def test_a_session_that_ends_mid_command_exits_7(runtime, command):
     with fake_session(socket_path(console_key(url), runtime), answer_hello_then_hang_up):
         args = [url if arg == "URL" else arg for arg in command]
         result = run_cli(*args, env=cli_env(**runtime), input=b"x" * 300000)
+        assert result.returncode == 7, result.stderr
+        assert ENDED.encode() in result.stderr
+
+
+@pytest.mark.parametrize("command", [("send", "URL", "ping"), ("send", "URL", "-"), ("sysrq", "h", "URL")])
+def test_a_session_that_ends_after_the_text_left_exits_7(runtime, command):
+    """The race of the test above, made certain: the hang-up comes after the session has the text."""
+    url = "telnet://127.0.0.1:9"
+    with fake_session(socket_path(console_key(url), runtime), hang_up_once_the_text_left):
+        args = [url if arg == "URL" else arg for arg in command]
+        result = run_cli(*args, env=cli_env(**runtime), input=b"x" * 3000)
         assert result.returncode == 7, result.stderr
         assert ENDED.encode() in result.stderr
 

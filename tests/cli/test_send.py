@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 
@@ -11,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sercon.emulator.ptyconsole import PtyConsole
-from tests.azure.conftest import azure  # noqa: F401 - the emulated Azure, for `send -n`
-from tests.conftest import SERCON, cli_env, run_cli
+from tests.azure.conftest import azure, azure_with  # noqa: F401 - the emulated Azure, for `send -n`
+from tests.conftest import SERCON, Terminal, cli_env, run_cli
+
+UNANSWERED_UPGRADE = {"match": "/sessions/[^/]+/client$", "method": "GET", "delay": 3600, "count": -1}
 
 
 @pytest.fixture
@@ -20,6 +23,61 @@ def shell_console():
     env = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "dumb"}
     with PtyConsole(["/bin/sh", "-i"], env=env) as console:
         yield console.device_path
+
+
+@pytest.fixture
+def bash_console():
+    """bash with readline, as on most VMs: it echoes what is typed and switches bracketed paste on and off."""
+    env = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "xterm"}
+    with PtyConsole(["/bin/bash", "--norc", "--noprofile", "-i"], env=env) as console:
+        yield console.device_path
+
+
+def test_expect_matches_the_answer_not_the_echo_of_the_command(bash_console):
+    started = time.monotonic()
+    result = run_cli("send", bash_console, "sleep 1; echo done", "--expect", "done")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started > 1  # it waited for the command's answer
+    assert result.stdout.endswith(b"sleep 1; echo done\ndone"), result.stdout
+
+
+def test_a_line_typed_while_a_command_runs_is_echoed_twice_and_neither_copy_matches(device):
+    proc = subprocess.Popen([*SERCON, "send", device.path, "echo done", "--expect", "done"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env())
+    device.expect(b"echo done\r")
+    # What bash shows for a line that arrives while a command runs: the terminal echoes it at once...
+    device.write(b"echo done\r\n")
+    # ...and readline shows it again when the command is over and it reads the line; then the answer.
+    device.write(b"\x1b[?2004h$ echo done\r\n\x1b[?2004l\r")
+    device.write(b"done\r\n\x1b[?2004h$ ")
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert out == b"echo done\n$ echo done\ndone", out
+
+
+def test_output_to_a_pipe_is_plain_lines(bash_console):
+    script = f"printf 'uname -s\\n' | {' '.join(SERCON)} send {bash_console} --expect '\\$ $' | grep '^Linux$'"
+    result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env=cli_env(), timeout=30)
+    assert result.returncode == 0, result
+    plain = run_cli("send", bash_console, "uname -s", "--expect", r"(?m)^\$ $")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout == b"uname -s\nLinux\n$ ", plain.stdout
+
+
+def test_raw_keeps_the_consoles_bytes(bash_console):
+    result = run_cli("send", bash_console, "uname -s", "--expect", r"\$ $", "--raw")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"uname -s\r\n\x1b[?2004l\rLinux\r\n\x1b[?2004h$ ", result.stdout
+
+
+def test_a_console_that_does_not_echo_is_searched_from_the_line_on(device):
+    proc = subprocess.Popen([*SERCON, "send", device.path, "secret", "--expect", "ok"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env())
+    device.expect(b"secret\r")
+    device.write(b"\r\nok\r\n")  # a password prompt's answer: the password itself was not shown
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert out == b"\nok"
 
 
 def test_pipeline_expect_prompt(shell_console):
@@ -145,9 +203,11 @@ def test_a_word_with_a_default_target_is_still_a_target_and_nothing_is_typed(dev
 
 
 def test_name_option_names_the_vm_and_the_positional_is_text(azure):  # noqa: F811
-    result = azure.cli("send", "-g", "prod-rg", "-n", "web1", "echo hi", "--expect", "echo hi")
+    booted = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", "login: $")  # the VM boots at first connect;
+    assert booted.returncode == 0, booted.stderr  # its login program drops keys typed before it runs, as agetty does
+    result = azure.cli("send", "-g", "prod-rg", "-n", "web1", "echo hi", "--expect", "Password: $")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.endswith(b"echo hi")  # typed at web1's login prompt, which echoes it
+    assert result.stdout.startswith(b"echo hi\n") and result.stdout.endswith(b"Password: "), result.stdout  # a user name
     vm_urls = [r["url"] for r in azure.requests if "/virtualMachines/" in r["url"]]
     assert vm_urls and all("/virtualMachines/web1" in url for url in vm_urls), vm_urls
 
@@ -183,3 +243,51 @@ def test_text_that_is_not_utf8_is_sent_as_the_bytes_given(device):
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert device.wait_for_size(5, 5) == b"caf\xe9\r"
+
+
+def test_a_gateway_that_never_answers_the_upgrade_ends_by_the_send_deadline(azure_with):  # noqa: F811
+    world = azure_with(faults=[UNANSWERED_UPGRADE])
+    started = time.monotonic()
+    result = world.cli("send", "-g", "prod-rg", "web1", "uname", "--expect", "Linux", "--timeout", "3")
+    assert time.monotonic() - started < 15, result.stderr  # was 31 s: the gateway's own 30 s bound
+    assert result.returncode == 7, result.stderr
+    assert b"did not answer within 3 s (--timeout)" in result.stderr and b"Traceback" not in result.stderr
+
+
+def upgrade_asked(world) -> bool:
+    return any(r["method"] == "GET" and r["url"].endswith("/client") for r in world.requests)
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_signal_ends_a_send_waiting_for_the_upgrade_at_once(azure_with, signum, status):  # noqa: F811
+    world = azure_with(faults=[UNANSWERED_UPGRADE])
+    child = subprocess.Popen([*SERCON, "send", "-g", "prod-rg", "web1", "uname", "--timeout", "60"], env=world.env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while not upgrade_asked(world):
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        child.send_signal(signum)
+        started = time.monotonic()
+        _, err = child.communicate(timeout=30)
+        assert time.monotonic() - started < 3, err
+        assert child.returncode == status, err
+        assert b"Traceback" not in err
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_sigterm_ends_a_connect_waiting_for_the_upgrade(azure_with):  # noqa: F811
+    world = azure_with(faults=[UNANSWERED_UPGRADE])
+    term = Terminal(["connect", "-g", "prod-rg", "web1"], env=world.env, cols=120)
+    try:
+        term.wait_screen(lambda t: upgrade_asked(world), what="the WebSocket upgrade asked for")
+        os.kill(term.child.pid, signal.SIGTERM)
+        started = time.monotonic()
+        assert term.wait_exit(10) == 128 + signal.SIGTERM
+        assert time.monotonic() - started < 3
+        assert "Traceback" not in term.text()
+    finally:
+        term.close()

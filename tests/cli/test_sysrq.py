@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import select
 import socket
+import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from sercon.transport.telnet import BRK, IAC
-from tests.conftest import REQUIRE_ALL, cli_env, run_cli
+from tests.azure.conftest import azure  # noqa: F401 - the emulated Azure
+from tests.conftest import REQUIRE_ALL, SERCON, cli_env, run_cli
 
 IAC_BRK = bytes([IAC, BRK])
 MENU_KEY = b"\x1d"
@@ -21,10 +26,12 @@ MENU_KEY = b"\x1d"
 class Peer:
     """The far end of a TCP line (a console server): accepts connections in turn and records what arrives."""
 
-    def __init__(self) -> None:
+    def __init__(self, answers: dict[bytes, bytes] | None = None) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url_port = self.server.getsockname()[1]
         self.received = bytearray()
+        self.answers = answers or {}  # what arrives -> what the console prints back (a kernel's reply)
+        self.conn: socket.socket | None = None
         self._cond = threading.Condition()
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -34,11 +41,20 @@ class Peer:
                 conn, _ = self.server.accept()
             except OSError:
                 return
-            with conn:
+            with conn, contextlib.suppress(OSError):  # a client that left before the answer
+                self.conn = conn
                 while chunk := conn.recv(4096):
                     with self._cond:
                         self.received += chunk
                         self._cond.notify_all()
+                    for trigger, answer in self.answers.items():
+                        if trigger in chunk:
+                            conn.sendall(answer)
+
+    def send(self, data: bytes) -> None:
+        """The console prints *data* (to the client connected now)."""
+        assert self.conn is not None, "no client connected"
+        self.conn.sendall(data)
 
     def wait_for(self, pattern: bytes, timeout: float = 10) -> None:
         with self._cond:
@@ -60,6 +76,17 @@ class Peer:
 @pytest.fixture
 def peer():
     server = Peer()
+    yield server
+    server.close()
+
+
+HELP = b"\r\n[   12.345678] sysrq: HELP : loglevel(0-9) reboot(b) crash(c)\r\n"
+
+
+@pytest.fixture
+def kernel():
+    """A console server whose kernel answers SysRq h with its help line."""
+    server = Peer({b"h": HELP})
     yield server
     server.close()
 
@@ -282,6 +309,84 @@ def test_sysrq_through_a_running_session_over_telnet(peer, terminal, tmp_path):
     assert term.wait_exit() == 0
 
 
+# -- what the console printed: the kernel's reply, sercon's own lines -----------------------------------
+def test_a_one_shot_sysrq_shows_the_kernels_reply(kernel):
+    result = run_cli("sysrq", "h", f"telnet://127.0.0.1:{kernel.url_port}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"\n[   12.345678] sysrq: HELP : loglevel(0-9) reboot(b) crash(c)\n", result.stdout
+    assert b"sent SysRq h" in result.stderr
+
+
+def test_a_one_shot_sysrq_says_nothing_when_the_console_says_nothing(peer):
+    started = time.monotonic()
+    result = run_cli("sysrq", "s", f"telnet://127.0.0.1:{peer.url_port}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"" and time.monotonic() - started < 10
+
+
+def test_quiet_sends_and_leaves_without_the_reply(kernel):
+    result = run_cli("sysrq", "h", f"telnet://127.0.0.1:{kernel.url_port}", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    kernel.wait_for(re.escape(IAC_BRK + b"h"))
+
+
+def test_a_one_shot_sysrq_through_a_running_session_shows_the_reply(kernel, terminal, tmp_path):
+    env = cli_env(XDG_RUNTIME_DIR=str(tmp_path))
+    url = f"telnet://127.0.0.1:{kernel.url_port}"
+    term = terminal("connect", url, env=env).connected()
+    result = run_cli("sysrq", "h", url, env=env)
+    assert result.returncode == 0, result.stderr
+    assert b"using the running `sercon connect`" in result.stderr
+    assert b"sysrq: HELP : loglevel(0-9) reboot(b) crash(c)\n" in result.stdout
+    term.wait_text("sysrq: HELP")
+    term.send(MENU_KEY + b"q")
+    assert term.wait_exit() == 0
+
+
+def test_a_status_line_waits_for_the_end_of_the_console_line_it_would_cut(peer, terminal):
+    term = terminal("connect", f"telnet://127.0.0.1:{peer.url_port}").connected()
+    peer.send(b"[   12.345678] a kernel line, half")
+    term.wait_raw(rb"half")
+    term.send(MENU_KEY + b"b")
+    peer.wait_for(re.escape(IAC_BRK))
+    peer.send(b" and its end\r\n")
+    term.wait_text("BREAK sent")
+    assert re.search(rb"half(\x1b[78]|\x1b\[\?7h)* and its end\r\n\x1b\[1m\[sercon\] BREAK sent", term.raw), term.raw
+    term.send(MENU_KEY + b"q")
+    assert term.wait_exit() == 0
+
+
+def test_a_status_line_starts_a_line_of_its_own_in_piped_output(peer, tmp_path):
+    env = cli_env(XDG_RUNTIME_DIR=str(tmp_path))
+    url = f"telnet://127.0.0.1:{peer.url_port}"
+    session = subprocess.Popen([*SERCON, "connect", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
+    try:
+        shown = read_until(session.stdout, b"connected to")
+        peer.send(b"web1 login: ")
+        shown += read_until(session.stdout, b"login: ")
+        assert run_cli("sysrq", "t", url, "--quiet", env=env).returncode == 0
+        out, err = session.communicate(timeout=20)  # its input closes: the session ends
+        shown += out
+        assert b"web1 login: \nsercon: SysRq t sent\n" in shown, shown
+    finally:
+        session.kill()
+        session.wait()
+
+
+def read_until(pipe, needle: bytes, timeout: float = 10) -> bytes:
+    got, deadline = b"", time.monotonic() + timeout
+    while needle not in got:
+        left = deadline - time.monotonic()
+        assert left > 0, f"never saw {needle!r}: {got!r}"
+        if select.select([pipe], [], [], left)[0]:
+            chunk = os.read(pipe.fileno(), 4096)
+            assert chunk, f"ended before {needle!r}: {got!r}"
+            got += chunk
+    return got
+
+
 # -- arguments ----------------------------------------------------------------------------------------
 def test_no_target_is_a_usage_error():
     result = run_cli("sysrq", "b")
@@ -327,3 +432,9 @@ def test_a_harmless_key_is_not_asked_about(peer):
     result = run_cli("sysrq", "s,u,t,w,h", f"telnet://127.0.0.1:{peer.url_port}", "--interval", "0")
     assert result.returncode == 0, result.stderr
     peer.wait_for(re.escape(IAC_BRK + b"h"))
+
+
+def test_a_one_shot_sysrq_to_an_azure_vm_shows_the_kernels_reply(azure):  # noqa: F811
+    result = azure.cli("sysrq", "h", "-g", "prod-rg", "web1")
+    assert result.returncode == 0, result.stderr
+    assert re.search(rb"\n\[ *[0-9.]+\] sysrq: HELP : loglevel\(0-9\)", result.stdout), result.stdout

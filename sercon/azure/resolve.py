@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from sercon.azure.arm import ArmClient
 from sercon.errors import TargetNotFound, UsageError
@@ -49,10 +50,15 @@ class AzureVm:
 
     @property
     def parent_path(self) -> str:
-        """The path segment the serial console's connect call takes (see the protocol sheet, section 2)."""
+        """The parent type and parent of the serial console's connect call (protocol sheet, section 2).
+
+        A scale-set instance's parent `SET/virtualMachines/ID` is one path parameter, quoted whole, as
+        the official client's generated SDK sends it: `SET%2FvirtualMachines%2FID` (the literal form is
+        not known to work)."""
         if self.scale_set is not None and self.instance_id is not None:
-            return f"virtualMachineScaleSets/{self.scale_set['name']}/virtualMachines/{self.instance_id}"
-        return f"virtualMachines/{self.name}"
+            parent = f"{self.scale_set['name']}/virtualMachines/{self.instance_id}"
+            return f"virtualMachineScaleSets/{quote(parent, safe='')}"
+        return f"virtualMachines/{quote(self.name, safe='')}"
 
 
 def pick_subscription(target: AzureTarget, environ: dict[str, str]) -> str:

@@ -2,7 +2,8 @@
 the writes `sercon doctor --fix` makes are in arm_updates.py, their long-running operations in operations.py.
 
 One catch-all handler matches paths case-insensitively (ARM ignores case; the CLI's SDK writes
-`resourcegroups`) and accepts %2F in scale-set parents. Every call needs a live token, a published
+`resourcegroups`); the connect call takes a scale-set parent encoded only (SET%2FvirtualMachines%2FID),
+as the official client sends it. Every call needs a live token, a published
 api-version of the provider (api_versions.py) and the caller's permission for the route's action,
 as ARM does.
 """
@@ -48,6 +49,8 @@ VMSS_VM = VMSS + r"/virtualmachines/(?P<iid>[^/]+)"
 SCOPE = r"(?P<scope>/subscriptions/.*?)"
 SERIAL_CONNECT = r"/providers/microsoft\.serialconsole/serialports/0/connect"
 EXTENSION = r"/extensions/(?P<ext>[^/]+)"
+# The official client quotes a scale-set instance's parent as one path segment (docs/emulator.md).
+ENCODED_PARENT = re.compile(r"/virtualmachinescalesets/[^/]+%2fvirtualmachines%2f[^/]+/providers/", re.I)
 
 Handler = Callable[[web.Request, dict[str, str], Identity], Awaitable[web.StreamResponse]]
 
@@ -284,6 +287,10 @@ class Arm(ArmUpdates):
         if sub["console_disabled"]:
             return arm_error(403, "SubscriptionNotEnabled", f"Subscription name {sub['name']}, id {sub['id']} is in "
                              "non-Enabled state for the serial console.")
+        if "iid" in params and not ENCODED_PARENT.search(request.raw_path):
+            return arm_error(400, "InvalidParentResource", "The emulator takes a scale-set instance's parent as one "
+                             f"encoded path segment, '{params['set']}%2FvirtualMachines%2F{params['iid']}', as the "
+                             "official client sends it.")
         if "iid" in params:
             scale_set, inst, error = self._instance(params)
             vm = {**scale_set, **inst, "name": f"{scale_set['name']}_{inst['id']}",

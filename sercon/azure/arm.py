@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -84,7 +85,13 @@ def error_for(failure: ArmFailure, what: str) -> SerconError:
         return TargetNotFound(text, "check the name, resource group and subscription (`sercon doctor` helps)")
     if failure.status == 409:
         return PreconditionFailed(text)
+    if failure.status == 412:
+        return ChangedMeanwhile(text)
     return SerconError(text)
+
+
+class ChangedMeanwhile(PreconditionFailed):
+    """412: the resource is no longer what the If-Match of the write says was read (another client wrote it)."""
 
 
 class ArmClient:
@@ -108,8 +115,8 @@ class ArmClient:
     def post(self, path: str, api: str, **params: str) -> Any:
         return self.request("POST", path, api, params)
 
-    def patch(self, path: str, api: str, body: Any) -> ArmReply:
-        return self.send("PATCH", path, api, body=body)
+    def patch(self, path: str, api: str, body: Any, headers: Mapping[str, str] | None = None) -> ArmReply:
+        return self.send("PATCH", path, api, body=body, headers=headers)
 
     def list(self, path: str, api: str, **params: str) -> Iterator[dict[str, Any]]:
         """Every item of a paged list, following nextLink."""
@@ -124,8 +131,9 @@ class ArmClient:
         return self.send(method, path, api, params).body
 
     def send(self, method: str, path: str, api: str | None, params: dict[str, str] | None = None,
-             body: Any = None, secrets: tuple[str, ...] = ()) -> ArmReply:
-        """One call, retried as ARM asks; *body* goes as JSON, and no error carries any of *secrets*."""
+             body: Any = None, secrets: tuple[str, ...] = (), headers: Mapping[str, str] | None = None) -> ArmReply:
+        """One call, retried as ARM asks; *body* goes as JSON, *headers* with it (If-Match), and no error
+        carries any of *secrets*."""
         import requests
 
         query = dict(params or {})
@@ -136,13 +144,12 @@ class ArmClient:
         data = json.dumps(body).encode() if body is not None else None
         refreshed = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            headers = {"Authorization": f"Bearer {self.credential.get_token(self.scope).token}"}
+            sent = {**(headers or {}), "Authorization": f"Bearer {self.credential.get_token(self.scope).token}"}
             if method in ("POST", "PUT", "PATCH"):
-                headers["Content-Type"] = "application/json"
+                sent["Content-Type"] = "application/json"
             started = time.monotonic()
             try:
-                response = self.session.request(method, url, params=query, data=data, headers=headers,
-                                                timeout=TIMEOUT)
+                response = self.session.request(method, url, params=query, data=data, headers=sent, timeout=TIMEOUT)
             except requests.exceptions.SSLError as exc:
                 raise ConnectionLost(f"{what}: TLS verification failed: {exc.__class__.__name__}",
                                      "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from (
@@ -156,7 +163,8 @@ class ArmClient:
                 continue
             self._trace(method, response, started)
             if response.status_code < 300:
-                return ArmReply(response.status_code, response.headers, response.json() if response.content else {})
+                return ArmReply(response.status_code, response.headers, _json_or_text(response) if response.content
+                                else {})
             failure = parse_error(response.status_code, _json_or_text(response))
             failure = replace(failure, message=hide(failure.message, secrets), code=hide(failure.code, secrets))
             if response.status_code == 401 and not refreshed:
@@ -170,7 +178,8 @@ class ArmClient:
         raise SerconError(f"{what}: no answer after {MAX_ATTEMPTS} attempts")  # pragma: no cover
 
     def _wait(self, attempt: int, retry_after: str | None, why: str) -> None:
-        delay = min(MAX_WAIT, retry_delay(retry_after) if retry_after else 0.5 * 2 ** (attempt - 1))
+        asked = retry_delay(retry_after) if retry_after else None
+        delay = min(MAX_WAIT, asked if asked is not None else 0.5 * 2 ** (attempt - 1))
         if self.notify is not None:
             self.notify(f"Azure answered {why}; retrying in {delay:g} s")
         self.sleep(delay)
@@ -181,13 +190,17 @@ class ArmClient:
             self.trace(redact(f"{method} {response.url} -> {response.status_code} ({elapsed:.0f} ms)"))
 
 
-def retry_delay(value: str) -> float:
-    """Retry-After in seconds or as an HTTP date."""
+def retry_delay(value: str) -> float | None:
+    """Retry-After in seconds or as an HTTP date; None when it is neither (the caller's default applies)."""
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else 1.0
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _json_or_text(response: Any) -> Any:

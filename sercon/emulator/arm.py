@@ -26,6 +26,7 @@ from sercon.emulator.arm_shapes import (
     arm_error,
     boot_log_text,
     lock_json,
+    storage_etag,
     storage_json,
     storage_missing,
     vm_instance_view,
@@ -38,7 +39,7 @@ from sercon.emulator.authority import Identity, TokenStore
 from sercon.emulator.gateway import Gateway
 from sercon.emulator.operations import Operations
 from sercon.emulator.sandbox import SandboxError
-from sercon.emulator.world import CONNECT_ACTION, World, nested_gateway
+from sercon.emulator.world import CONNECT_ACTION, Fault, World, nested_gateway
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
@@ -125,9 +126,7 @@ class Arm(ArmUpdates):
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status:
-                headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                return web.json_response({"error": {"code": fault.code, "message": fault.message}},
-                                         status=fault.status, headers=headers)
+                return _fault_answer(fault)
         who, problem = self._caller(request)
         if who is None:
             return problem
@@ -315,7 +314,8 @@ class Arm(ArmUpdates):
     async def get_storage(self, request, params, who):
         sub = self._sub(params)
         acct = World.find(sub["storage_accounts"], params["rg"], params["acct"])
-        return storage_missing(params) if acct is None else web.json_response(storage_json(sub, acct))
+        return storage_missing(params) if acct is None else web.json_response(
+            storage_json(sub, acct), headers={"ETag": storage_etag(acct)})
 
     async def permissions(self, request, params, who):
         return web.json_response({"value": self.world.permissions(who.object_id, params["scope"])})
@@ -352,3 +352,13 @@ class Arm(ArmUpdates):
         vm = request.match_info["vm"]
         self.appended_logs[vm] = self.appended_logs.get(vm, "") + (await request.text())
         return web.Response(text="ok")
+
+
+def _fault_answer(fault: Fault) -> web.Response:
+    """An injected answer: ARM's error, or the fault's own body (a str as written, else JSON)."""
+    retry = fault.retry_after
+    headers = {} if retry is None else {"Retry-After": retry if isinstance(retry, str) else f"{retry:g}"}
+    if isinstance(fault.body, str):
+        return web.Response(text=fault.body, status=fault.status, headers=headers, content_type="text/plain")
+    body = fault.body if fault.body is not None else {"error": {"code": fault.code, "message": fault.message}}
+    return web.json_response(body, status=fault.status, headers=headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -12,9 +13,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sercon import __version__
+from sercon.azure import background
 from sercon.errors import (
     AuthFailed,
     ConnectionLost,
+    DeviceBusy,
     PermissionDenied,
     PreconditionFailed,
     SerconError,
@@ -32,6 +35,7 @@ API_VERSIONS = {
 }
 MAX_ATTEMPTS = 5
 MAX_WAIT = 30.0
+NOTICE_QUIET = 1.0  # s: at least this long between two identical retry notices
 TIMEOUT = 30
 
 
@@ -102,6 +106,7 @@ class ArmClient:
         self.credential, self.scope = credential, scope
         self.trace, self.notify, self.sleep = trace, notify, sleep
         self.trust = trust or Trust()
+        self.notices = Notices()  # shared by copies (lro's poller): one line for calls that retry alike
         self.session = self.trust.session()
         self.session.headers.update({"Accept": "application/json", "Accept-Language": "en",
                                      "User-Agent": f"sercon/{__version__}"})
@@ -155,11 +160,12 @@ class ArmClient:
                                      "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from (
                     None if secrets else exc)  # requests' exception holds the request, body and all
             except requests.RequestException as exc:
+                failed = f"the connection to {urlsplit(url).netloc} failed ({exc.__class__.__name__})"
                 if attempt == MAX_ATTEMPTS:
-                    raise ConnectionLost(f"{what}: {exc.__class__.__name__}: cannot reach Azure Resource Manager",
-                                         "check the network (and SERCON_ARM_ENDPOINT if set)") from (
+                    raise ConnectionLost(f"{what}: {failed}, {MAX_ATTEMPTS} times: Azure Resource Manager could "
+                                         "not be reached", "check the network (and SERCON_ARM_ENDPOINT if set)") from (
                         None if secrets else exc)
-                self._wait(attempt, None, f"{exc.__class__.__name__}")
+                self._wait(attempt, None, failed)
                 continue
             self._trace(method, response, started)
             if response.status_code < 300:
@@ -172,22 +178,55 @@ class ArmClient:
                 self.credential.invalidate()  # expired or revoked: fetch a fresh token, once, then give up
                 continue
             if (response.status_code == 429 or response.status_code >= 500) and attempt < MAX_ATTEMPTS:
-                self._wait(attempt, response.headers.get("Retry-After"), f"HTTP {response.status_code}")
+                self._wait(attempt, response.headers.get("Retry-After"), f"Azure answered HTTP {response.status_code}")
                 continue
+            if response.status_code == 429:
+                raise throttled(failure, what, response.headers.get("Retry-After"))
             raise error_for(failure, what)
         raise SerconError(f"{what}: no answer after {MAX_ATTEMPTS} attempts")  # pragma: no cover
 
     def _wait(self, attempt: int, retry_after: str | None, why: str) -> None:
+        """The wait before a retry, said once however many calls in flight wait alike (ARM throttles a
+        subscription, not a call), and cut short when the command is being interrupted."""
         asked = retry_delay(retry_after) if retry_after else None
         delay = min(MAX_WAIT, asked if asked is not None else 0.5 * 2 ** (attempt - 1))
-        if self.notify is not None:
-            self.notify(f"Azure answered {why}; retrying in {delay:g} s")
-        self.sleep(delay)
+        notice = f"{why}; retrying in {delay:g} s"
+        if self.notify is not None and self.notices.first(notice, max(delay, NOTICE_QUIET)):
+            self.notify(notice)
+        background.wait(delay, self.sleep)
 
     def _trace(self, method: str, response: Any, started: float) -> None:
         if self.trace is not None:
             elapsed = (time.monotonic() - started) * 1000
             self.trace(redact(f"{method} {response.url} -> {response.status_code} ({elapsed:.0f} ms)"))
+
+
+class Notices:
+    """Which retry notices were said lately: the same one again within its wait is not repeated."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.quiet_until: dict[str, float] = {}
+
+    def first(self, notice: str, quiet: float) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            if self.quiet_until.get(notice, 0.0) > now:
+                return False
+            self.quiet_until[notice] = now + quiet
+            return True
+
+
+def throttled(failure: ArmFailure, what: str, retry_after: str | None) -> SerconError:
+    """429 after every retry: busy (exit 9), and when to try again, as Azure said."""
+    delay = retry_delay(retry_after) if retry_after else None
+    if delay is None:
+        when = "try again in a minute (Azure gave no Retry-After)"
+    else:
+        when = f"try again in {max(1, math.ceil(min(delay, 86400.0))):d} s (Azure's Retry-After)"
+    return DeviceBusy(f"Azure Resource Manager is throttling these requests: {what}: {failure.message} "
+                      f"({failure.code}, HTTP 429), still after {MAX_ATTEMPTS} attempts",
+                      f"{when}; other tools calling Azure with the same account count against the same limit")
 
 
 def retry_delay(value: str) -> float | None:

@@ -56,15 +56,14 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
     """Serial round trips off the critical path: the console's state is read beside the VM, the
     definite blockers are judged from those two answers, and the connect call then runs beside the
     remaining checks (storage firewall, locks, role), which only warn."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    from sercon.azure import background
     from sercon.azure.gateway import console_transport
     from sercon.azure.resolve import resolve_vm
     from sercon.cli.context import azure_vm_context
     from sercon.transport.control import find_session
 
     arm, subscription = azure_vm_context(env, target, identity)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with background.tasks() as pool:
         console = pool.submit(_console_disabled, arm, subscription) if options.checks else None
         vm = resolve_vm(arm, target, subscription)
         running = find_session(vm.resource_id, env.environ)

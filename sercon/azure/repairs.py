@@ -156,8 +156,7 @@ def set_password_user(arm: ArmClient, vm: AzureVm, credentials: Credentials, sen
     Every error raised while the password is around is replaced by one that cannot carry it: ARM's
     message with the password blanked, and no chained exception (tracebacks print those).
     """
-    existing = access_extension(vm)
-    name = existing.get("name", ACCESS_EXTENSION) if existing else ACCESS_EXTENSION
+    name = access_extension_name(vm)
     body = {"location": vm.model.get("location", vm.location), "properties": {
         "publisher": VMACCESS[0], "type": VMACCESS[1], "typeHandlerVersion": ACCESS_VERSION,
         "autoUpgradeMinorVersion": True, "settings": {},
@@ -176,6 +175,12 @@ def set_password_user(arm: ArmClient, vm: AzureVm, credentials: Credentials, sen
         body.clear()
     return (f"user {credentials.user} set through the VM access extension ({name}): sign in at the console with "
             "the password you gave")
+
+
+def access_extension_name(vm: AzureVm) -> str:
+    """The VM's own VMAccessForLinux extension's name (a VM takes one per handler), else the portal's."""
+    existing = access_extension(vm)
+    return existing.get("name", ACCESS_EXTENSION) if existing else ACCESS_EXTENSION
 
 
 def _without(exc: SerconError, secrets: tuple[str, ...]) -> SerconError:

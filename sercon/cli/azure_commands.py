@@ -43,9 +43,9 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: boo
     extension); print the command for the rest (a role...); then check again.
 
     Exit 0 when nothing failed, 6 when a check failed, 4 when the target is not found, 5 when the VM
-    may not be read. With --fix, from the checks made again: 3 when a repair was sent but Azure has not
-    confirmed it, 6 when one asked for failed or was declined while its check fails, or when something
-    that stops `connect` fails; else 0.
+    may not be read. With --fix, from the checks made again: 6 when one asked for failed or was declined
+    while its check fails, or when a check still fails (a lock, a role: for someone else to repair); 3
+    when a repair was sent but Azure has not confirmed it; else 0.
     """
     from sercon.checks import FAIL
     from sercon.cli.render import checking, render_checks
@@ -137,7 +137,7 @@ def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: F
         after = report
         if log.sent:
             with checking(env, target.label):
-                after = diagnose(arm, target, subscription)
+                after = fixes.with_outcomes(diagnose(arm, target, subscription), log.outcomes)
     except (KeyboardInterrupt, click.Abort, Interrupted) as exc:
         if not log.sent:
             raise

@@ -106,7 +106,7 @@ def _stop_on_blockers(console_disabled: bool | None, vm) -> None:
     """The definite blockers, before any connect call: console disabled, VM stopped, no boot diagnostics."""
     from sercon.azure.checks import Facts, check_boot_diagnostics, check_console, check_power, gate
 
-    gate([check_console(Facts(console_disabled=console_disabled)), check_power(vm), check_boot_diagnostics(vm)])
+    gate([check_console(Facts(console_disabled=console_disabled)), check_power(vm), check_boot_diagnostics(vm)], vm)
 
 
 def _checked(arm, target: AzureTarget, subscription: str, vm, console_disabled: bool | None) -> list[Any]:
@@ -117,7 +117,7 @@ def _checked(arm, target: AzureTarget, subscription: str, vm, console_disabled: 
     report = diagnose(arm, target, subscription, vm, console_disabled)
     if report.error is not None:
         raise report.error
-    return gate(report.rows)
+    return gate(report.rows, vm)
 
 
 def _warned(env: Env, checks: Future[list[Any]] | None) -> list[str]:

@@ -56,9 +56,9 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: boo
         return _doctor_fix(env, resolved, identity, as_json, FixRequest(fix, yes, fix_user, password_stdin))
     with checking(env, resolved.label) if isinstance(resolved, AzureTarget) else contextlib.nullcontext():
         rows, error = check_rows(env, resolved, identity)
-    render_checks(env, resolved.label, rows, as_json)
+    render_checks(env, resolved.label, rows, as_json, error.message if error is not None else None)
     if error is not None:
-        raise error  # after the table: the same message, on stderr, with its exit status
+        raise error  # after the table, which leaves its row to it: the message on stderr, its exit status
     return ExitStatus.PRECONDITION if any(r.status == FAIL for r in rows) else ExitStatus.SUCCESS
 
 
@@ -123,7 +123,7 @@ def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: F
     with checking(env, target.label):
         report = diagnose(arm, target, subscription)
     if report.error is not None or not as_json:
-        render_checks(env, target.label, report.rows, as_json)
+        render_checks(env, target.label, report.rows, as_json, report.error.message if report.error else None)
     if report.error is not None:
         raise report.error
     planned = fixes.plan(report, subscription, request.user, request.user is not None, env.stdin_is_tty())
@@ -145,7 +145,8 @@ def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: F
     if as_json:
         render_fix_json(env, target.label, report.rows, fixes.outcomes_json(log.outcomes), after.rows)
     elif after is not report:
-        render_checks(env, f"{target.label}, after the fixes", after.rows, False)
+        render_checks(env, f"{target.label}, after the fixes", after.rows, False,
+                      after.error.message if after.error else None)
     else:
         env.stdout.write("fix: nothing was changed\n" if log.outcomes else "fix: nothing to repair\n")
     if after.error is not None:

@@ -32,17 +32,21 @@ SPINNER_UTF8, SPINNER_ASCII = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "|/-\\"
 SPIN_EVERY = 0.08  # seconds per frame
 
 
-def render_checks(env: Env, title: str, rows: list[CheckResult], as_json: bool) -> None:
+def render_checks(env: Env, title: str, rows: list[CheckResult], as_json: bool, error: str | None = None) -> None:
+    """The rows; *error*: the message of the error that follows on stderr (the VM could not be read),
+    whose row the human table leaves to it, with the summary: said once, not twice."""
     if as_json:
         env.stdout.write(json.dumps({"target": title, "checks": [asdict(r) for r in rows]}, indent=2) + "\n")
         return
     style = Style.for_stream(env.stdout, env.environ)
     lines = [f"doctor: {title}"]
-    for row in rows:
+    shown = [row for row in rows if error is None or row.status != FAIL or row.found != error]
+    for row in shown:
         lines.append(f"{style.mark(row.status)} {row.name}: {row.found}")
         if row.fix and row.status != OK:
             lines += [FIX_INDENT + part for part in row.fix.splitlines()]  # never wrapped, never cut
-    lines.append(summary(rows))
+    if len(shown) == len(rows):
+        lines.append(summary(rows))
     env.stdout.write("\n".join(lines) + "\n")
     env.stdout.flush()
 

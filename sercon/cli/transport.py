@@ -69,6 +69,7 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
         running = find_session(vm.resource_id, env.environ)
         if running is not None and options.share:
             env.info(f"using the running `sercon connect` to {vm.label}")
+            running.label = f"{vm.label} (through the running sercon connect)"  # not its resource ID
             return running
         state = console.result() if console is not None else None
         if console is not None:

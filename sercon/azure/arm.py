@@ -139,8 +139,6 @@ class ArmClient:
              body: Any = None, secrets: tuple[str, ...] = (), headers: Mapping[str, str] | None = None) -> ArmReply:
         """One call, retried as ARM asks; *body* goes as JSON, *headers* with it (If-Match), and no error
         carries any of *secrets*."""
-        import requests
-
         query = dict(params or {})
         if api is not None:
             query["api-version"] = API_VERSIONS.get(api, api)
@@ -153,20 +151,9 @@ class ArmClient:
             if method in ("POST", "PUT", "PATCH"):
                 sent["Content-Type"] = "application/json"
             started = time.monotonic()
-            try:
-                response = self.session.request(method, url, params=query, data=data, headers=sent, timeout=TIMEOUT)
-            except requests.exceptions.SSLError as exc:
-                raise ConnectionLost(f"{what}: TLS verification failed: {exc.__class__.__name__}",
-                                     "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from (
-                    None if secrets else exc)  # requests' exception holds the request, body and all
-            except requests.RequestException as exc:
-                failed = f"the connection to {urlsplit(url).netloc} failed ({exc.__class__.__name__})"
-                if attempt == MAX_ATTEMPTS:
-                    raise ConnectionLost(f"{what}: {failed}, {MAX_ATTEMPTS} times: Azure Resource Manager could "
-                                         "not be reached", "check the network (and SERCON_ARM_ENDPOINT if set)") from (
-                        None if secrets else exc)
-                self._wait(attempt, None, failed)
-                continue
+            response = self._once(method, url, query, data, sent, attempt, what, secrets)
+            if response is None:
+                continue  # nothing answered; waited, as after a 5xx
             self._trace(method, response, started)
             if response.status_code < 300:
                 return ArmReply(response.status_code, response.headers, _json_or_text(response) if response.content
@@ -184,6 +171,26 @@ class ArmClient:
                 raise throttled(failure, what, response.headers.get("Retry-After"))
             raise error_for(failure, what)
         raise SerconError(f"{what}: no answer after {MAX_ATTEMPTS} attempts")  # pragma: no cover
+
+    def _once(self, method: str, url: str, query: dict[str, str], data: bytes | None, headers: dict[str, str],
+              attempt: int, what: str, secrets: tuple[str, ...]) -> Any:
+        """One request's answer; None when nothing answered and a retry waited (the last one raises)."""
+        import requests
+
+        try:
+            return self.session.request(method, url, params=query, data=data, headers=headers, timeout=TIMEOUT)
+        except requests.exceptions.SSLError as exc:
+            raise ConnectionLost(f"{what}: TLS verification failed: {exc.__class__.__name__}",
+                                 "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from (
+                None if secrets else exc)  # requests' exception holds the request, body and all
+        except requests.RequestException as exc:
+            failed = f"the connection to {urlsplit(url).netloc} failed ({exc.__class__.__name__})"
+            if attempt == MAX_ATTEMPTS:
+                raise ConnectionLost(f"{what}: {failed}, {MAX_ATTEMPTS} times: Azure Resource Manager could not "
+                                     "be reached", "check the network (and SERCON_ARM_ENDPOINT if set)") from (
+                    None if secrets else exc)
+            self._wait(attempt, None, failed)
+            return None
 
     def _wait(self, attempt: int, retry_after: str | None, why: str) -> None:
         """The wait before a retry, said once however many calls in flight wait alike (ARM throttles a

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -11,9 +13,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sercon import __version__
+from sercon.azure import background
 from sercon.errors import (
     AuthFailed,
     ConnectionLost,
+    DeviceBusy,
     PermissionDenied,
     PreconditionFailed,
     SerconError,
@@ -31,6 +35,7 @@ API_VERSIONS = {
 }
 MAX_ATTEMPTS = 5
 MAX_WAIT = 30.0
+NOTICE_QUIET = 1.0  # s: at least this long between two identical retry notices
 TIMEOUT = 30
 
 
@@ -84,7 +89,13 @@ def error_for(failure: ArmFailure, what: str) -> SerconError:
         return TargetNotFound(text, "check the name, resource group and subscription (`sercon doctor` helps)")
     if failure.status == 409:
         return PreconditionFailed(text)
+    if failure.status == 412:
+        return ChangedMeanwhile(text)
     return SerconError(text)
+
+
+class ChangedMeanwhile(PreconditionFailed):
+    """412: the resource is no longer what the If-Match of the write says was read (another client wrote it)."""
 
 
 class ArmClient:
@@ -95,6 +106,7 @@ class ArmClient:
         self.credential, self.scope = credential, scope
         self.trace, self.notify, self.sleep = trace, notify, sleep
         self.trust = trust or Trust()
+        self.notices = Notices()  # shared by copies (lro's poller): one line for calls that retry alike
         self.session = self.trust.session()
         self.session.headers.update({"Accept": "application/json", "Accept-Language": "en",
                                      "User-Agent": f"sercon/{__version__}"})
@@ -108,8 +120,8 @@ class ArmClient:
     def post(self, path: str, api: str, **params: str) -> Any:
         return self.request("POST", path, api, params)
 
-    def patch(self, path: str, api: str, body: Any) -> ArmReply:
-        return self.send("PATCH", path, api, body=body)
+    def patch(self, path: str, api: str, body: Any, headers: Mapping[str, str] | None = None) -> ArmReply:
+        return self.send("PATCH", path, api, body=body, headers=headers)
 
     def list(self, path: str, api: str, **params: str) -> Iterator[dict[str, Any]]:
         """Every item of a paged list, following nextLink."""
@@ -124,10 +136,9 @@ class ArmClient:
         return self.send(method, path, api, params).body
 
     def send(self, method: str, path: str, api: str | None, params: dict[str, str] | None = None,
-             body: Any = None, secrets: tuple[str, ...] = ()) -> ArmReply:
-        """One call, retried as ARM asks; *body* goes as JSON, and no error carries any of *secrets*."""
-        import requests
-
+             body: Any = None, secrets: tuple[str, ...] = (), headers: Mapping[str, str] | None = None) -> ArmReply:
+        """One call, retried as ARM asks; *body* goes as JSON, *headers* with it (If-Match), and no error
+        carries any of *secrets*."""
         query = dict(params or {})
         if api is not None:
             query["api-version"] = API_VERSIONS.get(api, api)
@@ -136,27 +147,17 @@ class ArmClient:
         data = json.dumps(body).encode() if body is not None else None
         refreshed = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            headers = {"Authorization": f"Bearer {self.credential.get_token(self.scope).token}"}
+            sent = {**(headers or {}), "Authorization": f"Bearer {self.credential.get_token(self.scope).token}"}
             if method in ("POST", "PUT", "PATCH"):
-                headers["Content-Type"] = "application/json"
+                sent["Content-Type"] = "application/json"
             started = time.monotonic()
-            try:
-                response = self.session.request(method, url, params=query, data=data, headers=headers,
-                                                timeout=TIMEOUT)
-            except requests.exceptions.SSLError as exc:
-                raise ConnectionLost(f"{what}: TLS verification failed: {exc.__class__.__name__}",
-                                     "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from (
-                    None if secrets else exc)  # requests' exception holds the request, body and all
-            except requests.RequestException as exc:
-                if attempt == MAX_ATTEMPTS:
-                    raise ConnectionLost(f"{what}: {exc.__class__.__name__}: cannot reach Azure Resource Manager",
-                                         "check the network (and SERCON_ARM_ENDPOINT if set)") from (
-                        None if secrets else exc)
-                self._wait(attempt, None, f"{exc.__class__.__name__}")
-                continue
+            response = self._once(method, url, query, data, sent, attempt, what, secrets)
+            if response is None:
+                continue  # nothing answered; waited, as after a 5xx
             self._trace(method, response, started)
             if response.status_code < 300:
-                return ArmReply(response.status_code, response.headers, response.json() if response.content else {})
+                return ArmReply(response.status_code, response.headers, _json_or_text(response) if response.content
+                                else {})
             failure = parse_error(response.status_code, _json_or_text(response))
             failure = replace(failure, message=hide(failure.message, secrets), code=hide(failure.code, secrets))
             if response.status_code == 401 and not refreshed:
@@ -164,16 +165,42 @@ class ArmClient:
                 self.credential.invalidate()  # expired or revoked: fetch a fresh token, once, then give up
                 continue
             if (response.status_code == 429 or response.status_code >= 500) and attempt < MAX_ATTEMPTS:
-                self._wait(attempt, response.headers.get("Retry-After"), f"HTTP {response.status_code}")
+                self._wait(attempt, response.headers.get("Retry-After"), f"Azure answered HTTP {response.status_code}")
                 continue
+            if response.status_code == 429:
+                raise throttled(failure, what, response.headers.get("Retry-After"))
             raise error_for(failure, what)
         raise SerconError(f"{what}: no answer after {MAX_ATTEMPTS} attempts")  # pragma: no cover
 
+    def _once(self, method: str, url: str, query: dict[str, str], data: bytes | None, headers: dict[str, str],
+              attempt: int, what: str, secrets: tuple[str, ...]) -> Any:
+        """One request's answer; None when nothing answered and a retry waited (the last one raises)."""
+        import requests
+
+        try:
+            return self.session.request(method, url, params=query, data=data, headers=headers, timeout=TIMEOUT)
+        except requests.exceptions.SSLError as exc:
+            raise ConnectionLost(f"{what}: TLS verification failed: {exc.__class__.__name__}",
+                                 "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from (
+                None if secrets else exc)  # requests' exception holds the request, body and all
+        except requests.RequestException as exc:
+            failed = f"the connection to {urlsplit(url).netloc} failed ({exc.__class__.__name__})"
+            if attempt == MAX_ATTEMPTS:
+                raise ConnectionLost(f"{what}: {failed}, {MAX_ATTEMPTS} times: Azure Resource Manager could not "
+                                     "be reached", "check the network (and SERCON_ARM_ENDPOINT if set)") from (
+                    None if secrets else exc)
+            self._wait(attempt, None, failed)
+            return None
+
     def _wait(self, attempt: int, retry_after: str | None, why: str) -> None:
-        delay = min(MAX_WAIT, retry_delay(retry_after) if retry_after else 0.5 * 2 ** (attempt - 1))
-        if self.notify is not None:
-            self.notify(f"Azure answered {why}; retrying in {delay:g} s")
-        self.sleep(delay)
+        """The wait before a retry, said once however many calls in flight wait alike (ARM throttles a
+        subscription, not a call), and cut short when the command is being interrupted."""
+        asked = retry_delay(retry_after) if retry_after else None
+        delay = min(MAX_WAIT, asked if asked is not None else 0.5 * 2 ** (attempt - 1))
+        notice = f"{why}; retrying in {delay:g} s"
+        if self.notify is not None and self.notices.first(notice, max(delay, NOTICE_QUIET)):
+            self.notify(notice)
+        background.wait(delay, self.sleep)
 
     def _trace(self, method: str, response: Any, started: float) -> None:
         if self.trace is not None:
@@ -181,13 +208,45 @@ class ArmClient:
             self.trace(redact(f"{method} {response.url} -> {response.status_code} ({elapsed:.0f} ms)"))
 
 
-def retry_delay(value: str) -> float:
-    """Retry-After in seconds or as an HTTP date."""
+class Notices:
+    """Which retry notices were said lately: the same one again within its wait is not repeated."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.quiet_until: dict[str, float] = {}
+
+    def first(self, notice: str, quiet: float) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            if self.quiet_until.get(notice, 0.0) > now:
+                return False
+            self.quiet_until[notice] = now + quiet
+            return True
+
+
+def throttled(failure: ArmFailure, what: str, retry_after: str | None) -> SerconError:
+    """429 after every retry: busy (exit 9), and when to try again, as Azure said."""
+    delay = retry_delay(retry_after) if retry_after else None
+    if delay is None:
+        when = "try again in a minute (Azure gave no Retry-After)"
+    else:
+        when = f"try again in {max(1, math.ceil(min(delay, 86400.0))):d} s (Azure's Retry-After)"
+    return DeviceBusy(f"Azure Resource Manager is throttling these requests: {what}: {failure.message} "
+                      f"({failure.code}, HTTP 429), still after {MAX_ATTEMPTS} attempts",
+                      f"{when}; other tools calling Azure with the same account count against the same limit")
+
+
+def retry_delay(value: str) -> float | None:
+    """Retry-After in seconds or as an HTTP date; None when it is neither (the caller's default applies)."""
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else 1.0
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _json_or_text(response: Any) -> Any:

@@ -284,9 +284,22 @@ BLOCKERS = frozenset({"console", "vm", "power", "boot diagnostics"})
 INFORMATIONAL = frozenset({"guest"})
 
 
-def gate(rows: list[CheckResult]) -> list[CheckResult]:
-    """Raise on the first definite blocker; return the rows to warn about before connecting."""
+def gate(rows: list[CheckResult], vm: AzureVm | None = None) -> list[CheckResult]:
+    """Raise on the first definite blocker (its fix: `sercon doctor --fix` first when that repairs it);
+    return the rows to warn about before connecting."""
     for row in rows:
         if row.status == FAIL and row.name in BLOCKERS:
-            raise PreconditionFailed(f"{row.name}: {row.found}", row.fix or None)
+            raise PreconditionFailed(f"{row.name}: {row.found}", blocker_fix(row, vm))
     return [row for row in rows if row.status != OK and row.name not in INFORMATIONAL]
+
+
+def blocker_fix(row: CheckResult, vm: AzureVm | None) -> str | None:
+    """A blocker's fix: `sercon doctor ... --fix` (which asks first) where it repairs the row with an `az`
+    command, that command after it; else the row's own fix."""
+    repairs = vm is not None and (
+        (row.name == "power" and power_state(vm) in ("deallocated", "stopped")) or
+        (row.name == "boot diagnostics" and not vm.is_instance))
+    if not repairs or not row.fix:
+        return row.fix or None
+    target = f"{vm.name}/{vm.instance_id}" if vm.is_instance else vm.name
+    return f"sercon doctor -g {vm.resource_group} {target} --fix   (or: {row.fix})"

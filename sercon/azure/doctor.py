@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from sercon.azure import background
 from sercon.azure.arm import ArmClient
 from sercon.azure.auth import token_claims
 from sercon.azure.checks import Facts, run_checks, storage_account_name
@@ -45,7 +45,7 @@ def diagnose(arm: ArmClient, target: AzureTarget, subscription: str, vm: AzureVm
     has read them already (no ARM call is made twice)."""
     check_names(target, subscription)
     facts = Facts()
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    with background.tasks() as pool:
         console = pool.submit(lambda: known_console) if known_console is not None else \
             pool.submit(console_disabled, arm, subscription)
         caller = pool.submit(lambda: token_claims(arm.credential.get_token(arm.scope).token).get("oid"))

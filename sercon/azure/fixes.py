@@ -12,15 +12,15 @@ the checks made again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sercon.azure import lro, repairs
 from sercon.azure.arm import ArmClient
-from sercon.azure.checks import BLOCKERS, kept_storage_account, missing_service_ips, power_state
+from sercon.azure.checks import kept_storage_account, missing_service_ips, power_state
 from sercon.azure.doctor import Report, set_console
 from sercon.azure.repairs import Confirm, Credentials, Declined, Progress
-from sercon.checks import FAIL, OK, CheckResult
+from sercon.checks import FAIL, OK, WARN, CheckResult
 from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError, UsageError
 
 APPLIED, ACCEPTED, DECLINED, FAILED, MANUAL = "applied", "accepted", "declined", "failed", "manual"
@@ -55,6 +55,7 @@ class Outcome:
     status: str  # applied, accepted, declined, failed, manual
     detail: str
     requested: bool = False
+    row: CheckResult | None = None  # what its check should say afterwards, when Azure cannot show it
 
 
 @dataclass
@@ -154,7 +155,29 @@ def attempt(arm: ArmClient, report: Report, subscription: str, repair: Repair, s
         return Outcome(repair.name, ACCEPTED, _said(exc), repair.requested)
     except SerconError as exc:
         return Outcome(repair.name, FAILED, _said(exc), repair.requested)
-    return Outcome(repair.name, APPLIED, detail, repair.requested)
+    row = _password_row(report, credentials) if repair.action == "password" else None
+    return Outcome(repair.name, APPLIED, detail, repair.requested, row)
+
+
+def _password_row(report: Report, credentials: Credentials | None) -> CheckResult | None:
+    """The password user's row once sercon set one: the VM's model still says password sign-in is off,
+    and Azure never says whether a password works (the extension's settings are secret)."""
+    vm = report.vm
+    if vm is None or credentials is None:  # pragma: no cover - plan() made it for a VM, with credentials
+        return None
+    return CheckResult("password user", WARN, f"user {credentials.user} was set through the VM access extension "
+                       f"({repairs.access_extension_name(vm)}) just now; Azure cannot confirm that its password "
+                       "works (it reports only that the extension ran)",
+                       f"sign in at the console as {credentials.user} to check: sercon connect -g "
+                       f"{vm.resource_group} {vm.name}")
+
+
+def with_outcomes(after: Report, outcomes: list[Outcome]) -> Report:
+    """doctor's rows made again, each with what its repair knows and Azure cannot show (a password user
+    set just now), where the check does not pass by itself."""
+    known = {o.name: o.row for o in outcomes if o.row is not None}
+    rows = [known[row.name] if row.name in known and row.status != OK else row for row in after.rows]
+    return replace(after, rows=rows)
 
 
 def _said(exc: SerconError) -> str:
@@ -223,21 +246,21 @@ def exit_status(after: Report, outcomes: list[Outcome]) -> ExitStatus:
     """After the fixes, with doctor's rows made again:
 
     - doctor's own status when the VM could not be read;
-    - 3 when a write was sent and Azure has not confirmed it, and its check does not pass yet;
     - 6 when a repair the user asked for (or accepted) did not get its check to pass: declined or only
       partly made while the check fails, or failed while it fails or warns (or was asked for with --user);
-    - 6 when a definite blocker fails (the rows `connect` stops on); else 0.
+    - 6 when a check still fails (as for doctor), but for one whose repair Azure has not confirmed yet:
+      its manual repair (a lock, a role) is still to be made;
+    - 3 when a write was sent and Azure has not confirmed it, and its check does not pass yet; else 0.
     """
     if after.error is not None:
         return after.error.exit_status
     status = {row.name: row.status for row in after.rows}
-    if any(o.status == ACCEPTED and status.get(o.name, OK) != OK for o in outcomes):
-        return ExitStatus.TIMEOUT
+    pending = {o.name for o in outcomes if o.status == ACCEPTED and status.get(o.name, OK) != OK}
     if any(_unmet(o, status.get(o.name, OK)) for o in outcomes):
         return ExitStatus.PRECONDITION
-    if any(row.status == FAIL and row.name in BLOCKERS for row in after.rows):
+    if any(row.status == FAIL and row.name not in pending for row in after.rows):
         return ExitStatus.PRECONDITION
-    return ExitStatus.SUCCESS
+    return ExitStatus.TIMEOUT if pending else ExitStatus.SUCCESS
 
 
 def _unmet(outcome: Outcome, row: str) -> bool:

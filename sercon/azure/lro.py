@@ -7,8 +7,9 @@ URL, poll it until its status is Succeeded, Failed or Canceled; else poll the Lo
 which also bounds the client's own retries of a poll. Operation URLs are followed only on ARM's own
 host: they get the caller's token.
 
-Once the request is sent, an end sercon cannot see (the deadline, a status that cannot be read) is
-`Unconfirmed`, not a failure: Azure may still carry it out.
+Once the request is sent, an end sercon cannot see (the deadline, a status that cannot be read or is
+not a JSON object, a 202 with no URL to follow) is `Unconfirmed`, not a failure: Azure may still
+carry it out. A Retry-After that is neither seconds nor a date is as if absent.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ AGAIN = "run `sercon doctor` again in a while to see whether it did"
 
 class Unconfirmed(SerconError):
     """The request was sent and Azure took it, but its end was not seen: Azure may still carry it out.
-    The exit status is that of what stopped sercon from seeing it."""
+    The exit status is that of what stopped sercon from seeing it (a refusal to read it, 5), else 3."""
+
+    exit_status = ExitStatus.TIMEOUT
 
     def __init__(self, what: str, why: str, hint: str | None = None, status: ExitStatus | None = None) -> None:
         super().__init__(f"{what}: {why}; sent, and Azure has not confirmed it yet", hint or AGAIN)
-        if status is not None:
+        if status not in (None, ExitStatus.ERROR):
             self.exit_status = status
 
 
@@ -69,7 +72,7 @@ def wait(arm: ArmClient, reply: ArmReply, what: str, progress: Callable[[str], N
     location = header(reply, "Location") if reply.status in (201, 202) else None
     url = status_url or location
     if url is None:
-        return reply  # finished in the first answer (or nothing to follow)
+        return _done_at_once(reply, what, secrets)
     _same_host(arm, url, what)
     started, delay = clock(), _delay(reply, DEFAULT_DELAY)
     poller = _bounded(arm, started + deadline, sleep, clock)
@@ -86,8 +89,8 @@ def wait(arm: ArmClient, reply: ArmReply, what: str, progress: Callable[[str], N
             answer = _poll(poller, url, what, secrets, location=status_url is None)
         except _PastDeadline:
             raise StillRunning(what, deadline) from None
-        state = str(answer.body.get("status", "")) if status_url else (IN_PROGRESS if answer.status == 202
-                                                                        else "Succeeded")
+        state = _status(answer, what, secrets) if status_url else (IN_PROGRESS if answer.status == 202
+                                                                    else "Succeeded")
         if progress is not None:
             progress(f"{what}: {state} ({clock() - started:.0f} s)")
         if state.lower() == "succeeded":
@@ -95,6 +98,29 @@ def wait(arm: ArmClient, reply: ArmReply, what: str, progress: Callable[[str], N
         if state.lower() in ENDED_BADLY:
             raise SerconError(hide(f"{what}: {state}: {_reason(answer)}", secrets))
         delay = _delay(answer, delay)
+
+
+def _done_at_once(reply: ArmReply, what: str, secrets: tuple[str, ...]) -> ArmReply:
+    """A first answer with no URL to follow: done, unless it says otherwise (a 202 accepts and no more;
+    a resource still Creating or Updating is not there yet)."""
+    if reply.status == 202:
+        raise Unconfirmed(what, "accepted (HTTP 202) with no URL to follow")
+    props = reply.body.get("properties") if isinstance(reply.body, dict) else None
+    state = str(props.get("provisioningState") or "") if isinstance(props, dict) else ""
+    if state.lower() in ENDED_BADLY:
+        raise SerconError(hide(f"{what}: {state}", secrets))
+    if state and state.lower() != "succeeded":
+        raise Unconfirmed(what, f"Azure answered {hide(state, secrets)} with no URL to follow")
+    return reply
+
+
+def _status(answer: ArmReply, what: str, secrets: tuple[str, ...]) -> str:
+    """The operation's status from its status URL's answer, which must be a JSON object with one."""
+    body = answer.body
+    if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+        shown = "not a JSON object" if not isinstance(body, dict) else "a JSON object with no status"
+        raise Unconfirmed(what, f"its status could not be read: Azure's answer (HTTP {answer.status}) is {shown}")
+    return body["status"]
 
 
 def _bounded(arm: ArmClient, end: float, sleep: Callable[[float], None], clock: Callable[[], float]) -> ArmClient:
@@ -137,10 +163,8 @@ def _reason(answer: ArmReply) -> str:
 
 def _delay(reply: ArmReply, fallback: float) -> float:
     value = header(reply, "Retry-After")
-    try:
-        return max(MIN_RETRY_AFTER, min(MAX_RETRY_AFTER, retry_delay(value))) if value else fallback
-    except (TypeError, ValueError):
-        return fallback
+    asked = retry_delay(value) if value else None
+    return fallback if asked is None else max(MIN_RETRY_AFTER, min(MAX_RETRY_AFTER, asked))
 
 
 def _same_host(arm: ArmClient, url: str, what: str) -> None:

@@ -12,8 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sercon.azure import lro
-from sercon.azure.arm import ArmClient, hide
-from sercon.azure.checks import VMACCESS, access_extension, account_of, allowed_ips, missing_service_ips, network_rules
+from sercon.azure.arm import ArmClient, ChangedMeanwhile, hide
+from sercon.azure.checks import (
+    VMACCESS,
+    Facts,
+    access_extension,
+    account_of,
+    allowed_ips,
+    missing_service_ips,
+    network_rules,
+)
 from sercon.azure.doctor import Report
 from sercon.azure.resolve import AzureVm
 from sercon.errors import SerconError
@@ -65,13 +73,50 @@ def allow_service_ips(arm: ArmClient, report: Report, confirmed: tuple[str, ...]
     default action stay as they are (the account is never opened to all networks).
 
     Only the IPs the user *confirmed* are added. When more are missing by now, *confirm* asks again (on
-    a terminal); with --yes (no *confirm*) they are left out, and the answer says which."""
+    a terminal); with --yes (no *confirm*) they are left out, and the answer says which.
+
+    The rule set is written whole, so it is written If-Match the ETag of the read: a rule another client
+    added in between is not lost. On a 412 the account is read and the write planned again, once."""
     facts = report.facts
     if facts is None or facts.storage_account is None:  # pragma: no cover - plan() checked
         raise SerconError("storage firewall: the storage account could not be read")
-    name = facts.storage_name
-    account = arm.get(facts.storage_account["id"], "storage")
-    found = missing_service_ips(replace(facts, storage_account=account))
+    name, account_id = facts.storage_name, facts.storage_account["id"]
+    for again in (True, False):
+        read = arm.send("GET", account_id, "storage")
+        if not isinstance(read.body, dict):
+            raise SerconError(f"storage firewall: the answer for {name} could not be read; nothing was changed")
+        planned = _firewall_plan(replace(facts, storage_account=read.body), confirmed, confirm)
+        if isinstance(planned, str):
+            return planned
+        etag = lro.header(read, "ETag")
+        sent.append(f"add {len(planned.adding)} IPs to the firewall of storage account {name}")
+        try:
+            reply = arm.patch(account_id, "storage", {"properties": {"networkAcls": planned.acls}},
+                              {"If-Match": etag} if etag else None)
+        except ChangedMeanwhile:
+            if again:
+                continue
+            raise SerconError(f"storage firewall: the firewall of {name} changed while sercon wrote it, twice; "
+                              "sercon's write was refused each time and changed nothing",
+                              "run `sercon doctor --fix` again") from None
+        lro.wait(arm, reply, f"updating the firewall of {name}", progress)
+        return (f"added {len(planned.adding)} SerialConsole IPs for {planned.geography} to the firewall of {name}: "
+                f"{', '.join(planned.adding)}{planned.notes}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class _FirewallPlan:
+    geography: str
+    adding: list[str]
+    acls: dict
+    notes: str
+
+
+def _firewall_plan(facts: Facts, confirmed: tuple[str, ...], confirm: Confirm) -> _FirewallPlan | str:
+    """The rule set to write from the account as just read, or what to answer when nothing is to be added."""
+    name, account = facts.storage_name, facts.storage_account or {}
+    found = missing_service_ips(facts)
     if not found or not found[1]:
         return f"nothing to add: {name} allows the SerialConsole IPs now"
     geography, missing = found
@@ -90,11 +135,7 @@ def allow_service_ips(arm: ArmClient, report: Report, confirmed: tuple[str, ...]
         raise SerconError(f"storage firewall: the default action of {name} could not be read; nothing was changed")
     acls = {**rules, "ipRules": [*({"value": ip, "action": "Allow"} for ip in allowed_ips(rules)),
                                  *({"value": ip, "action": "Allow"} for ip in adding)]}
-    sent.append(f"add {len(adding)} IPs to the firewall of storage account {name}")
-    reply = arm.patch(account["id"], "storage", {"properties": {"networkAcls": acls}})
-    lro.wait(arm, reply, f"updating the firewall of {name}", progress)
-    return (f"added {len(adding)} SerialConsole IPs for {geography} to the firewall of {name}: "
-            f"{', '.join(adding)}{notes}")
+    return _FirewallPlan(geography, adding, acls, notes)
 
 
 def _firewall_notes(there: list[str], unconfirmed: list[str]) -> str:
@@ -115,8 +156,7 @@ def set_password_user(arm: ArmClient, vm: AzureVm, credentials: Credentials, sen
     Every error raised while the password is around is replaced by one that cannot carry it: ARM's
     message with the password blanked, and no chained exception (tracebacks print those).
     """
-    existing = access_extension(vm)
-    name = existing.get("name", ACCESS_EXTENSION) if existing else ACCESS_EXTENSION
+    name = access_extension_name(vm)
     body = {"location": vm.model.get("location", vm.location), "properties": {
         "publisher": VMACCESS[0], "type": VMACCESS[1], "typeHandlerVersion": ACCESS_VERSION,
         "autoUpgradeMinorVersion": True, "settings": {},
@@ -135,6 +175,12 @@ def set_password_user(arm: ArmClient, vm: AzureVm, credentials: Credentials, sen
         body.clear()
     return (f"user {credentials.user} set through the VM access extension ({name}): sign in at the console with "
             "the password you gave")
+
+
+def access_extension_name(vm: AzureVm) -> str:
+    """The VM's own VMAccessForLinux extension's name (a VM takes one per handler), else the portal's."""
+    existing = access_extension(vm)
+    return existing.get("name", ACCESS_EXTENSION) if existing else ACCESS_EXTENSION
 
 
 def _without(exc: SerconError, secrets: tuple[str, ...]) -> SerconError:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from sercon.azure.arm import ArmClient
-from sercon.errors import TargetNotFound, UsageError
+from sercon.errors import SerconError, TargetNotFound, UsageError
 from sercon.paths import azure_cli_dir
 from sercon.targets import AzureTarget
 
@@ -49,10 +51,15 @@ class AzureVm:
 
     @property
     def parent_path(self) -> str:
-        """The path segment the serial console's connect call takes (see the protocol sheet, section 2)."""
+        """The parent type and parent of the serial console's connect call (protocol sheet, section 2).
+
+        A scale-set instance's parent `SET/virtualMachines/ID` is one path parameter, quoted whole, as
+        the official client's generated SDK sends it: `SET%2FvirtualMachines%2FID` (the literal form is
+        not known to work)."""
         if self.scale_set is not None and self.instance_id is not None:
-            return f"virtualMachineScaleSets/{self.scale_set['name']}/virtualMachines/{self.instance_id}"
-        return f"virtualMachines/{self.name}"
+            parent = f"{self.scale_set['name']}/virtualMachines/{self.instance_id}"
+            return f"virtualMachineScaleSets/{quote(parent, safe='')}"
+        return f"virtualMachines/{quote(self.name, safe='')}"
 
 
 def pick_subscription(target: AzureTarget, environ: dict[str, str]) -> str:
@@ -121,10 +128,16 @@ def _vm_path(subscription: str, rg: str, name: str) -> str:
 def _get_vm(arm: ArmClient, subscription: str, rg: str, name: str, check_scale_set: bool = False) -> AzureVm:
     try:
         model = arm.get(_vm_path(subscription, rg, name), "compute", **{"$expand": "instanceView"})
-    except TargetNotFound:
-        if check_scale_set:
-            _raise_if_scale_set(arm, subscription, rg, name)
-        raise
+    except TargetNotFound as exc:
+        if not check_scale_set:
+            raise
+        _raise_if_scale_set(arm, subscription, rg, name)
+        try:
+            group = list(arm.list(f"/subscriptions/{subscription}/resourceGroups/{rg}{COMPUTE}/virtualMachines",
+                                  "compute"))
+        except SerconError:
+            raise exc from None  # the group's list cannot be read: no guess
+        raise _with_near(exc, name, group) from None
     return AzureVm(subscription, rg, model["name"], None, model["id"], model,
                    model.get("properties", {}).get("instanceView", {}))
 
@@ -151,9 +164,19 @@ def resource_group_of(resource_id: str) -> str:
     return parts[lowered.index("resourcegroups") + 1]
 
 
+def _with_near(exc: TargetNotFound, name: str, vms: list[dict[str, Any]]) -> TargetNotFound:
+    """*exc* with the close names among *vms* as its fix (as difflib finds them), when there are any."""
+    found = {vm["name"].lower(): vm for vm in vms if isinstance(vm.get("name"), str)}
+    close = difflib.get_close_matches(name.lower(), list(found), n=3, cutoff=0.6)
+    if close:
+        options = " or ".join(f"`-g {resource_group_of(found[n].get('id', ''))} {found[n]['name']}`" for n in close)
+        exc.hint = f"did you mean {options}?"
+    return exc
+
+
 def _find_vm(arm: ArmClient, subscription: str, name: str) -> AzureVm:
-    matches = [vm for vm in arm.list(f"/subscriptions/{subscription}{COMPUTE}/virtualMachines", "compute")
-               if vm["name"].lower() == name.lower()]
+    every = list(arm.list(f"/subscriptions/{subscription}{COMPUTE}/virtualMachines", "compute"))
+    matches = [vm for vm in every if vm["name"].lower() == name.lower()]
     if len(matches) > 1:
         options = "; ".join(f"-g {resource_group_of(vm['id'])} {vm['name']}" for vm in matches)
         raise UsageError(f"{len(matches)} VMs are named {name!r} in subscription {subscription}",
@@ -163,8 +186,9 @@ def _find_vm(arm: ArmClient, subscription: str, name: str) -> AzureVm:
     for scale_set in arm.list(f"/subscriptions/{subscription}{COMPUTE}/virtualMachineScaleSets", "compute"):
         if scale_set["name"].lower() == name.lower():
             _raise_if_scale_set(arm, subscription, resource_group_of(scale_set["id"]), scale_set["name"])
-    raise TargetNotFound(f"no VM or scale set named {name!r} in subscription {subscription}",
-                         "check the name (`az vm list -o table`) and the subscription (--subscription)")
+    raise _with_near(TargetNotFound(f"no VM or scale set named {name!r} in subscription {subscription}",
+                                    "check the name (`az vm list -o table`) and the subscription (--subscription)"),
+                     name, every)
 
 
 def _resolve_instance(arm: ArmClient, target: AzureTarget, subscription: str) -> AzureVm:

@@ -43,9 +43,9 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: boo
     extension); print the command for the rest (a role...); then check again.
 
     Exit 0 when nothing failed, 6 when a check failed, 4 when the target is not found, 5 when the VM
-    may not be read. With --fix, from the checks made again: 3 when a repair was sent but Azure has not
-    confirmed it, 6 when one asked for failed or was declined while its check fails, or when something
-    that stops `connect` fails; else 0.
+    may not be read. With --fix, from the checks made again: 6 when one asked for failed or was declined
+    while its check fails, or when a check still fails (a lock, a role: for someone else to repair); 3
+    when a repair was sent but Azure has not confirmed it; else 0.
     """
     from sercon.checks import FAIL
     from sercon.cli.render import checking, render_checks
@@ -56,9 +56,9 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: boo
         return _doctor_fix(env, resolved, identity, as_json, FixRequest(fix, yes, fix_user, password_stdin))
     with checking(env, resolved.label) if isinstance(resolved, AzureTarget) else contextlib.nullcontext():
         rows, error = check_rows(env, resolved, identity)
-    render_checks(env, resolved.label, rows, as_json)
+    render_checks(env, resolved.label, rows, as_json, error.message if error is not None else None)
     if error is not None:
-        raise error  # after the table: the same message, on stderr, with its exit status
+        raise error  # after the table, which leaves its row to it: the message on stderr, its exit status
     return ExitStatus.PRECONDITION if any(r.status == FAIL for r in rows) else ExitStatus.SUCCESS
 
 
@@ -123,7 +123,7 @@ def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: F
     with checking(env, target.label):
         report = diagnose(arm, target, subscription)
     if report.error is not None or not as_json:
-        render_checks(env, target.label, report.rows, as_json)
+        render_checks(env, target.label, report.rows, as_json, report.error.message if report.error else None)
     if report.error is not None:
         raise report.error
     planned = fixes.plan(report, subscription, request.user, request.user is not None, env.stdin_is_tty())
@@ -137,7 +137,7 @@ def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: F
         after = report
         if log.sent:
             with checking(env, target.label):
-                after = diagnose(arm, target, subscription)
+                after = fixes.with_outcomes(diagnose(arm, target, subscription), log.outcomes)
     except (KeyboardInterrupt, click.Abort, Interrupted) as exc:
         if not log.sent:
             raise
@@ -145,7 +145,8 @@ def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: F
     if as_json:
         render_fix_json(env, target.label, report.rows, fixes.outcomes_json(log.outcomes), after.rows)
     elif after is not report:
-        render_checks(env, f"{target.label}, after the fixes", after.rows, False)
+        render_checks(env, f"{target.label}, after the fixes", after.rows, False,
+                      after.error.message if after.error else None)
     else:
         env.stdout.write("fix: nothing was changed\n" if log.outcomes else "fix: nothing to repair\n")
     if after.error is not None:

@@ -32,17 +32,21 @@ SPINNER_UTF8, SPINNER_ASCII = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "|/-\\"
 SPIN_EVERY = 0.08  # seconds per frame
 
 
-def render_checks(env: Env, title: str, rows: list[CheckResult], as_json: bool) -> None:
+def render_checks(env: Env, title: str, rows: list[CheckResult], as_json: bool, error: str | None = None) -> None:
+    """The rows; *error*: the message of the error that follows on stderr (the VM could not be read),
+    whose row the human table leaves to it, with the summary: said once, not twice."""
     if as_json:
         env.stdout.write(json.dumps({"target": title, "checks": [asdict(r) for r in rows]}, indent=2) + "\n")
         return
     style = Style.for_stream(env.stdout, env.environ)
     lines = [f"doctor: {title}"]
-    for row in rows:
+    shown = [row for row in rows if error is None or row.status != FAIL or row.found != error]
+    for row in shown:
         lines.append(f"{style.mark(row.status)} {row.name}: {row.found}")
         if row.fix and row.status != OK:
             lines += [FIX_INDENT + part for part in row.fix.splitlines()]  # never wrapped, never cut
-    lines.append(summary(rows))
+    if len(shown) == len(rows):
+        lines.append(summary(rows))
     env.stdout.write("\n".join(lines) + "\n")
     env.stdout.flush()
 
@@ -128,9 +132,57 @@ def checking(env: Env, label: str) -> contextlib.AbstractContextManager[None]:
     return spinner(env, f"checking {label}")
 
 
+class _OwnLine:
+    """stderr while sercon's own moving line (a spinner, a progress line) is on it: any other write (a
+    warning, a retry notice, from any thread) first clears that line, so it starts on a line of its
+    own, and once it ends its line the moving line is drawn again below it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.RLock()
+        self.drawn = ""  # the moving line as it is on the screen now ("" when none is)
+
+    def draw(self, text: str) -> None:
+        with self.lock:
+            self.stream.write(text)
+            self.stream.flush()
+            self.drawn = text
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            moving, self.drawn = self.drawn, ""
+            if moving:
+                self.stream.write("\r\x1b[K")
+            written = self.stream.write(text)
+            if moving and text.endswith("\n"):
+                self.stream.write(moving)
+                self.drawn = moving
+            return written
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def _own_line(env: Env) -> Iterator[_OwnLine]:
+    """env.stderr as an _OwnLine for the block; the moving line cleared at its end, whatever the way out."""
+    line = _OwnLine(env.stderr)
+    env.stderr = line  # type: ignore[assignment]
+    try:
+        yield line
+    finally:
+        env.stderr = line.stream
+        with line.lock:
+            if line.drawn:
+                line.stream.write("\r\x1b[K")
+                line.stream.flush()
+            line.drawn = ""
+
+
 @contextlib.contextmanager
 def spinner(env: Env, text: str) -> Iterator[None]:
     """A spinner on stderr while *text* goes on, on a terminal only; one still line when animation is off.
+    Other lines written meanwhile (warnings, retry notices) start on a line of their own; it resumes below.
 
     Its own small thread, not rich's: importing rich would cost a connect ~70 ms."""
     stream = env.stderr
@@ -145,23 +197,25 @@ def spinner(env: Env, text: str) -> Iterator[None]:
     frames = SPINNER_UTF8 if utf8_locale(env.environ) else SPINNER_ASCII
     width = _width(stream)
     stop = threading.Event()
-
-    def spin() -> None:
-        index = 0
-        while not stop.is_set():
-            stream.write(f"\r{frames[index % len(frames)]} {text}"[:width])  # under a row: \r reaches its start
-            stream.flush()
-            index += 1
-            stop.wait(SPIN_EVERY)
-
-    thread = threading.Thread(target=spin, name="sercon-spinner", daemon=True)
     stream.write("\x1b[?25l")  # the cursor would flicker over the frames
-    thread.start()
     try:
-        yield
+        with _own_line(env) as line:
+
+            def spin() -> None:
+                index = 0
+                while not stop.is_set():
+                    line.draw(f"\r{frames[index % len(frames)]} {text}"[:width])  # under a row: \r reaches its start
+                    index += 1
+                    stop.wait(SPIN_EVERY)
+
+            thread = threading.Thread(target=spin, name="sercon-spinner", daemon=True)
+            thread.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                thread.join()
     finally:
-        stop.set()
-        thread.join()
         stream.write("\r\x1b[K\x1b[?25h")  # every way out, a signal's too, gives the cursor back
         stream.flush()
 
@@ -169,25 +223,18 @@ def spinner(env: Env, text: str) -> Iterator[None]:
 @contextlib.contextmanager
 def progress_line(env: Env) -> Iterator[Callable[[str], None] | None]:
     """A line on stderr that a long-running operation rewrites as it goes, on a terminal only (none when
-    piped); with NO_COLOR or TERM=dumb, nothing that moves: each new state on a line of its own."""
+    piped); with NO_COLOR or TERM=dumb, nothing that moves: each new state on a line of its own. Other
+    lines written meanwhile start on a line of their own, the progress line below them."""
     stream = env.stderr
     if not stream.isatty():
         yield None
         return
-    moving, width, shown = colour_allowed(env.environ), _width(stream), []
-
-    def show(text: str) -> None:
-        line = f"sercon: {redact(text)}"
-        stream.write(f"\r{line[:width - 1]}\x1b[K" if moving else line + "\n")
-        stream.flush()
-        shown.append(line)
-
-    try:
-        yield show
-    finally:
-        if moving and shown:
-            stream.write("\r\x1b[K")
-            stream.flush()
+    width = _width(stream)
+    if not colour_allowed(env.environ):
+        yield lambda text: (stream.write(f"sercon: {redact(text)}\n"), stream.flush())
+        return
+    with _own_line(env) as line:
+        yield lambda text: line.draw(f"\r{f'sercon: {redact(text)}'[:width - 1]}\x1b[K")
 
 
 def _width(stream: TextIO) -> int:

@@ -57,8 +57,7 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
     """Serial round trips off the critical path: the console's state is read beside the VM, the
     definite blockers are judged from those two answers, and the connect call then runs beside the
     remaining checks (storage firewall, locks, role), which only warn."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    from sercon.azure import background
     from sercon.azure.gateway import console_transport
     from sercon.azure.known_vms import remember
     from sercon.azure.resolve import resolve_vm
@@ -66,13 +65,14 @@ def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOpti
     from sercon.transport.control import find_session
 
     arm, subscription = azure_vm_context(env, target, identity)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with background.tasks() as pool:
         console = pool.submit(_console_disabled, arm, subscription) if options.checks else None
         vm = resolve_vm(arm, target, subscription)
         remember(env.environ, vm)  # for the shell's completion of VM names (no Azure call at a Tab)
         running = find_session(vm.resource_id, env.environ)
         if running is not None and options.share:
             env.info(f"using the running `sercon connect` to {vm.label}")
+            running.label = f"{vm.label} (through the running sercon connect)"  # not its resource ID
             return running
         state = console.result() if console is not None else None
         if console is not None:
@@ -111,7 +111,7 @@ def _stop_on_blockers(console_disabled: bool | None, vm) -> None:
     """The definite blockers, before any connect call: console disabled, VM stopped, no boot diagnostics."""
     from sercon.azure.checks import Facts, check_boot_diagnostics, check_console, check_power, gate
 
-    gate([check_console(Facts(console_disabled=console_disabled)), check_power(vm), check_boot_diagnostics(vm)])
+    gate([check_console(Facts(console_disabled=console_disabled)), check_power(vm), check_boot_diagnostics(vm)], vm)
 
 
 def _checked(arm, target: AzureTarget, subscription: str, vm, console_disabled: bool | None) -> list[Any]:
@@ -122,7 +122,7 @@ def _checked(arm, target: AzureTarget, subscription: str, vm, console_disabled: 
     report = diagnose(arm, target, subscription, vm, console_disabled)
     if report.error is not None:
         raise report.error
-    return gate(report.rows)
+    return gate(report.rows, vm)
 
 
 def _warned(env: Env, checks: Future[list[Any]] | None) -> list[str]:

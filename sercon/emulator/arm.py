@@ -2,7 +2,8 @@
 the writes `sercon doctor --fix` makes are in arm_updates.py, their long-running operations in operations.py.
 
 One catch-all handler matches paths case-insensitively (ARM ignores case; the CLI's SDK writes
-`resourcegroups`) and accepts %2F in scale-set parents. Every call needs a live token, a published
+`resourcegroups`); the connect call takes a scale-set parent encoded only (SET%2FvirtualMachines%2FID),
+as the official client sends it. Every call needs a live token, a published
 api-version of the provider (api_versions.py) and the caller's permission for the route's action,
 as ARM does.
 """
@@ -25,6 +26,7 @@ from sercon.emulator.arm_shapes import (
     arm_error,
     boot_log_text,
     lock_json,
+    storage_etag,
     storage_json,
     storage_missing,
     vm_instance_view,
@@ -37,7 +39,7 @@ from sercon.emulator.authority import Identity, TokenStore
 from sercon.emulator.gateway import Gateway
 from sercon.emulator.operations import Operations
 from sercon.emulator.sandbox import SandboxError
-from sercon.emulator.world import CONNECT_ACTION, World, nested_gateway
+from sercon.emulator.world import CONNECT_ACTION, Fault, World, nested_gateway
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
@@ -48,6 +50,8 @@ VMSS_VM = VMSS + r"/virtualmachines/(?P<iid>[^/]+)"
 SCOPE = r"(?P<scope>/subscriptions/.*?)"
 SERIAL_CONNECT = r"/providers/microsoft\.serialconsole/serialports/0/connect"
 EXTENSION = r"/extensions/(?P<ext>[^/]+)"
+# The official client quotes a scale-set instance's parent as one path segment (docs/emulator.md).
+ENCODED_PARENT = re.compile(r"/virtualmachinescalesets/[^/]+%2fvirtualmachines%2f[^/]+/providers/", re.I)
 
 Handler = Callable[[web.Request, dict[str, str], Identity], Awaitable[web.StreamResponse]]
 
@@ -122,9 +126,7 @@ class Arm(ArmUpdates):
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status:
-                headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                return web.json_response({"error": {"code": fault.code, "message": fault.message}},
-                                         status=fault.status, headers=headers)
+                return _fault_answer(fault)
         who, problem = self._caller(request)
         if who is None:
             return problem
@@ -282,6 +284,10 @@ class Arm(ArmUpdates):
         if sub["console_disabled"]:
             return arm_error(403, "SubscriptionNotEnabled", f"Subscription name {sub['name']}, id {sub['id']} is in "
                              "non-Enabled state for the serial console.")
+        if "iid" in params and not ENCODED_PARENT.search(request.raw_path):
+            return arm_error(400, "InvalidParentResource", "The emulator takes a scale-set instance's parent as one "
+                             f"encoded path segment, '{params['set']}%2FvirtualMachines%2F{params['iid']}', as the "
+                             "official client sends it.")
         if "iid" in params:
             scale_set, inst, error = self._instance(params)
             vm = {**scale_set, **inst, "name": f"{scale_set['name']}_{inst['id']}",
@@ -306,7 +312,8 @@ class Arm(ArmUpdates):
     async def get_storage(self, request, params, who):
         sub = self._sub(params)
         acct = World.find(sub["storage_accounts"], params["rg"], params["acct"])
-        return storage_missing(params) if acct is None else web.json_response(storage_json(sub, acct))
+        return storage_missing(params) if acct is None else web.json_response(
+            storage_json(sub, acct), headers={"ETag": storage_etag(acct)})
 
     async def permissions(self, request, params, who):
         return web.json_response({"value": self.world.permissions(who.object_id, params["scope"])})
@@ -343,3 +350,13 @@ class Arm(ArmUpdates):
         vm = request.match_info["vm"]
         self.appended_logs[vm] = self.appended_logs.get(vm, "") + (await request.text())
         return web.Response(text="ok")
+
+
+def _fault_answer(fault: Fault) -> web.Response:
+    """An injected answer: ARM's error, or the fault's own body (a str as written, else JSON)."""
+    retry = fault.retry_after
+    headers = {} if retry is None else {"Retry-After": retry if isinstance(retry, str) else f"{retry:g}"}
+    if isinstance(fault.body, str):
+        return web.Response(text=fault.body, status=fault.status, headers=headers, content_type="text/plain")
+    body = fault.body if fault.body is not None else {"error": {"code": fault.code, "message": fault.message}}
+    return web.json_response(body, status=fault.status, headers=headers)

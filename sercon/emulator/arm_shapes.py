@@ -3,6 +3,8 @@ ARM's error answer."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from aiohttp import web
@@ -152,6 +154,13 @@ def storage_json(sub: dict[str, Any], acct: dict[str, Any]) -> dict[str, Any]:
                                            "ipRules": [{"value": ip, "action": "Allow"} for ip in acct["ip_rules"]],
                                            "virtualNetworkRules": list(acct.get("virtual_network_rules", []))},
                            "primaryEndpoints": {"blob": f"https://{acct['name']}.blob.core.windows.net/"}}}
+
+
+def storage_etag(acct: dict[str, Any]) -> str:
+    """The account's ETag: a digest of everything it holds, so that any change (a write, a test editing
+    the world) gives a new one."""
+    digest = hashlib.sha256(json.dumps(acct, sort_keys=True, default=str).encode()).hexdigest()
+    return f'"{digest[:16]}"'
 
 
 def lock_json(lock: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from sercon.emulator.arm_bodies import (
     text_password,
     within,
 )
-from sercon.emulator.arm_shapes import arm_error, extension_json, storage_json, storage_missing, vm_json
+from sercon.emulator.arm_shapes import arm_error, extension_json, storage_etag, storage_json, storage_missing, vm_json
 from sercon.emulator.operations import Operations
 from sercon.emulator.world import World
 
@@ -180,7 +180,7 @@ class ArmUpdates:
         acct = World.find(sub["storage_accounts"], params["rg"], params["acct"])
         if acct is None:
             return storage_missing(params)
-        error = self._locked(params, request.path)
+        error = self._locked(params, request.path) or _stale(request, acct)
         body, error = (None, error) if error else await object_body(request)
         if error:
             return error
@@ -188,4 +188,12 @@ class ArmUpdates:
         if error:
             return error
         acct.update(changes)
-        return web.json_response(storage_json(sub, acct))
+        return web.json_response(storage_json(sub, acct), headers={"ETag": storage_etag(acct)})
+
+
+def _stale(request: web.Request, acct: dict[str, Any]) -> web.Response | None:
+    """ARM's optimistic concurrency: an If-Match that is not the resource's ETag (nor `*`) is refused 412."""
+    wanted = request.headers.get("If-Match")
+    if wanted is None or wanted.strip() == "*" or storage_etag(acct) in (part.strip() for part in wanted.split(",")):
+        return None
+    return arm_error(412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met.")

@@ -55,9 +55,10 @@ class Fault:
     status: int | None = None
     code: str = "ServerError"
     message: str = "injected by the emulator"
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # a str goes as written (an unreadable Retry-After)
     delay: float = 0.0
     count: int = 1
+    body: Any = None  # instead of ARM's error: a str goes as written (not JSON), anything else as JSON
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,8 @@ def test_persistent_throttling_gives_up_with_the_arm_code(azure_with):
     azure = azure_with(faults=[{"match": "virtualMachines/web1$", "status": 429, "retry_after": 0,
                                 "code": "TooManyRequests", "count": -1}])
     result = azure.cli("log", "-g", "prod-rg", "web1")
-    assert result.returncode == 1
-    assert b"TooManyRequests, HTTP 429" in result.stderr
+    assert result.returncode == 9  # busy: docs/exit-codes.md
+    assert b"TooManyRequests, HTTP 429" in result.stderr and b"\n  fix: try again in" in result.stderr
     assert sum(1 for r in azure.requests if r["url"].split("?")[0].endswith("web1")) == 5
 
 

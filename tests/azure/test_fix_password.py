@@ -144,6 +144,9 @@ def test_a_succeeded_access_extension_is_a_warning_and_a_password_can_still_be_s
                         input=b"Bob-pw-12345\n")
     assert result.returncode == 0 and first["fixes"][0]["status"] == "applied"
     row = rows(first["checks"])["password user"]
+    assert row["status"] == "warn" and "user bob was set through the VM access extension" in row["found"]
+    later = json.loads(azure.cli("doctor", "--json", "-g", "prod-rg", "keysonly").stdout)  # a later doctor
+    row = rows(later["checks"])["password user"]
     assert row["status"] == "warn" and "a user may have been set through the VM access extension" in row["found"]
     second, result = fix(azure, "--user", "carol", "--password-stdin", "-g", "prod-rg", "keysonly",
                          input=b"Carol-pw-12345\n")

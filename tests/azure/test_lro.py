@@ -160,3 +160,47 @@ def test_a_failure_the_location_url_answers_is_a_failure_not_an_unconfirmed_oper
         lro.wait(arm, reply, "setting the user", None, sleep=clock.sleep, clock=clock.monotonic)
     assert not isinstance(caught.value, lro.Unconfirmed), caught.value.message
     assert "VMExtensionProvisioningError" in caught.value.message
+
+
+@pytest.mark.parametrize("value", ["soon", "Wed, 99 Oct 2015 07:28:00 GMT", ""])
+def test_a_retry_after_that_is_neither_a_number_nor_a_date_waits_the_default(azure_with, value):
+    """A poll answered 503 with an unreadable Retry-After is retried after the usual backoff."""
+    azure = azure_with(faults=[{"match": "/operations/", "method": "GET", "status": 503, "count": 1,
+                                "retry_after": value}])
+    arm, reply = start(azure)
+    clock = Clock()
+    lro.wait(arm, reply, "starting", None, sleep=clock.sleep, clock=clock.monotonic)
+    assert azure.vm("dealloc1")["power"] == "running"
+    assert 0.5 in clock.slept  # the client's first backoff, as for an answer without Retry-After
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"Succeeded"', "null", "<html>busy</html>"])
+def test_a_status_that_is_not_a_json_object_leaves_the_operation_unconfirmed(azure_with, body):
+    azure = azure_with(faults=[{"match": "/operations/", "method": "GET", "status": 200, "count": -1,
+                                "body": body}])
+    arm, reply = start(azure)
+    clock = Clock()
+    with pytest.raises(lro.Unconfirmed) as caught:
+        lro.wait(arm, reply, "starting VM prod-rg/dealloc1", None, sleep=clock.sleep, clock=clock.monotonic)
+    assert caught.value.message.startswith("starting VM prod-rg/dealloc1: its status could not be read")
+    assert "Azure has not confirmed it" in caught.value.message
+    assert caught.value.exit_status == ExitStatus.TIMEOUT
+
+
+def test_a_202_without_an_operation_url_is_not_confirmed(azure_with):
+    """Accepted, and nothing to follow: sercon cannot say it is done."""
+    azure = azure_with(faults=[{"match": "dealloc1/start$", "method": "POST", "status": 202, "body": ""}])
+    arm, reply = start(azure)
+    assert reply.status == 202
+    with pytest.raises(lro.Unconfirmed) as caught:
+        lro.wait(arm, reply, "starting VM prod-rg/dealloc1", None, sleep=lambda s: pytest.fail("slept"))
+    assert "accepted (HTTP 202) with no URL to follow" in caught.value.message
+    assert caught.value.exit_status == ExitStatus.TIMEOUT
+
+
+def test_an_answer_still_provisioning_without_urls_is_not_confirmed():
+    """A 200 or 201 whose resource says Creating or Updating, and no URL: not done either."""
+    reply = ArmReply(201, {}, {"properties": {"provisioningState": "Creating"}})
+    with pytest.raises(lro.Unconfirmed) as caught:
+        lro.wait(None, reply, "setting user rescue", None, sleep=lambda s: pytest.fail("slept"))
+    assert "Creating" in caught.value.message

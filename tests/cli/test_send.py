@@ -207,7 +207,7 @@ def test_name_option_names_the_vm_and_the_positional_is_text(azure):  # noqa: F8
     assert booted.returncode == 0, booted.stderr  # its login program drops keys typed before it runs, as agetty does
     result = azure.cli("send", "-g", "prod-rg", "-n", "web1", "echo hi", "--expect", "Password: $")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(b"echo hi\n") and result.stdout.endswith(b"Password: "), result.stdout  # a user name
+    assert result.stdout.startswith(b"echo hi\n") and result.stdout.endswith(b"Password: "), result.stdout
     vm_urls = [r["url"] for r in azure.requests if "/virtualMachines/" in r["url"]]
     assert vm_urls and all("/virtualMachines/web1" in url for url in vm_urls), vm_urls
 

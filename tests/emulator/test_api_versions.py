@@ -71,16 +71,27 @@ def test_an_emulator_next_link_keeps_working(emu):
     assert [vm["name"] for vm in first["value"] + second.json()["value"]] == ["a", "b"]
 
 
-@pytest.mark.parametrize("parent", ["set1%2FvirtualMachines%2F0", "set1/virtualMachines/0"])
-def test_a_scale_set_parent_may_come_encoded(emu, parent):
+def test_a_scale_set_parent_comes_encoded(emu):
     """The official SDK quotes the parent: SET%2FvirtualMachines%2FID (azure-protocol.md §2, §11)."""
     env = emu()
+    parent = "set1%2FvirtualMachines%2F0"
     reply = env.arm("POST", f"{SET_PARENT}/{parent}{CONNECT}", "2018-05-01")
     assert reply.status_code == 200, reply.text
     assert f"/{parent}/" in env.emulator.arm.requests[-1]["url"]  # sent (and received) as written
     ws = env.session(reply.json()["connectionString"])
     ws.send("vmss\n")
     assert b"got:vmss" in read_until(ws, b"got:vmss")
+
+
+def test_a_scale_set_parent_with_literal_slashes_is_refused(emu):
+    """No public record shows ARM taking SET/virtualMachines/ID in the serial-port path: the emulator
+    takes only what the official client sends (docs/emulator.md, a CHOICE)."""
+    env = emu()
+    reply = env.arm("POST", f"{SET_PARENT}/set1/virtualMachines/0{CONNECT}", "2018-05-01")
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == "InvalidParentResource"
+    assert "set1%2FvirtualMachines%2F0" in reply.json()["error"]["message"]
+    assert not env.gateway.sessions
 
 
 def test_the_boot_log_blob_takes_no_api_version(emu):

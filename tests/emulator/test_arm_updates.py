@@ -53,12 +53,12 @@ def env() -> Iterator[Emu]:
 
 
 def call(env: Emu, method: str, path: str, body: Any = None, version: str = COMPUTE, raw: bytes | None = None,
-         **params: str) -> requests.Response:
+         headers: dict[str, str] | None = None, **params: str) -> requests.Response:
     url = path if path.startswith("https://") else env.base + path
     if not path.startswith("https://"):
         params["api-version"] = version
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    headers = {"Authorization": f"Bearer {env.token}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {env.token}", "Content-Type": "application/json", **(headers or {})}
     return env.http.request(method, url, params=params, data=data, headers=headers, timeout=10)
 
 
@@ -333,6 +333,32 @@ def test_storage_patch_refuses_bad_network_rules(env, rules, needle):
     error = reply.json()["error"]
     assert error["code"] == "InvalidValuesForRequestParameters" and needle in error["message"], error
     assert acls(env)["ipRules"] == [{"value": "203.0.113.5", "action": "Allow"}]
+
+
+def test_a_storage_patch_with_a_stale_etag_is_refused_412_and_changes_nothing(env):
+    """Optimistic concurrency as ARM has it: If-Match with the ETag of the read, 412 when it changed."""
+    read = call(env, "GET", ACCOUNT, version=STORAGE)
+    etag = read.headers["ETag"]
+    env.emulator.world.subscription(SUB)["storage_accounts"][0]["ip_rules"].append("198.51.100.7")  # another client
+    rules = {**read.json()["properties"]["networkAcls"], "ipRules": [{"value": "20.105.209.72", "action": "Allow"}]}
+    stale = call(env, "PATCH", ACCOUNT, {"properties": {"networkAcls": rules}}, version=STORAGE,
+                 headers={"If-Match": etag})
+    assert stale.status_code == 412, stale.text
+    assert stale.json()["error"]["code"] == "PreconditionFailed"
+    assert [r["value"] for r in acls(env)["ipRules"]] == ["203.0.113.5", "198.51.100.7"]
+    fresh = call(env, "GET", ACCOUNT, version=STORAGE)
+    assert fresh.headers["ETag"] != etag
+    done = call(env, "PATCH", ACCOUNT, {"properties": {"networkAcls": rules}}, version=STORAGE,
+                headers={"If-Match": fresh.headers["ETag"]})
+    assert done.status_code == 200, done.text
+    assert done.headers["ETag"] == call(env, "GET", ACCOUNT, version=STORAGE).headers["ETag"] != fresh.headers["ETag"]
+
+
+def test_a_storage_patch_without_if_match_or_with_a_star_is_not_conditional(env):
+    rules = acls(env)
+    for headers in ({}, {"If-Match": "*"}):
+        reply = call(env, "PATCH", ACCOUNT, {"properties": {"networkAcls": rules}}, version=STORAGE, headers=headers)
+        assert reply.status_code == 200, reply.text
 
 
 def test_storage_patch_checks_the_api_version_of_storage(env):

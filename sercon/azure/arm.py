@@ -91,6 +91,10 @@ def error_for(failure: ArmFailure, what: str) -> SerconError:
         return PreconditionFailed(text)
     if failure.status == 412:
         return ChangedMeanwhile(text)
+    if failure.status >= 500:  # still failing after every retry: Azure's side, not a bug of sercon's
+        return ConnectionLost(f"{text}, still after {MAX_ATTEMPTS} attempts: Azure Resource Manager has a problem",
+                              "try again in a few minutes; Azure's status page (https://azure.status.microsoft) "
+                              "says whether the region is affected")
     return SerconError(text)
 
 

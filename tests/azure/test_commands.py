@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pexpect
+import pytest
 
 from tests.azure.conftest import SUB_DISABLED
 from tests.conftest import SERCON
@@ -113,6 +114,17 @@ def test_persistent_throttling_gives_up_with_the_arm_code(azure_with):
     result = azure.cli("log", "-g", "prod-rg", "web1")
     assert result.returncode == 9  # busy: docs/exit-codes.md
     assert b"TooManyRequests, HTTP 429" in result.stderr and b"\n  fix: try again in" in result.stderr
+    assert sum(1 for r in azure.requests if r["url"].split("?")[0].endswith("web1")) == 5
+
+
+@pytest.mark.parametrize("status, code", [(500, "InternalServerError"), (503, "ServiceUnavailable")])
+def test_a_server_error_that_persists_is_a_lost_connection_with_a_fix_not_a_bug(azure_with, status, code):
+    azure = azure_with(faults=[{"match": "virtualMachines/web1$", "status": status, "retry_after": 0,
+                                "code": code, "count": -1}])
+    result = azure.cli("log", "-g", "prod-rg", "web1")
+    assert result.returncode == 7, result.stderr  # docs/exit-codes.md: 1 is for sercon's own bugs
+    assert f"{code}, HTTP {status}".encode() in result.stderr and b"\n  fix: " in result.stderr, result.stderr
+    assert b"unexpected error" not in result.stderr
     assert sum(1 for r in azure.requests if r["url"].split("?")[0].endswith("web1")) == 5
 
 

@@ -95,6 +95,17 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         return cli.main(args=args, prog_name="sercon", obj=env)  # prints the completions and exits
     _raise_on_exit_signals()
     try:
+        return _invoke(args, env)
+    except (OutputClosed, BrokenPipeError):  # the reader went away while an error was being said
+        _silence_stdout()
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), env.stderr.fileno())
+        return int(ExitStatus.OUTPUT_CLOSED)
+
+
+def _invoke(args: list[str], env: Env) -> int:
+    """The command, and each way it can end turned into its exit status and message."""
+    try:
         with cli.make_context("sercon", args, obj=env) as ctx:
             return int(cli.invoke(ctx) or 0)
     except Interrupted as exc:

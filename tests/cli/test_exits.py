@@ -31,6 +31,14 @@ def test_a_closed_pipe_ends_quietly_with_141(device):
     assert result.stderr.decode().strip() == "status=141", result.stderr  # nothing else on stderr
 
 
+@pytest.mark.parametrize("args", [["--bogus"], ["connect", "--bogus"], ["connect", "/nonexistent/ttyX"]])
+def test_an_error_said_into_a_closed_pipe_ends_quietly_with_141(args):
+    """`sercon ... 2>&1 | head -c0`: the reader is gone before the error is said (a usage error is click's)."""
+    script = f"{' '.join(SERCON)} {' '.join(args)} 2>&1 | head -c0; echo \"status=${{PIPESTATUS[0]}}\" >&2"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, env=cli_env(), timeout=60)
+    assert result.stderr.decode().strip() == "status=141", result.stderr
+
+
 def test_closed_standard_streams_and_a_full_output_are_usage_errors():
     for redirect in ("<&-", ">&-"):
         result = subprocess.run(["bash", "-c", f"{' '.join(SERCON)} send loop:// hello {redirect}"],

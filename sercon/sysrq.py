@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from sercon.errors import UsageError
 
 # The Linux kernel's SysRq keys (Documentation/admin-guide/sysrq.rst) by their common names.
@@ -61,6 +59,8 @@ def parse_keys(spec: str) -> list[str]:
         elif token in MACROS:
             keys.extend(MACROS[token])
         else:
+            import difflib  # only for a mistyped name
+
             close = difflib.get_close_matches(token, [*KEY_NAMES, *MACROS], n=1)
             raise UsageError(
                 f"{token!r} is not a SysRq key or name" + (f" (did you mean {close[0]!r}?)" if close else ""),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum, auto
 
 from sercon.errors import UsageError
+from sercon.sysrq import destructive
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ
 
 
@@ -107,6 +108,7 @@ class EscapeMachine:
         self.state = State.IDLE
         self.at_line_start = True
         self._pending: MenuCommand | None = None
+        self._pending_arg: str | None = None  # the SysRq key a question waits on
         self._help_page = 0
 
     def menu_line(self) -> str:
@@ -207,12 +209,16 @@ class EscapeMachine:
             command = self._pending
             if byte in CANCEL or command is None:
                 return [Prompt(None)]
+            harm = destructive([chr(byte)]) if command.name == "sysrq" else None
+            if harm:  # b, c, o, e, i end the machine's work: asked first, as NMI and reset are
+                self.state, self._pending_arg = State.CONFIRM, chr(byte)
+                return [Prompt(_fit(f"SysRq {chr(byte)}: {harm}? [y/N]", self.width))]
             return [Prompt(None), Run(command.name, chr(byte))]
         if self.state is State.CONFIRM:
             self.state = State.IDLE
-            command = self._pending
+            command, arg, self._pending_arg = self._pending, self._pending_arg, None
             if byte in (ord("y"), ord("Y")) and command is not None:
-                return [Prompt(None), Run(command.name)]
+                return [Prompt(None), Run(command.name, arg)]
             return [Prompt(None)]
         return self._command_key(byte)
 

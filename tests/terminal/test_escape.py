@@ -109,3 +109,21 @@ def test_escape_key_spellings(spec, byte):
 def test_bad_escape_key():
     with pytest.raises(UsageError):
         parse_escape_key("F1")
+
+
+@pytest.mark.parametrize("key", "bcoei")
+def test_a_sysrq_key_that_ends_the_machines_work_is_asked_about_first(key):
+    """As the menu's NMI and reset ask, and as `sercon sysrq b` asks (issue 17)."""
+    machine = EscapeMachine(ESC, {BREAK, SYSRQ})
+    asked = feed(machine, b"\x1ds" + key.encode())
+    assert not any(isinstance(a, Run) for a in asked)
+    assert isinstance(asked[-1], Prompt) and "[y/N]" in asked[-1].text and f"SysRq {key}" in asked[-1].text
+    assert feed(machine, b"n") == [Prompt(None)]  # anything but y: nothing sent
+    feed(machine, b"\x1ds" + key.encode())
+    assert feed(machine, b"y") == [Prompt(None), Run("sysrq", key)]
+
+
+def test_a_harmless_sysrq_key_is_not_asked_about():
+    machine = EscapeMachine(ESC, {BREAK, SYSRQ})
+    for key in "hstwum":
+        assert feed(machine, b"\x1ds" + key.encode())[-1] == Run("sysrq", key)

@@ -13,10 +13,10 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sercon.azure.cache_files import write_private
 from sercon.azure.clouds import cloud_for
 from sercon.azure.login import LoginCredential, login
 from sercon.errors import SerconError
+from sercon.private_files import write as write_private
 
 NOT_A_CACHE = [b"{not json", b"", b"[]", b'{"AccessToken": 5}', b'{"Account": {"x": []}}', b"\xff\xfe\x00",
                b'{"RefreshToken": {"k": {"secret": 7, "home_account_id": null}}}']

@@ -5,25 +5,27 @@
 one was set (an emulator: its VMs complete only where that emulator is used, as after `. demo.env`),
 else "" (Azure's own clouds). It is read and written by sercon.private_files (0600 in a 0700
 folder, written whole, never through a symbolic link, read only when it is the user's own and
-private); a name that is not an Azure name is skipped (a completion is one line). Losing or breaking it costs only
-completions: it never fails a command.
+private); a name that is not an Azure name (sercon.azure_names) is skipped (a completion is one
+line). Losing or breaking it costs only completions: it never fails a command.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 from typing import Any
 
 from sercon import private_files
+from sercon.azure_names import valid
 from sercon.errors import SerconError
 from sercon.paths import cache_dir
 
 FILE = "vm-names.json"
 LIMIT = 200
 KEYS = ("subscription", "resource_group", "name", "instance_id")
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.()-]{0,89}\Z")  # also a resource group's and an id's shape
+# Each key's rule in sercon.azure_names: a name Azure cannot have is no completion.
+KINDS = {"subscription": "subscription", "resource_group": "resource group", "name": "VM or scale-set name",
+         "instance_id": "instance id"}
 
 
 def known(environ: dict[str, str]) -> list[dict[str, str | None]]:
@@ -46,10 +48,10 @@ def _entries(environ: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _valid(entry: Any) -> bool:
-    return (isinstance(entry, dict) and all(isinstance(entry.get(k), str) and _NAME.match(entry[k])
+    return (isinstance(entry, dict) and all(isinstance(entry.get(k), str) and valid(KINDS[k], entry[k])
                                             for k in KEYS[:3])
             and (entry.get("instance_id") is None or isinstance(entry["instance_id"], str)
-                 and bool(_NAME.match(entry["instance_id"])))
+                 and valid(KINDS["instance_id"], entry["instance_id"]))
             and isinstance(entry.get("arm", ""), str))
 
 

@@ -11,11 +11,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sercon.azure.known_vms import FILE, known
 from sercon.azure.login import LoginStore
 from sercon.azure.msal_calls import cache_name_key
 from sercon.errors import SerconError
+from sercon.private_files import Refused, read, write
 
 ACCOUNT = {"home_account_id": "a.b", "tenant": "t", "authority_host": "https://login.example", "username": "u"}
 
@@ -78,3 +81,26 @@ def test_a_fifo_as_the_vm_names_file_is_no_completion_and_no_hang(tmp_path):
         reader.join()
         pytest.fail("known() waited for a writer on a FIFO")
     assert answers == [[]]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=3))
+def test_what_is_written_is_read_back_whole_private_and_with_nothing_beside_it(tmp_path_factory, contents):
+    folder = tmp_path_factory.mktemp("home") / "sercon"
+    for data in contents:
+        write(folder / "cache.json", data)
+        assert read(folder / "cache.json") == data
+    assert os.listdir(folder) == ["cache.json"]
+    assert stat.S_IMODE((folder / "cache.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("mode, problem", [(0o640, "can be read by other users"),
+                                           (0o620, "can be changed by other users")])
+def test_a_file_others_may_read_or_change_is_refused(tmp_path, mode, problem):
+    path = cache_folder(tmp_path) / "cache.json"
+    path.write_bytes(b"{}")
+    path.chmod(mode)
+    with pytest.raises(Refused) as raised:
+        read(path)
+    assert problem in raised.value.problem and raised.value.fix == f"chmod 600 {path}"

@@ -1,5 +1,5 @@
-"""Token caches on disk: read only from a private file of the user's own, checked before msal sees them,
-set aside when damaged, and written whole.
+"""Token caches on disk: read only from a private file of the user's own (sercon.private_files), checked
+before msal sees them, set aside when damaged, and written whole.
 
 msal keeps a sign-in in one JSON file. A crash while it was written, a full disk or a hand edit leaves
 something msal cannot read, and msal then fails deep inside (a TypeError, a KeyError) on every command:
@@ -19,8 +19,8 @@ from typing import Any
 from sercon import private_files
 from sercon.errors import AuthFailed
 
-# Partial files a writer killed half-way leaves (`.NAME.PID`) and damaged caches set aside: `sercon
-# logout` removes them with the caches themselves (they hold tokens too).
+# Partial files a writer killed half-way leaves (`.NAME.XXXXXXXX`, sercon.private_files) and damaged
+# caches set aside: `sercon logout` removes them with the caches themselves (they hold tokens too).
 LEFTOVERS = (".msal_token_cache.json.*", ".account.json.*", ".service_principal_tokens-*.json.*", ".token-names.key.*",
              "msal_token_cache.json.damaged-*", "account.json.damaged-*")
 _TIMES = ("expires_on", "cached_at", "extended_expires_on", "refresh_on")  # msal reads these with int()
@@ -41,8 +41,8 @@ def read_private(path: Path, what: str = "the token cache") -> bytes | None:
     except private_files.Refused as exc:
         fix = (f"{exc.fix}; if anyone else could have read or changed it, run `sercon logout` and `sercon login` "
                "instead, for new tokens") if exc.fix.startswith("chmod") else f"{exc.fix}, {retry}"
-        raise AuthFailed(f"{what} {exc.path} {exc.problem}: sercon reads tokens only from a private file of its "
-                         "own", fix) from exc
+        raise AuthFailed(f"{what} {exc.path} {exc.problem}: sercon signs in only from a private file of its own",
+                         fix) from exc
     except OSError as exc:
         raise AuthFailed(f"cannot read {what} {path}: {exc.strerror}",
                          f"remove it (`sercon logout`), {retry}") from exc

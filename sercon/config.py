@@ -118,7 +118,6 @@ _NUMBERS: dict[str, tuple[Any, str]] = {
     "paste_chunk": (lambda v: v >= PASTE_CHUNK_MIN, f"a number of bytes, at least {PASTE_CHUNK_MIN} (default 2048)"),
 }
 _PATHS = ("device", "url", "log", "qmp")
-_VM_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.-]+)?\Z"  # as targets.py reads a VM name
 
 
 def _value_refused(key: str, value: Any) -> str | None:
@@ -137,9 +136,9 @@ def _value_refused(key: str, value: Any) -> str | None:
     if key == "escape":
         return _escape_refused(value)
     if key == "name":
-        import re
+        from sercon.azure_names import valid_vm_spec
 
-        return None if re.match(_VM_NAME, value) else "an Azure VM name: letters, digits, -, _ and . (SET/ID " \
+        return None if valid_vm_spec(value) else "an Azure VM name: letters, digits, -, _ and . (SET/ID " \
             "for a scale-set instance)"
     if key == "logout_sequence":
         try:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sercon.azure_names import valid, valid_vm_spec
 from sercon.choices import FLOWS, PARITIES, STANDARD_BAUDS
 from sercon.errors import TargetNotFound, UsageError
 
@@ -23,8 +24,6 @@ AZURE_KEYS = ("resource_group", "name", "subscription", "instance_id", "cloud")
 # Patterns are compiled on first use (re caches them), so `sercon --help` does not pay for them.
 _URL = r"(?i)^[a-z][a-z0-9+.-]*://"
 _COM = r"(?i)^COM\d+$"
-# What Azure accepts as a VM or scale-set name (letters, digits, `-`, `_`, `.`), optionally SET/ID.
-_VM_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.-]+)?\Z"  # \Z: `$` would let a trailing newline in
 # HOST:PORT with no scheme (`127.0.0.1:4555`, `[::1]:4555`): a URL whose scheme was left out.
 _HOST_PORT = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}\Z"
 # The names serial drivers give their devices: a bare one is the device, plugged in or not.
@@ -118,7 +117,7 @@ def split_send_args(
         return None, ()
     first, rest = args[0], args[1:]
     _check_host_port(first)  # never typed into the default console either: it was meant as the target
-    if first != "-" and (names_a_target(first, config) or re.match(_VM_NAME, first)):
+    if first != "-" and (names_a_target(first, config) or valid_vm_spec(first)):
         return first, rest
     if default_target(environ, config):
         return None, args
@@ -258,29 +257,25 @@ def _one_edit(a: str, b: str) -> bool:
 
 
 def _azure_target(spec: str | None, values: dict[str, Any], profile: str | None) -> AzureTarget:
+    """The VM (NAME, SET/ID, or a resource ID), its names checked by Azure's rules (sercon.azure_names)."""
     name = spec or values.get("name")
-    if name and (match := re.match(_RESOURCE_ID, name)):
-        return AzureTarget(
-            name=match["vm"] or match["set"],
-            resource_group=match["rg"],
-            subscription=match["sub"],
-            instance_id=match["iid"],
-            cloud=values.get("cloud"),
-            profile=profile,
-        )
     instance_id = values.get("instance_id")
-    if name and "/" in name:
+    subscription, resource_group = values.get("subscription"), values.get("resource_group")
+    if name and (match := re.match(_RESOURCE_ID, name)):
+        name, instance_id = match["vm"] or match["set"], match["iid"]
+        subscription, resource_group = match["sub"], match["rg"]
+    elif name and "/" in name:
         name, _, instance_id = name.partition("/")
-    if not name or not re.match(_VM_NAME, name) or "/" in name or (
-            instance_id is not None and not re.match(_VM_NAME, str(instance_id))):
+    if not name or not valid("VM or scale-set name", name) or (
+            instance_id is not None and not valid("instance id", str(instance_id))):
         raise UsageError(
             f"{spec!r} is not a device, URL, profile, VM name or resource ID",
             "devices start with /dev/ (or ./ for a path here), URLs with SCHEME://, scale-set instances are SET/ID",
         )
     return AzureTarget(
         name=name,
-        resource_group=values.get("resource_group"),
-        subscription=values.get("subscription"),
+        resource_group=resource_group,
+        subscription=subscription,
         instance_id=str(instance_id) if instance_id is not None else None,
         cloud=values.get("cloud"),
         profile=profile,

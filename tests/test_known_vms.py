@@ -10,7 +10,8 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sercon.azure.known_vms import _NAME, FILE, known, remember
+from sercon.azure.known_vms import FILE, KINDS, known, remember
+from sercon.azure_names import valid
 
 DETERMINISTIC = settings(max_examples=200, deadline=None, derandomize=True, database=None)
 TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["web1", "rg", "s", "a\nplain,x", "set1"]), st.none(),
@@ -30,8 +31,8 @@ def test_any_bytes_in_the_cache_read_as_valid_names_or_none(data):
             file.write(data)
         os.chmod(path, 0o600)
         for entry in known({"XDG_CACHE_HOME": home}):
-            assert all(_NAME.match(entry[key]) for key in ("subscription", "resource_group", "name"))
-            assert entry.get("instance_id") is None or _NAME.match(entry["instance_id"])
+            assert all(valid(KINDS[key], entry[key]) for key in ("subscription", "resource_group", "name"))
+            assert entry.get("instance_id") is None or valid(KINDS["instance_id"], entry["instance_id"])
 
 
 def test_remember_keeps_the_newest_first_and_each_vm_once(tmp_path):

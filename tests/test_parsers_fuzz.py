@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sercon.azure.resolve import NAME_RULES, azure_cli_default_subscription, check_names, resource_group_of
+from sercon.azure.resolve import azure_cli_default_subscription, check_names, resource_group_of
+from sercon.azure_names import RULES
 from sercon.config import PROFILE_KEYS, Config, load_config, toml_module
 from sercon.errors import SerconError, UsageError
 from sercon.targets import AZURE_KEYS, AzureTarget, SerialTarget, resolve_target, split_send_args
@@ -184,7 +185,7 @@ def test_a_trailing_newline_is_no_vm_name(spec):
 # -- Azure resource IDs -------------------------------------------------------------------------------
 
 def valid(kind: str) -> st.SearchStrategy[str]:
-    return st.from_regex(NAME_RULES[kind][0], fullmatch=True)
+    return st.from_regex(RULES[kind][0], fullmatch=True)
 
 
 @DETERMINISTIC

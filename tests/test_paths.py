@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sercon.azure.msal_calls import private_file
 from sercon.errors import SerconError
 from sercon.paths import runtime_dir
+from sercon.private_files import write
 
 
 def test_the_runtime_folder_is_made_private(tmp_path):
@@ -36,7 +36,7 @@ def test_a_symlink_planted_as_the_token_cache_folder_is_refused(tmp_path):
     os.chmod(target, 0o755)
     (tmp_path / "cache").symlink_to(target)
     with pytest.raises(SerconError):
-        private_file(Path(tmp_path / "cache" / "msal_token_cache.json"))
+        write(Path(tmp_path / "cache" / "msal_token_cache.json"), "{}")
     assert stat.S_IMODE(target.stat().st_mode) == 0o755 and not (target / "msal_token_cache.json").exists()
 
 

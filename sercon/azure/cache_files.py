@@ -1,5 +1,5 @@
-"""Token caches on disk: read only from a private file of the user's own, checked before msal sees them,
-set aside when damaged, and written whole.
+"""Token caches on disk: read only from a private file of the user's own (sercon.private_files), checked
+before msal sees them, set aside when damaged, and written whole.
 
 msal keeps a sign-in in one JSON file. A crash while it was written, a full disk or a hand edit leaves
 something msal cannot read, and msal then fails deep inside (a TypeError, a KeyError) on every command:
@@ -9,20 +9,19 @@ so the file is checked here first, in msal's own terms (what its silent sign-in 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
-import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sercon import private_files
 from sercon.errors import AuthFailed
 
-# Partial files a writer killed half-way leaves (`.NAME.PID`) and damaged caches set aside: `sercon
-# logout` removes them with the caches themselves (they hold tokens too).
-LEFTOVERS = (".msal_token_cache.json.*", ".account.json.*", ".service_principal_tokens-*.json.*",
+# Partial files a writer killed half-way leaves (`.NAME.XXXXXXXX`, sercon.private_files) and damaged
+# caches set aside: `sercon logout` removes them with the caches themselves (they hold tokens too).
+LEFTOVERS = (".msal_token_cache.json.*", ".account.json.*", ".service_principal_tokens-*.json.*", ".token-names.key.*",
              "msal_token_cache.json.damaged-*", "account.json.damaged-*")
 _TIMES = ("expires_on", "cached_at", "extended_expires_on", "refresh_on")  # msal reads these with int()
 _MAY_BE_NULL = {"family_id"}  # msal writes the response's `foci` as it came, None when absent
@@ -32,35 +31,21 @@ class CacheDamaged(Exception):
     """The file is not a token cache msal can use; the message says what is wrong with it."""
 
 
-def read_private(path: Path) -> bytes | None:
-    """The bytes of the cache *path*, None when there is none. Refused (exit 5, not read) when it is a
-    symbolic link, not a plain file, another user's, or others may read or change it: its refresh
-    token may have been copied or replaced, and the user must know (and choose) before it is used."""
+def read_private(path: Path, what: str = "the token cache") -> bytes | None:
+    """The bytes of *path* (sercon.private_files.read), None when there is none. Refused (exit 5, not read)
+    when it is a symbolic link, not a plain file, another user's, or others may read or change it: its
+    refresh token may have been copied or replaced, and the user must know (and choose) before it is used."""
     retry = "then sign in again (`sercon login`); or set XDG_CACHE_HOME to a folder of your own"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
+        return private_files.read(path)
+    except private_files.Refused as exc:
+        fix = (f"{exc.fix}; if anyone else could have read or changed it, run `sercon logout` and `sercon login` "
+               "instead, for new tokens") if exc.fix.startswith("chmod") else f"{exc.fix}, {retry}"
+        raise AuthFailed(f"{what} {exc.path} {exc.problem}: sercon signs in only from a private file of its own",
+                         fix) from exc
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise AuthFailed(f"the token cache {path} is a symbolic link: sercon reads tokens only from a file "
-                             "of its own", f"remove it (`sercon logout`), {retry}") from exc
-        raise AuthFailed(f"cannot read the token cache {path}: {exc.strerror}",
+        raise AuthFailed(f"cannot read {what} {path}: {exc.strerror}",
                          f"remove it (`sercon logout`), {retry}") from exc
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise AuthFailed(f"the token cache {path} is not a file", f"remove it (`sercon logout`), {retry}")
-        if info.st_uid != os.getuid():
-            raise AuthFailed(f"the token cache {path} belongs to another user (uid {info.st_uid})",
-                             f"remove it (`sercon logout`), {retry}")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            how = "read" if mode & 0o044 else "changed"
-            raise AuthFailed(f"the token cache {path} can be {how} by other users (mode {mode:04o}): sercon does "
-                             "not use it", f"chmod 600 {path}; if anyone else could have {how} it, run "
-                             "`sercon logout` and `sercon login` instead, for new tokens")
-        return file.read()
 
 
 def checked_cache(data: bytes) -> str:
@@ -104,44 +89,26 @@ def set_aside(path: Path, what: str, why: Exception, warn: Callable[[str], None]
          "(sign in again with `sercon login`)")
 
 
-def write_private(path: Path, text: str) -> None:
-    """*text* written whole to a private partial file beside *path*, then renamed over it: no reader ever
-    sees half a cache, and a write that fails or is interrupted leaves no partial file behind."""
-    from sercon.azure.msal_calls import private_file
-
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        with os.fdopen(private_file(partial), "w") as out:
-            out.write(text)
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
-
-
 def load_token_cache(path: Path | None) -> Any:
     """A service principal's tokens from the last run (a warm start skips the token request), read only
     from a private file of the user's own; else an empty cache. Nothing is lost with a damaged or
     unsafe one (the secret is in the environment): the next write replaces it."""
     import msal
 
-    from sercon.azure.msal_calls import private_text
-
     cache = msal.SerializableTokenCache()
-    text = private_text(path) if path is not None else None
-    if text:
+    data = private_files.read_or_none(path) if path is not None else None
+    if data:
         with contextlib.suppress(CacheDamaged):
-            cache.deserialize(checked_cache(text.encode()))
+            cache.deserialize(checked_cache(data))
     return cache
 
 
 def save_token_cache(cache: Any, path: Path) -> None:
-    """Written whole (write_private); a read-only home only means the next run asks for a token again."""
+    """Written whole (private_files.write); a read-only home only means the next run asks for a token again."""
     if not cache.has_state_changed:
         return
     with contextlib.suppress(OSError):
-        write_private(path, cache.serialize())
+        private_files.write(path, cache.serialize())
         cache.has_state_changed = False
 
 

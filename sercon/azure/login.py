@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from sercon import private_files
 from sercon.azure.cache_files import (
     LEFTOVERS,
     CacheDamaged,
@@ -13,7 +14,6 @@ from sercon.azure.cache_files import (
     read_private,
     remove_all,
     set_aside,
-    write_private,
 )
 from sercon.azure.clouds import Cloud
 from sercon.azure.msal_calls import (
@@ -39,7 +39,7 @@ class LoginStore:
     would stop every Azure command, even `sercon login`, until the file is deleted by hand. Why not
     delete it: what damaged it (a full disk, another program) may be worth a look. A cache that others
     can read, or that is not the user's own, is refused instead (read_private): that is no accident
-    to step over, its tokens may have been copied.
+    to step over, its tokens may have been copied. Both files are read and written by sercon.private_files.
     """
 
     def __init__(self, environ: dict[str, str], warn: Callable[[str], None] | None = None) -> None:
@@ -62,13 +62,12 @@ class LoginStore:
 
     def save_cache(self, cache: Any) -> None:
         if cache.has_state_changed:
-            write_private(self.cache_path, cache.serialize())
+            private_files.write(self.cache_path, cache.serialize())
             cache.has_state_changed = False
 
     def account(self) -> dict[str, str] | None:
-        try:
-            data = self.account_path.read_bytes()
-        except OSError:
+        data = read_private(self.account_path, "the sign-in record")
+        if data is None:
             return None
         try:
             account = json.loads(data.decode("utf-8"))
@@ -81,7 +80,7 @@ class LoginStore:
         return None
 
     def save_account(self, account: dict[str, str]) -> None:
-        write_private(self.account_path, json.dumps(account))
+        private_files.write(self.account_path, json.dumps(account))
 
     def forget(self) -> bool:
         """`sercon logout`: the sign-in, every service principal's cached tokens, and what a writer killed

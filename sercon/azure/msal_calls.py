@@ -1,6 +1,6 @@
 """msal, the way sercon uses it: the token type, msal calls whose failures become sercon's errors,
-the HTTP client (sercon's TLS trust) and authority every msal application gets, and private files
-for token caches. Shared by the credential chain (auth.py) and `sercon login` (login.py)."""
+the HTTP client (sercon's TLS trust) and authority every msal application gets, and the token cache's
+fast path. Shared by the credential chain (auth.py) and `sercon login` (login.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sercon import private_files
 from sercon.azure.clouds import Cloud
 from sercon.errors import AuthFailed, AuthUnavailable, ConnectionLost, redact
 from sercon.trust import Trust
@@ -61,23 +62,13 @@ def authority(cloud: Cloud, tenant: str) -> dict[str, Any]:
             "instance_discovery": None if cloud.is_microsoft_authority else False}
 
 
-def private_file(path: Path) -> int:
-    """Open *path* for writing, readable by its owner only (token caches)."""
-    from sercon.paths import private_dir
-
-    private_dir(path.parent, "remove it (`sercon logout`), or set XDG_CACHE_HOME to a folder of your own")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
-
-
 def cached_access_token(path: Path, client_id: str, tenant: str, authority_host: str, scope: str) -> AccessToken | None:
     """A still-fresh access token from the cache file msal wrote last run, read without msal: the
     warm start then imports no msal and makes no discovery call (both on every command's way)."""
     import json
     from urllib.parse import urlsplit
 
-    data = private_text(path)
+    data = private_files.read_or_none(path)
     if data is None:
         return None
     try:
@@ -97,27 +88,16 @@ def cached_access_token(path: Path, client_id: str, tenant: str, authority_host:
 FRESH_FOR = 300  # seconds a cached token must still be valid for, as msal itself requires
 
 
-def private_text(path: Path) -> str | None:
-    """The file's text if it is the user's own and private to them (a token cache); else None."""
-    try:
-        info = os.stat(path)
-        if info.st_uid != os.getuid() or info.st_mode & 0o077:
-            return None
-        return path.read_text()
-    except (OSError, ValueError):  # ValueError: not UTF-8
-        return None
-
-
 SERVICE_PRINCIPAL_FILES = ("service_principal_tokens-*.json", "token-names.key")  # `sercon logout` removes them
 
 
 def cache_name_key(folder: Path) -> bytes:
     """The user's random key for naming token cache files (made once, 0600)."""
     path = folder / "token-names.key"
-    key = private_text(path)
+    key = private_files.read_or_none(path)
     if key and len(key) >= 64:
-        return key.encode()
-    fresh = os.urandom(32).hex()
-    with contextlib.suppress(OSError), os.fdopen(private_file(path), "w") as out:
-        out.write(fresh)
-    return fresh.encode()
+        return key
+    fresh = os.urandom(32).hex().encode()
+    with contextlib.suppress(OSError):
+        private_files.write(path, fresh)
+    return fresh

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from sercon.azure.arm import ArmClient
+from sercon.azure_names import RULES, valid
 from sercon.errors import SerconError, TargetNotFound, UsageError
 from sercon.paths import azure_cli_dir
 from sercon.targets import AzureTarget
@@ -89,26 +89,13 @@ def azure_cli_default_subscription(environ: dict[str, str]) -> str | None:
                  and isinstance(s.get("id"), str)), None)
 
 
-# Azure's naming rules, a little looser (never stricter): each name becomes one segment of an ARM
-# path, so `?`, `#`, `/`, `%` or a space would change what is asked for (`-g rg 'echo?x=1'` opened
-# VM `echo`). Checked before any call.
-NAME_RULES = {
-    "subscription": (re.compile(r"[A-Za-z0-9-]{1,64}"), "letters, digits and '-'"),
-    "resource group": (re.compile(r"[-\w.()]{0,89}[-\w()]"), "letters, digits, '-', '_', '.', '(' and ')', "
-                       "at most 90, not ending in '.'"),
-    # Not all dots: a client library collapses `.` and `..` path segments, changing the resource asked for.
-    "VM or scale-set name": (re.compile(r"(?!\.+\Z)[A-Za-z0-9._-]{1,80}"), "letters, digits, '-', '_' and '.'"),
-    "instance id": (re.compile(r"(?!\.+\Z)[A-Za-z0-9._-]{1,80}"), "letters, digits, '-', '_' and '.'"),
-}
-
-
 def check_names(target: AzureTarget, subscription: str) -> None:
-    """Refuse a name that is not an Azure name (exit 2) before it reaches an ARM path."""
+    """Refuse a name that is not an Azure name (exit 2) before it reaches an ARM path: each becomes one
+    segment of it, so `?`, `#`, `/`, `%` or a space would change what is asked for (sercon.azure_names)."""
     for kind, value in (("subscription", subscription), ("resource group", target.resource_group),
                         ("VM or scale-set name", target.name), ("instance id", target.instance_id)):
-        pattern, allowed = NAME_RULES[kind]
-        if value is not None and not pattern.fullmatch(str(value)):
-            raise UsageError(f"{value!r} is not a valid Azure {kind}: it may hold only {allowed}",
+        if value is not None and not valid(kind, str(value)):
+            raise UsageError(f"{value!r} is not a valid Azure {kind}: it may hold only {RULES[kind][1]}",
                              "check the name (`sercon list` shows local devices; `az vm list -o table` VMs)")
 
 

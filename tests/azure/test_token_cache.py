@@ -13,10 +13,10 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sercon.azure.cache_files import write_private
 from sercon.azure.clouds import cloud_for
 from sercon.azure.login import LoginCredential, login
 from sercon.errors import SerconError
+from sercon.private_files import write as write_private
 
 NOT_A_CACHE = [b"{not json", b"", b"[]", b'{"AccessToken": 5}', b'{"Account": {"x": []}}', b"\xff\xfe\x00",
                b'{"RefreshToken": {"k": {"secret": 7, "home_account_id": null}}}']
@@ -194,3 +194,30 @@ def test_the_writer_leaves_no_partial_file_when_a_write_fails(tmp_path):
     with pytest.raises(UnicodeEncodeError):
         write_private(target, '{"AccessToken": {"\udc80": {}}}')
     assert os.listdir(folder) == []
+
+
+def test_doctor_over_a_damaged_login_cache_warns_in_one_line_and_a_fresh_sign_in_works(azure):
+    """The issue's case: `sercon doctor -g RG VM` over a cache that is not JSON ended in exit 1."""
+    cache = sign_in(azure)
+    cache.write_bytes(b"{not json")
+    result = azure.cli("doctor", "-g", "prod-rg", "web1", AZURE_CLIENT_ID=None, AZURE_CLIENT_SECRET=None,
+                       PATH="/usr/bin:/bin")
+    stderr = result.stderr.decode()
+    assert result.returncode == 5, stderr
+    assert "unexpected error" not in stderr and "Traceback" not in stderr
+    [warning] = [line for line in stderr.splitlines() if "damaged" in line]
+    assert warning.startswith("sercon: warning: the token cache") and "sercon login" in warning
+    sign_in(azure)
+    again = azure.cli("doctor", "--json", "-g", "prod-rg", "web1", AZURE_CLIENT_ID=None, AZURE_CLIENT_SECRET=None)
+    assert again.returncode == 0, again.stderr
+    assert all(row["status"] == "ok" for row in json.loads(again.stdout)["checks"])
+
+
+@pytest.mark.parametrize("damage", [b"{not json", b"\xff", b'{"AccessToken": {"k": {"expires_on": "x"}}}'])
+def test_a_damaged_service_principal_cache_is_replaced_by_the_next_token(azure, damage):
+    assert azure.cli("account").returncode == 0
+    [cache] = (Path(azure.env["XDG_CACHE_HOME"]) / "sercon").glob("service_principal_tokens-*.json")
+    cache.write_bytes(damage)
+    result = azure.cli("doctor", "--json", "-g", "prod-rg", "web1")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(cache.read_bytes())["AccessToken"]  # written whole again, with the new token

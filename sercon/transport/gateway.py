@@ -282,7 +282,8 @@ class GatewayTransport(Transport):
         if not self._write_lock.acquire(blocking=False):
             return 0
         try:
-            if self._ws is not ws or self._framer.held or not select.select([], [ws.sock], [], 0)[1]:
+            sock = ws.sock  # None once a reconnect closed this socket: the writer says what was lost
+            if self._ws is not ws or sock is None or self._framer.held or not _writable(sock):
                 return 0
             self._send(ws, [data.decode("ascii")])
             return len(data)
@@ -383,3 +384,11 @@ class GatewayTransport(Transport):
             if attempt == 1:
                 token = self.tokens.refresh()  # the token expired during a long session: once more, fresh
         raise AuthFailed(f"the gateway refused {command}: HTTP 401 with a fresh token", "sign in again: `sercon login`")
+
+
+def _writable(sock) -> bool:
+    """Room in the socket's send buffer now (a closed socket: no, and write() says why)."""
+    try:
+        return bool(select.select([], [sock], [], 0)[1])
+    except (OSError, ValueError):
+        return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import time
 
 import pytest
 
@@ -88,3 +89,35 @@ def test_keys_and_pastes_reach_the_vm_in_order(echo_vm, tmp_path, mode):
         assert term.wait_exit() == 0
     finally:
         term.close()
+
+
+def test_try_write_leaves_to_write_what_it_cannot_send_whole(echo_vm, monkeypatch):
+    """In process, on a real session: a held half character, non-ASCII input or a socket that a
+    reconnect closed under the key loop make try_write send nothing (0), never raise or cut a frame."""
+    from sercon.azure.client import arm_client
+    from sercon.azure.gateway import console_transport
+    from sercon.azure.resolve import resolve_vm
+    from sercon.targets import AzureTarget
+
+    for key in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.setenv(key, echo_vm.env[key])
+    arm = arm_client(dict(echo_vm.env))
+    transport = console_transport(arm, resolve_vm(arm, AzureTarget("echo1", "prod-rg"),
+                                                  echo_vm.env["AZURE_SUBSCRIPTION_ID"]))
+    transport.open()
+    try:
+        assert transport.try_write(b"<<a") == 3
+        assert transport.try_write("é".encode()) == 0  # not ASCII: write() frames it
+        transport.write("é".encode()[:1])  # half a character, held back for the rest
+        assert transport.try_write(b"b") == 0  # it must not overtake the held byte
+        transport.write("é".encode()[1:] + b"b>>")
+        received = b""
+        deadline = time.monotonic() + 15
+        while b">>" not in received:
+            assert time.monotonic() < deadline, received
+            received += transport.read(0.5)
+        assert received == "<<aéb>>".encode()
+        transport._ws.shutdown()  # what close() does to the socket, while the key loop still holds it
+        assert transport.try_write(b"c") == 0
+    finally:
+        transport.close()

@@ -49,6 +49,8 @@ class Recording(serial_transport.SerialTransport):
             record.write("first read, imported: " + ",".join(m for m in WATCH if m in sys.modules) + "\n")
             ours = sorted({name for name in compiled_by if name.startswith("sercon")})
             record.write("first read, patterns compiled by: " + ",".join(ours) + "\n")
+        elif Recording.reads == 1:  # the first output is on the screen; nothing was typed yet
+            record.write("second read, threads: " + ",".join(sorted(t.name for t in threading.enumerate())) + "\n")
         Recording.reads += 1
         return super().read(timeout)
 
@@ -141,6 +143,8 @@ def test_the_console_is_read_before_anything_heavy_is_imported(device, recorded)
     term.wait_text("hello")
     assert record(("first read",), lambda found: len(found) == 2) == [
         "first read, imported: ", "first read, patterns compiled by: "]  # and no regex compiled at import
+    threads = record(("second read",), bool)
+    assert threads and "sercon-tx" not in threads[0], threads  # the writer starts with the first input it takes
     term.send(b"\x1dq")
     assert term.wait_exit() == 0
 

@@ -3,6 +3,8 @@
 
 - time from starting `sercon connect VM` to the session being up (gateway's first frame), and to
   the first console byte after pressing Enter;
+- keystroke -> frame: a key typed into sercon's terminal until the emulated gateway hands its TEXT
+  frame's payload to the VM (p50 and p99 of each round's --keys keys, 4 ms apart, as a person types);
 - the one-shot commands' wall times: `sercon send VM 'echo hi' --expect hi` and `sercon nmi --yes VM`
   (on a shell that prints its prompt on attach, and on a console at rest that prints nothing);
 - output throughput through the gateway (MB/s), next to the same output through a local
@@ -11,7 +13,11 @@
 Each sercon given with --sercon (an installed `sercon` executable; default: this checkout's) is
 measured in the same rounds, so a before/after comparison shares the machine's state:
 
-    python bench/bench_gateway.py [--mb 8] [--runs 5] [--sercon OLD/.venv/bin/sercon --sercon .venv/bin/sercon]
+    python bench/bench_gateway.py [--mb 8] [--runs 5] [--keys 300]
+        [--sercon OLD/.venv/bin/sercon --sercon .venv/bin/sercon]
+
+A --sercon may be a two-line script that runs another source tree, e.g. the code before a change:
+`git archive HEAD~1 | tar -x -C /tmp/before` and `PYTHONPATH=/tmp/before exec .venv/bin/python -m sercon "$@"`.
 """
 
 from __future__ import annotations
@@ -23,14 +29,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pexpect
 
 from sercon.emulator.ptyconsole import PtyConsole
 from sercon.emulator.server import Emulator
+from sercon.emulator.vmconsole import VmConsole
 from sercon.emulator.world import World
 
+KEY_GAP = 0.004  # seconds between keystrokes: a person types no faster, and no two keys coalesce
 SHELL_ENV = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "dumb"}
 
 
@@ -52,7 +61,49 @@ def throughput(child: pexpect.spawn, size: int) -> float:
     return size / (time.perf_counter() - start) / 1e6
 
 
-def one_round(sercon: list[str], env: dict[str, str], size: int, figures: dict[str, list[float]]) -> None:
+class VmInput:
+    """What the emulated VMs were given (the payload of each input frame), with when, in this process's clock."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.cond = threading.Condition()
+        write = VmConsole.write
+
+        def recording(console: VmConsole, data: bytes) -> None:
+            with self.cond:
+                self.received += data
+                self.cond.notify_all()
+            write(console, data)
+
+        VmConsole.write = recording  # the bench's own process: the emulator runs in a thread of it
+
+    def wait_for(self, key: bytes, start: int, timeout: float = 10.0) -> None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: key in self.received[start:], timeout):
+                raise SystemExit(f"the VM never received the keystroke {key!r}")
+
+
+VM_INPUT: VmInput | None = None
+
+
+def keystrokes(child: pexpect.spawn, count: int) -> list[float]:
+    """Key typed -> its frame's payload handed to the VM, in µs, one key at a time."""
+    assert VM_INPUT is not None
+    times = []
+    for i in range(count):
+        key = bytes([ord("a") + i % 26])
+        mark = len(VM_INPUT.received)
+        start = time.perf_counter()
+        os.write(child.child_fd, key)  # not child.send: pexpect sleeps 50 ms before each send
+        VM_INPUT.wait_for(key, mark)
+        times.append((time.perf_counter() - start) * 1e6)
+        time.sleep(KEY_GAP)
+    child.send(b"\x15")  # Ctrl-U: the shell forgets the typed line
+    return sorted(times)
+
+
+def one_round(sercon: list[str], env: dict[str, str], size: int, figures: dict[str, list[float]],
+              keys: int = 0) -> None:
     start = time.perf_counter()
     child = spawn(sercon, ["-g", "rg", "vm1", "--resize", "off"], env)
     child.expect(rb"\[sercon\] connected to")
@@ -60,6 +111,10 @@ def one_round(sercon: list[str], env: dict[str, str], size: int, figures: dict[s
     child.send(b"\r")
     child.expect(rb"[$#] ")
     figures["connect -> first console byte after Enter (ms)"].append((time.perf_counter() - start) * 1000)
+    if keys:
+        times = keystrokes(child, keys)
+        figures["keystroke -> frame p50 (µs)"].append(times[len(times) // 2])
+        figures["keystroke -> frame p99 (µs)"].append(times[min(len(times) - 1, len(times) * 99 // 100)])
     if size:
         figures["gateway output MB/s"].append(throughput(child, size))
     child.sendcontrol("]")
@@ -92,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=8)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keys", type=int, default=300, help="keystrokes per round (0: none)")
     parser.add_argument("--sercon", action="append", help="a sercon executable to measure (repeatable)")
     args = parser.parse_args()
     builds = [[path] for path in args.sercon] if args.sercon else [default_sercon()]
@@ -100,8 +156,11 @@ def main() -> None:
         {"name": "vm1", "command": ["/bin/sh", "-i"]},
         {"name": "quiet", "command": ["/bin/cat"]}]}}}]})  # as a console at rest: nothing printed on attach
     figures: list[dict[str, list[float]]] = [{} for _ in builds]
+    global VM_INPUT
+    VM_INPUT = VmInput()
     for build in figures:
         for name in ("connect -> session up (ms)", "connect -> first console byte after Enter (ms)",
+                     *(("keystroke -> frame p50 (µs)", "keystroke -> frame p99 (µs)") if args.keys else ()),
                      "send one-shot (ms)", "nmi one-shot (ms)", "nmi one-shot, a console that prints nothing (ms)",
                      "gateway output MB/s"):
             build[name] = []
@@ -113,7 +172,7 @@ def main() -> None:
                 env = {**os.environ, **emulator.environment(), "HOME": own, "XDG_CACHE_HOME": own,
                        "XDG_RUNTIME_DIR": own}
                 os.makedirs(own, mode=0o700, exist_ok=True)
-                one_round(sercon, env, size, figures[index])
+                one_round(sercon, env, size, figures[index], args.keys)
     local = local_throughput(builds[-1], size, args.runs)
     report(builds, figures, local)
 

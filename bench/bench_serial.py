@@ -21,6 +21,7 @@ ratio to socat (the reference: a C relay that does nothing else) and the goals o
     python bench/bench_serial.py              # 5 rounds, 16 MB, 300 keys, 5 s idle
     python bench/bench_serial.py --quick      # a smoke run: 2 rounds, small sizes
     python bench/bench_serial.py --clients sercon,miniterm,picocom
+    python bench/bench_serial.py --first-byte --rounds 15 --clients miniterm --tree before=DIR --tree after=.
 
 Clients missing from the machine are reported and left out (apt-get install socat picocom tio).
 """
@@ -185,9 +186,13 @@ def parse_args() -> argparse.Namespace:
                         help="also run sercon from source tree DIR as client NAME (before/after in one run)")
     parser.add_argument("--json", metavar="PATH", help="also write every round's figures here")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 rounds, 2 MB, 40 keys, 1 s idle")
+    parser.add_argument("--first-byte", action="store_true",
+                        help="the first console byte (and --help) alone: 1 key, no idle, 10 kB of output")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.mb, args.keys, args.idle, args.help_runs, args.max_seconds = 2, 2, 40, 1, 3, 3
+    if args.first_byte:
+        args.mb, args.keys, args.idle = 0.01, 1, 0
     return args
 
 

@@ -130,16 +130,17 @@ class Interrupted(SerconError):
         return 128 + self.signum
 
 
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_SECRET_PARAM = re.compile(
+# Pattern sources, compiled on first use (re caches them): not at import, on the way to the first byte.
+_JWT = r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+_SECRET_PARAM = (
     r"(?i)\b(authorization|access_token|refresh_token|client_secret|password|sig|token)"
     r"(=|:\s*(?:bearer\s+)?|\"\s*:\s*\")([^&\s\"',;]+)"
 )
-_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+_BEARER = r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"
 
 
 def redact(text: str) -> str:
     """Blank out tokens, secrets and SAS signatures so that no message or log carries one."""
-    text = _JWT.sub("<redacted-token>", text)
-    text = _BEARER.sub("Bearer <redacted>", text)
-    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)
+    text = re.sub(_JWT, "<redacted-token>", text)
+    text = re.sub(_BEARER, "Bearer <redacted>", text)
+    return re.sub(_SECRET_PARAM, lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)

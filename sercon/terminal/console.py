@@ -20,7 +20,7 @@ TTY_READ = 1024  # bytes a read takes from the terminal (as prompt-toolkit reads
 # at every prompt): a cursor position report, device attributes, a status report, an OSC answer
 # (colours), a mode report. They still go to the remote, but they are not keystrokes: they must not
 # move the escape machine (`<Enter>~.` after a prompt) nor count as typing.
-TERMINAL_REPLY = re.compile(
+TERMINAL_REPLY = (  # compiled on first use (re caches it): not at import, on the way to the first byte
     rb"\x1b\[\d+;\d+R|\x1b\[[?>=][\d;]*c|\x1b\[\d*n|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[\??[\d;]*\$y"
     rb"|\x1bP[^\x1b]*\x1b\\"
 )
@@ -194,7 +194,7 @@ def _typed_chunks(data: bytes) -> list[Chunk]:
     """Typed bytes, with the terminal's replies to queries split out as chunks of their own."""
     chunks: list[Chunk] = []
     start = 0
-    for match in TERMINAL_REPLY.finditer(data):
+    for match in re.finditer(TERMINAL_REPLY, data):
         chunks += _typing(data[start : match.start()])
         chunks.append(Chunk(match.group(0), reply=True))
         start = match.end()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import os
 import threading
 import time
@@ -143,11 +141,15 @@ class SessionLog:
         try:
             record["data"] = data.decode("utf-8")
         except UnicodeDecodeError:
+            import base64  # here, not at import: the way to the first console byte does not pay for it
+
             record["b64"] = base64.b64encode(data).decode("ascii")
         self._write(self._json(record))
 
     @staticmethod
     def _json(record: dict[str, object]) -> bytes:
+        import json  # here, not at import: the way to the first console byte does not pay for it
+
         return json.dumps(record, ensure_ascii=False).encode() + b"\n"
 
     def _write(self, data: bytes) -> None:

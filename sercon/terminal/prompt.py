@@ -8,32 +8,33 @@ from __future__ import annotations
 
 import re
 
-ANSI = re.compile(rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*(\x07|\x1b\\)|[@-Z\\-_])")
+# Pattern sources, compiled on first use (re caches them): not at import, on the way to the first byte.
+ANSI = rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*(\x07|\x1b\\)|[@-Z\\-_])"
 # `user@host:~$ `, `# `, `% `: a shell waiting for a command. Not `>` (a Python `>>> `, Windows
 # `SAC>`, a continuation line), and the space after the mark is required (`5$` in output is not one).
-SHELL_PROMPT = re.compile(rb"[$#%] $")
-LOGIN_PROMPT = re.compile(rb"(?i)login: ?$")
-SECRET_PROMPT = re.compile(rb"(?i)(password|passphrase|pin)\b[^:\n]{0,60}: ?$")
+SHELL_PROMPT = rb"[$#%] $"
+LOGIN_PROMPT = rb"(?i)login: ?$"
+SECRET_PROMPT = rb"(?i)(password|passphrase|pin)\b[^:\n]{0,60}: ?$"
 TAIL = 4096
 
 
 def last_line(tail: bytes) -> bytes:
-    text = ANSI.sub(b"", tail[-TAIL:])
+    text = re.sub(ANSI, b"", tail[-TAIL:])
     return text.replace(b"\r\n", b"\n").rsplit(b"\n", 1)[-1].rsplit(b"\r", 1)[-1]
 
 
 def at_shell_prompt(tail: bytes) -> bool:
     line = last_line(tail)
-    return bool(SHELL_PROMPT.search(line)) and not LOGIN_PROMPT.search(line) and len(line) < 200
+    return bool(re.search(SHELL_PROMPT, line)) and not re.search(LOGIN_PROMPT, line) and len(line) < 200
 
 
 def at_login_prompt(tail: bytes) -> bool:
-    return bool(LOGIN_PROMPT.search(last_line(tail)))
+    return bool(re.search(LOGIN_PROMPT, last_line(tail)))
 
 
 def at_secret_prompt(tail: bytes) -> bool:
     """A password prompt: what is typed now must not go into a log."""
-    return bool(SECRET_PROMPT.search(last_line(tail)))
+    return bool(re.search(SECRET_PROMPT, last_line(tail)))
 
 
 def stty_command(rows: int, cols: int) -> bytes:

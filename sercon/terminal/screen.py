@@ -13,8 +13,9 @@ from sercon.errors import OutputClosed, OutputFailed
 SAVE, RESTORE, ERASE_EOL = b"\x1b7", b"\x1b8", b"\x1b[K"
 NOWRAP, WRAP, REVERSE, PLAIN, BOLD = b"\x1b[?7l", b"\x1b[?7h", b"\x1b[7m", b"\x1b[0m", b"\x1b[1m"
 LINE_MEMORY = 2048  # bytes of the cursor's line kept to redraw it after the menu
-ESCAPE = re.compile(rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
-HARMLESS = re.compile(rb"\x1b\[[0-9;]*[mK]")  # colours and erase-to-end: a line redrawn with these stays right
+# Pattern sources, compiled on first use (re caches them): not at import, on the way to the first byte.
+ESCAPE = rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])"
+HARMLESS = rb"\x1b\[[0-9;]*[mK]"  # colours and erase-to-end: a line redrawn with these stays right
 # A status line never cuts a console line (the kernel's reply to a SysRq arrives while sercon says it
 # sent it): while the console is mid-line it waits for the line to end, as long as output goes on coming
 # (STATUS_HOLD of quiet ends the wait: a prompt never ends its line), STATUS_HOLD_MAX at most.
@@ -74,9 +75,9 @@ class Screen:
     def _line_redraw(self) -> bytes:
         """The cursor's line as the console drew it, or b"" when replaying it could not be right."""
         line = bytes(self._line)
-        if len(line) >= LINE_MEMORY or any(not HARMLESS.fullmatch(m.group(0)) for m in ESCAPE.finditer(line)):
+        if len(line) >= LINE_MEMORY or any(not re.fullmatch(HARMLESS, m.group(0)) for m in re.finditer(ESCAPE, line)):
             return b""
-        visible = ESCAPE.sub(b"", line).rsplit(b"\r", 1)[-1]
+        visible = re.sub(ESCAPE, b"", line).rsplit(b"\r", 1)[-1]
         return line if len(visible.decode("utf-8", "replace")) < self._columns() else b""
 
     def _columns(self) -> int:

@@ -32,10 +32,20 @@ class Sender:
         self._dropped = False
         self._lost = 0
         self._lost_lock = threading.Lock()
+        # Started with the first item it is given: plain typing goes out from the key loop, so a
+        # session that only shows output never starts it, and the first read does not share the CPU with it.
         self.thread = threading.Thread(target=self._run, name="sercon-tx", daemon=True)
+        self._start_lock = threading.Lock()
 
     def put(self, item: TxItem) -> None:
         self._queue.put(item)
+        if not self.thread.is_alive():
+            self._start()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self.thread.ident is None:  # never started (a started thread that ended keeps its ident)
+                self.thread.start()
 
     def close(self) -> None:
         self._queue.put(None)
@@ -52,7 +62,7 @@ class Sender:
                 self.log_tx(data[:sent])
             data = data[sent:]
         if data:
-            self._queue.put((data, TYPED))
+            self.put((data, TYPED))
 
     def input_lost(self, count: int = 0) -> None:
         """Input that cannot go anywhere: said once per disconnection, with what was lost."""

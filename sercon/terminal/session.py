@@ -105,13 +105,13 @@ class Session:
             self.log.open()
             self.log.event("open", target=self.transport.label)
         keys = KeyReader(self.stdin)
-        threads = [threading.Thread(target=self._read_loop, name="sercon-rx", daemon=True), self._tx.thread]
+        reader = threading.Thread(target=self._read_loop, name="sercon-rx", daemon=True)
+        threads = [reader, self._tx.thread]  # the writer starts with the first input it takes (Sender.put)
         try:
             self.machine.width = self._window()[1]
             with SignalWake() as signals, RawConsole(self.stdin, self.screen.out_fd):
                 self.screen.status(self._banner())
-                for thread in threads:
-                    thread.start()
+                reader.start()
                 self._start_control()  # after the reader: the console's first bytes do not wait for it
                 try:
                     return self._loop(keys, signals)

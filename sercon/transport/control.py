@@ -21,22 +21,24 @@ than 1 MiB behind the console's output is sent {"error": "dropped: too slow"} an
 
 from __future__ import annotations
 
-import base64
 import collections
 import contextlib
 import errno
-import json
 import os
 import select
-import socket
-import struct
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sercon import paths
 from sercon.errors import ConnectionLost, ExitStatus, SerconError
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
+
+if TYPE_CHECKING:
+    import socket
+# json, base64, socket and struct are imported where they are used: `sercon connect` looks for a
+# running session before it opens the console, and most often finds no socket file at all.
 
 REPLY_TIMEOUT = 60.0
 PROBE_TIMEOUT = 5.0  # a session that accepts but does not answer hello in this time is stuck
@@ -59,10 +61,15 @@ def socket_path(key: str, environ: dict[str, str] | None = None) -> Path:
 
 
 def encode(message: dict) -> bytes:
+    import json
+
     return json.dumps(message).encode() + b"\n"
 
 
 def peer_uid(conn: socket.socket) -> int:
+    import socket
+    import struct
+
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
 
@@ -73,6 +80,8 @@ def find_session(key: str, environ: dict[str, str] | None = None) -> ControlTran
     path = socket_path(key, environ)
     if not path.exists():
         return None
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(str(path))
@@ -160,6 +169,9 @@ class ControlTransport(Transport):
 
     def _take(self, line: bytes) -> dict:
         """One line from the session; console output is kept, write answers are counted."""
+        import base64
+        import json
+
         try:
             message = json.loads(line)
             if not isinstance(message, dict):
@@ -195,6 +207,8 @@ class ControlTransport(Transport):
     def write(self, data: bytes) -> None:
         with self._acked:
             self._unacked += 1
+        import base64
+
         self._send({"op": "write", "data": base64.b64encode(data).decode()})
 
     def drain(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import socket
 import stat
 from pathlib import Path
 
@@ -33,6 +32,8 @@ def open_error(path: str, exc: serial.SerialException) -> SerconError:
         return DeviceBusy(f"{path} is locked{who}", "close the other program, or wait for it to finish")
     if code == errno.ECONNREFUSED or "refused" in text:
         return TargetNotFound(f"{path}: connection refused", "check the host and port")
+    import socket  # here, not at import: the way to the first console byte does not pay for it
+
     if "Name or service not known" in text or "nodename nor servname" in text or "No address associated" in text \
             or code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
         return TargetNotFound(f"{path}: no such host", "check the host name in the URL (and your DNS)")

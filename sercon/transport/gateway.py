@@ -13,6 +13,7 @@ import json
 import re
 import select
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ BUSY = re.compile(r"currently in progress|in progress to this|is busy|already in
 UNTRUSTED = re.compile(r"not trusted|unauthori[sz]ed|authenticat", re.I)
 ADMIN_TRIES = 3  # one-shot admin commands: a refused session or POST is retried with a fresh session
 RETRYABLE_ADMIN = {404, 409, 429}  # and every 5xx: the session was refused or not ready
+FAST_KEYS = 64  # the most bytes the key loop writes itself: a keystroke or a short burst of them
 
 
 class TokenSource(Protocol):
@@ -82,6 +84,7 @@ class GatewayTransport(Transport):
     reconnect_backoff = 30.0
     reconnect_first_delay = 2.0  # every reconnect is an ARM connect call: never more than one every ~2 s
     max_refusals = 5
+    fast_keys = True  # try_write sends a keystroke on the key loop; False: every key through the writer thread
 
     def __init__(self, connect: Callable[[], str], tokens: TokenSource, label: str, key: str,
                  windows: bool = False, suspects: Sequence[str] = (), one_shot: bool = False,
@@ -97,6 +100,7 @@ class GatewayTransport(Transport):
         self._http = None  # a requests session for admin commands, made on first use
         self._ws = None
         self._framer = TextFramer(FRAME_LIMIT)
+        self._write_lock = threading.Lock()  # one writer at a time: the framer's state and whole frames in order
         self._wake: WakePipe | None = None  # wakes a blocked read; made by open, closed by close
         self._last_traffic = time.monotonic()
         self._ping_sent: float | None = None
@@ -259,20 +263,42 @@ class GatewayTransport(Transport):
 
     # -- writing ----------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
+        with self._write_lock:
+            ws = self._ws
+            if ws is None:
+                raise ConnectionLost(f"{self.label}: not connected")
+            frames, dropped = self._framer.frames(data)
+            self._send(ws, frames)
+        if dropped:
+            raise InputNotText(dropped)
+
+    def try_write(self, data: bytes) -> int:
+        """A keystroke's TEXT frame, sent by the key loop itself when the socket takes it at once:
+        no frame in flight (the writer thread holds the lock while it sends), no unfinished
+        character held back, and room in the socket's send buffer. Otherwise 0: the writer queues it."""
+        ws = self._ws
+        if not self.fast_keys or ws is None or len(data) > FAST_KEYS or not data.isascii():
+            return 0
+        if not self._write_lock.acquire(blocking=False):
+            return 0
+        try:
+            sock = ws.sock  # None once a reconnect closed this socket: the writer says what was lost
+            if self._ws is not ws or sock is None or self._framer.held or not _writable(sock):
+                return 0
+            self._send(ws, [data.decode("ascii")])
+            return len(data)
+        finally:
+            self._write_lock.release()
+
+    def _send(self, ws, frames: list[str]) -> None:
         import websocket
 
-        ws = self._ws
-        if ws is None:
-            raise ConnectionLost(f"{self.label}: not connected")
-        frames, dropped = self._framer.frames(data)
         try:
             for text in frames:
                 ws.send(text)  # a TEXT frame
         except (OSError, websocket.WebSocketException) as exc:
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
         self._last_traffic = time.monotonic()
-        if dropped:
-            raise InputNotText(dropped)
 
     def cancel_read(self) -> None:
         wake = self._wake
@@ -358,3 +384,11 @@ class GatewayTransport(Transport):
             if attempt == 1:
                 token = self.tokens.refresh()  # the token expired during a long session: once more, fresh
         raise AuthFailed(f"the gateway refused {command}: HTTP 401 with a fresh token", "sign in again: `sercon login`")
+
+
+def _writable(sock) -> bool:
+    """Room in the socket's send buffer now (a closed socket: no, and write() says why)."""
+    try:
+        return bool(select.select([], [sock], [], 0)[1])
+    except (OSError, ValueError):
+        return False

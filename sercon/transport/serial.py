@@ -6,10 +6,10 @@ import contextlib
 import os
 import select
 import sys
+from typing import TYPE_CHECKING
 
 import serial
 
-from sercon.checks import FAIL, OK, WARN, CheckResult
 from sercon.errors import (
     ConnectionLost,
     NotSupported,
@@ -27,6 +27,9 @@ from sercon.transport.lines import (  # noqa: F401 - break_refusal, require_brea
     require_break,
     tty_kind,
 )
+
+if TYPE_CHECKING:  # doctor's rows: imported where they are made, not on the way to the first byte
+    from sercon.checks import CheckResult
 
 READ_SIZE = 65536
 BULK = 2048  # a read this big: the device is sending in bulk, collect what follows (_more)
@@ -257,6 +260,8 @@ def find_by_serial_number(number: str) -> str | None:
 def device_diagnosis(url: str, qmp: str | None = None) -> tuple[list[CheckResult], SerconError | None]:
     """What `sercon doctor` says about a local device or URL, and the error for its exit status (a
     missing device: 4, as `connect` says)."""
+    from sercon.checks import FAIL, CheckResult
+
     rows = device_checks(url)
     if rows[0].status == FAIL:
         return rows, no_such_device(url)
@@ -272,6 +277,8 @@ def device_diagnosis(url: str, qmp: str | None = None) -> tuple[list[CheckResult
 
 def device_checks(url: str) -> list[CheckResult]:
     """There, usable by you, not locked."""
+    from sercon.checks import FAIL, OK, CheckResult
+
     if "://" in url:
         return [CheckResult("device", OK, f"{url} is a URL: sercon connects when asked")]
     if not os.path.exists(url):
@@ -288,6 +295,8 @@ def device_checks(url: str) -> list[CheckResult]:
 
 
 def break_check(url: str, qmp: str | None) -> CheckResult:
+    from sercon.checks import OK, WARN, CheckResult
+
     why = break_refusal(url)
     if why is None:
         return CheckResult("break", OK, "the line carries BREAK: sysrq and the menu's b and s work")
@@ -298,6 +307,7 @@ def break_check(url: str, qmp: str | None) -> CheckResult:
 
 
 def qmp_check(path: str) -> CheckResult:
+    from sercon.checks import FAIL, OK, CheckResult
     from sercon.transport.qmp import qmp
 
     try:

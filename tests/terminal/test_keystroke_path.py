@@ -16,14 +16,29 @@ import pytest
 from tests.conftest import cli_env
 
 DRIVER = r"""
-import sys, threading
+import re, sys, threading
+
+compiled_by = []  # which modules compiled a regular expression, before the first read
+_compile = re._compile
+
+
+def recording_compile(*args, **kwargs):
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == "re":
+        frame = frame.f_back
+    compiled_by.append(frame.f_globals.get("__name__", "?") if frame is not None else "?")
+    return _compile(*args, **kwargs)
+
+
+re._compile = recording_compile
 import sercon.transport.serial as serial_transport
 from sercon.cli import main
 
 record = open(sys.argv[1], "a", buffering=1)
 WATCH = ("prompt_toolkit", "rich", "msal", "websocket", "requests", "aiohttp", "sercon.azure",
          "sercon.cli.azure_commands", "sercon.cli.account_commands", "sercon.cli.demo", "sercon.cli.info",
-         "sercon.terminal.control_server", "_hashlib", "concurrent.futures", "tomllib", "tempfile")
+         "sercon.terminal.control_server", "_hashlib", "concurrent.futures", "tomllib", "tempfile", "json",
+         "base64", "socket")
 
 
 class Recording(serial_transport.SerialTransport):
@@ -32,6 +47,10 @@ class Recording(serial_transport.SerialTransport):
     def read(self, timeout):
         if Recording.reads == 0:
             record.write("first read, imported: " + ",".join(m for m in WATCH if m in sys.modules) + "\n")
+            ours = sorted({name for name in compiled_by if name.startswith("sercon")})
+            record.write("first read, patterns compiled by: " + ",".join(ours) + "\n")
+        elif Recording.reads == 1:  # the first output is on the screen; nothing was typed yet
+            record.write("second read, threads: " + ",".join(sorted(t.name for t in threading.enumerate())) + "\n")
         Recording.reads += 1
         return super().read(timeout)
 
@@ -116,11 +135,16 @@ def test_the_menu_key_still_opens_the_menu_on_the_fast_path(device, recorded):
 def test_the_console_is_read_before_anything_heavy_is_imported(device, recorded):
     """The way from exec to the first read of the device: no prompt-toolkit, rich, Azure, other
     commands' modules, nor the control socket's server (started once the reader runs); no OpenSSL
-    hashes, thread pools, TOML parser (no config file) or tempfile (XDG_RUNTIME_DIR is set)."""
+    hashes, thread pools, TOML parser (no config file) or tempfile (XDG_RUNTIME_DIR is set), nor json,
+    base64 and socket (the control socket's protocol, the jsonl log: a few ms together); and no
+    regular expression of sercon's compiled (each costs a fraction of a millisecond)."""
     term, record = recorded()
     device.write(b"hello\r\n")
     term.wait_text("hello")
-    assert record(("first read",), bool) == ["first read, imported: "]
+    assert record(("first read",), lambda found: len(found) == 2) == [
+        "first read, imported: ", "first read, patterns compiled by: "]  # and no regex compiled at import
+    threads = record(("second read",), bool)
+    assert threads and "sercon-tx" not in threads[0], threads  # the writer starts with the first input it takes
     term.send(b"\x1dq")
     assert term.wait_exit() == 0
 

@@ -27,9 +27,9 @@ import time
 
 import pexpect
 
-from sercon.emulator.ptyconsole import PtyConsole
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.ptyconsole import PtyConsole
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 
 SHELL_ENV = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "dumb"}
 

@@ -8,8 +8,8 @@ from importlib import resources
 
 import pytest
 
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 from tests.conftest import cli_env, run_cli
 
 SUB = "00000000-0000-4000-8000-0000000000a1"

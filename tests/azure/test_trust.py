@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sercon.emulator.certs import make_certificates
+from sercon_emulator.certs import make_certificates
 from tests.azure.test_session import log_in, start
 
 

@@ -17,8 +17,8 @@ import pytest
 import requests
 import websocket
 
-from sercon.emulator.server import ADMIN_HEADER, Emulator
-from sercon.emulator.world import DEFAULT_CLIENT_ID, World
+from sercon_emulator.server import ADMIN_HEADER, Emulator
+from sercon_emulator.world import DEFAULT_CLIENT_ID, World
 
 SUB = "00000000-0000-4000-8000-0000000000c1"
 RG = "rg"

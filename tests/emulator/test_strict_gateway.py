@@ -9,7 +9,7 @@ import time
 import pytest
 import websocket
 
-from sercon.emulator.world import TAKEOVER_REASON, World
+from sercon_emulator.world import TAKEOVER_REASON, World
 from tests.emulator.conftest import ECHO, RG, SUB, close_of, frames, read_until, wait_for, world
 
 

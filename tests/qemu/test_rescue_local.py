@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from sercon.emulator.qemu import QemuGuest
+from sercon_emulator.qemu import QemuGuest
 from tests.conftest import Terminal, run_cli
 
 PARAMETER = "rdinit=/bin/sh"

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERCON = [sys.executable, "-m", "sercon"]
 # CI sets this: a test that needs a component that is missing fails instead of skipping.
 REQUIRE_ALL = os.environ.get("SERCON_REQUIRE_ALL") == "1"
+# CI sets this too: the tests marked slow (real time spent on purpose) run; by default they are skipped.
+RUN_SLOW = os.environ.get("SERCON_SLOW") == "1"
 # Control sockets of this test run, apart from the user's own sessions and from any other test run.
 RUNTIME_DIR = tempfile.mkdtemp(prefix="sercon-tests-run-")
 
@@ -207,6 +209,16 @@ def terminal():
     yield start
     for term in opened:
         term.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the slow tests unless SERCON_SLOW=1 (as .ci/run sets) or `-m` names them."""
+    if RUN_SLOW or "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow on purpose: SERCON_SLOW=1 (as .ci/run sets) or -m slow runs it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 def run_cli(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,

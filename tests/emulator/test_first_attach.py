@@ -12,7 +12,8 @@ import os
 import sys
 
 from tests.conftest import ROOT, Terminal, cli_env
-from tests.emulator.conftest import Stream, wait_for
+from tests.emulator.conftest import Stream
+from tests.support.waiting import wait_for
 
 PASSWORD = "box-password"
 

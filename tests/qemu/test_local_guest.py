@@ -128,7 +128,7 @@ def test_enter_tilde_dot_quits_at_a_busybox_prompt_that_asks_for_the_cursor(gues
 
 
 def test_guest_killed_mid_session_exits_7_with_the_terminal_restored(guest):
-    from tests.cli.test_restore import modes, shell_around
+    from tests.support.shell_around import modes, shell_around
 
     term = shell_around([*SERCON, "connect", "--no-reconnect", guest.telnet_url])
     try:

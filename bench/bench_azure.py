@@ -16,8 +16,8 @@ import sys
 import tempfile
 import time
 
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 
 
 def timed(command: list[str], env: dict[str, str], runs: int) -> list[float]:

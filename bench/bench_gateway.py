@@ -34,10 +34,10 @@ import time
 
 import pexpect
 
-from sercon.emulator.ptyconsole import PtyConsole
-from sercon.emulator.server import Emulator
-from sercon.emulator.vmconsole import VmConsole
-from sercon.emulator.world import World
+from sercon_emulator.ptyconsole import PtyConsole
+from sercon_emulator.server import Emulator
+from sercon_emulator.vmconsole import VmConsole
+from sercon_emulator.world import World
 
 KEY_GAP = 0.004  # seconds between keystrokes: a person types no faster, and no two keys coalesce
 SHELL_ENV = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "dumb"}

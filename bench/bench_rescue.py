@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`sercon rescue` with no mode on Debian 12 built as Debian's Azure images are (root locked, GRUB on
-`serial console` with a 1 s countdown; sercon/emulator/debian_guest.py), measured side by side:
+`serial console` with a 1 s countdown; sercon_emulator/debian_guest.py), measured side by side:
 
 - locally: QEMU with telnet serial, the reset through QMP;
 - through the emulated Azure gateway (the reset through its admin command).
@@ -27,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sercon.emulator.debian_guest import build_debian_image
-from sercon.emulator.qemu import QemuGuest
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.debian_guest import build_debian_image
+from sercon_emulator.qemu import QemuGuest
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 
 SUB = "00000000-0000-4000-8000-00000000b016"
 PASSWORD = "bench-password-1"

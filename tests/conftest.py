@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERCON = [sys.executable, "-m", "sercon"]
 # CI sets this: a test that needs a component that is missing fails instead of skipping.
 REQUIRE_ALL = os.environ.get("SERCON_REQUIRE_ALL") == "1"
+# CI sets this too: the tests marked slow (real time spent on purpose) run; by default they are skipped.
+RUN_SLOW = os.environ.get("SERCON_SLOW") == "1"
 # Control sockets of this test run, apart from the user's own sessions and from any other test run.
 RUNTIME_DIR = tempfile.mkdtemp(prefix="sercon-tests-run-")
 
@@ -209,11 +211,54 @@ def terminal():
         term.close()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Skip the slow tests unless SERCON_SLOW=1 (as .ci/run sets) or `-m` names them."""
+    if RUN_SLOW or "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow on purpose: SERCON_SLOW=1 (as .ci/run sets) or -m slow runs it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def run_cli(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
             timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
-    """sercon as a plain subprocess with pipes (no terminal), as in a shell pipeline."""
+    """sercon as a plain subprocess with pipes (no terminal), as in a shell pipeline: for a test that
+    needs a real process (signals, closed stdio, a pipe another process writes, a timeout)."""
     return subprocess.run([*SERCON, *args], input=input, capture_output=True, env=env or cli_env(),
                           timeout=timeout, cwd=str(ROOT))
+
+
+def call_cli(*args: str, input: bytes | None = None, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[bytes]:
+    """sercon in this process, `sercon.cli.main(argv, Env(...))`, for a call that needs no terminal:
+    stdin, stdout and stderr are real files (no terminal, as with pipes; sys.std* too while it runs),
+    the environment goes through Env (os.environ is not touched), and the signal handlers main sets
+    are put back. The same result
+    as run_cli, without starting a Python (~0.5 s each on a loaded machine)."""
+    import signal
+
+    from sercon.cli import main
+    from sercon.cli.env import Env
+    from sercon.terminal.signals import EXIT_SIGNALS
+
+    handlers = {signum: signal.getsignal(signum) for signum in EXIT_SIGNALS}
+    with tempfile.TemporaryDirectory(prefix="sercon-call-") as folder:
+        streams = Path(folder)
+        (streams / "stdin").write_bytes(input or b"")
+        with open(streams / "stdin", encoding="utf-8") as stdin, \
+                open(streams / "stdout", "w", encoding="utf-8") as stdout, \
+                open(streams / "stderr", "w", encoding="utf-8", errors="backslashreplace") as stderr:
+            saved = sys.stdin, sys.stdout, sys.stderr  # click writes some of its own (--version) there
+            sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+            try:
+                status = main(list(args), Env(stdin, stdout, stderr, dict(env or cli_env())))
+            finally:
+                sys.stdin, sys.stdout, sys.stderr = saved
+                for signum, handler in handlers.items():
+                    signal.signal(signum, handler)
+        out, err = (streams / "stdout").read_bytes(), (streams / "stderr").read_bytes()
+    return subprocess.CompletedProcess(["sercon", *args], status, out, err)
 
 
 def pytest_terminal_summary(terminalreporter):

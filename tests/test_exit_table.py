@@ -22,8 +22,9 @@ from sercon.cli.env import Env
 from sercon.errors import ExitStatus
 from sercon.terminal.signals import EXIT_SIGNALS
 from tests.azure.conftest import azure  # noqa: F401 - the emulator fixture, for exit 8
-from tests.azure.test_reconnect_policy import close_console, piped_connect, wait_for
 from tests.conftest import ROOT, SERCON, cli_env
+from tests.support.azure_session import close_console, piped_connect
+from tests.support.waiting import wait_for
 
 TABLE = ROOT / "docs" / "exit-codes.md"
 

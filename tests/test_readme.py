@@ -36,3 +36,8 @@ def test_ci_fails_when_any_step_of_the_chain_fails(tmp_path):
     (tmp_path / ".ci" / "run").write_text(script)
     done = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, timeout=30)
     assert done.returncode != 0, done.stdout
+
+
+def test_the_try_it_command_installs_the_emulator_extra():
+    try_it = next(c for c in readme_commands() if "sercon demo" in c)
+    assert "pip install '.[emulator]'" in try_it

@@ -136,20 +136,20 @@ def _cli_env_without_azure(tmp_path, **extra):
 
 
 def test_connect_to_a_mistyped_profile_exits_4(tmp_path):
-    from tests.conftest import run_cli
+    from tests.conftest import call_cli
 
     config = tmp_path / "config.toml"
     config.write_text('[profiles.board]\ndevice = "/dev/ttyUSB0"\n')
-    result = run_cli("connect", "boardd", env=_cli_env_without_azure(tmp_path, SERCON_CONFIG=str(config)))
+    result = call_cli("connect", "boardd", env=_cli_env_without_azure(tmp_path, SERCON_CONFIG=str(config)))
     assert result.returncode == 4, result.stderr
     assert b"no profile or device named 'boardd'; did you mean 'board'?" in result.stderr
     assert b"subscription" not in result.stderr
 
 
 def test_a_bare_name_without_any_subscription_says_how_it_was_taken(tmp_path):
-    from tests.conftest import run_cli
+    from tests.conftest import call_cli
 
-    result = run_cli("connect", "myboard", env=_cli_env_without_azure(tmp_path))
+    result = call_cli("connect", "myboard", env=_cli_env_without_azure(tmp_path))
     assert result.returncode == 2
     err = result.stderr.decode()
     assert "'myboard' is not a device, URL or profile, so it was taken as an Azure VM name" in err
@@ -207,15 +207,15 @@ def test_standard_and_well_known_rates_pass_without_a_word(baud):
 
 
 def test_an_odd_rate_is_warned_about_and_still_used_unless_exact(tmp_path):
-    from tests.conftest import cli_env, run_cli
+    from tests.conftest import call_cli, cli_env
 
-    warned = run_cli("send", "loop://", "hi", "--expect", "hi", "-b", "11520")
+    warned = call_cli("send", "loop://", "hi", "--expect", "hi", "-b", "11520")
     assert warned.returncode == 0, warned.stderr  # a warning, never a refusal
     assert b"warning: 11520 baud is not a standard rate; did you mean 115200?" in warned.stderr
     assert b"--baud-exact" in warned.stderr
-    exact = run_cli("send", "loop://", "hi", "--expect", "hi", "-b", "11520", "--baud-exact")
+    exact = call_cli("send", "loop://", "hi", "--expect", "hi", "-b", "11520", "--baud-exact")
     assert exact.returncode == 0 and b"warning" not in exact.stderr, exact.stderr
     config = tmp_path / "config.toml"
     config.write_text('[profiles.odd]\nurl = "loop://"\nbaud = 11520\nbaud_exact = true\n')
-    profile = run_cli("send", "odd", "hi", "--expect", "hi", env=cli_env(SERCON_CONFIG=str(config)))
+    profile = call_cli("send", "odd", "hi", "--expect", "hi", env=cli_env(SERCON_CONFIG=str(config)))
     assert profile.returncode == 0 and b"warning" not in profile.stderr, profile.stderr

@@ -6,8 +6,8 @@ import io
 
 from sercon.cli import _traceback_if_debug
 from sercon.cli.env import Env
-from sercon.emulator.certs import make_certificates
 from sercon.trust import Trust
+from sercon_emulator.certs import make_certificates
 from tests.azure.conftest import AzureWorld  # noqa: F401 - fixtures come from tests/azure/conftest.py
 
 

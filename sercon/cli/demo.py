@@ -20,9 +20,9 @@ from sercon.cli.env import Env
 from sercon.errors import UsageError
 
 if TYPE_CHECKING:
-    from sercon.emulator.server import Emulator
-    from sercon.emulator.world import World
     from sercon.targets import AzureTarget
+    from sercon_emulator.server import Emulator
+    from sercon_emulator.world import World
 
 DEMO_SUBSCRIPTION = "00000000-0000-4000-8000-00000000de40"
 DEMO_GROUP, DEMO_VM = "demo-rg", "demo-vm"
@@ -62,10 +62,14 @@ def demo(env: Env, local: bool, use_qemu: bool, grub: bool, resize: str) -> int:
 def _azure_demo(env: Env, use_qemu: bool, grub: bool = False, resize: bool = True) -> int:
     import secrets
 
+    from sercon_emulator import require_extra
+
+    require_extra()  # before any work: `pip install sercon` leaves the emulator's packages out
+
     from sercon.cli.context import check_rows
     from sercon.cli.render import render_checks
-    from sercon.emulator.server import Emulator
     from sercon.targets import AzureTarget
+    from sercon_emulator.server import Emulator
 
     _refuse_a_second_demo(env)  # before an emulator, a password and a doctor table that would go unused
     password = secrets.token_hex(6)
@@ -90,8 +94,8 @@ def _demo_world(password: str, qemu_files: dict[str, str] | None = None) -> tupl
 
     The VM's admin user is the one its console lets in, so doctor's password-user row names it too.
     """
-    from sercon.emulator.qemu import USER as GUEST_USER
-    from sercon.emulator.world import World
+    from sercon_emulator.qemu import USER as GUEST_USER
+    from sercon_emulator.world import World
 
     user = GUEST_USER if qemu_files else "azureuser"
     vm: dict = {"name": DEMO_VM, "password": password, "admin_username": user}
@@ -117,8 +121,8 @@ def _connect(env: Env, demo_env: Env, target: AzureTarget, resize: bool) -> int:
 
 
 def _what_the_vm_is(use_qemu: bool) -> list[str]:
-    from sercon.emulator.qemu import missing_tools
-    from sercon.emulator.sandbox import description, vm_user
+    from sercon_emulator.qemu import missing_tools
+    from sercon_emulator.sandbox import description, vm_user
 
     if use_qemu:
         return ["the VM is a real Linux kernel booted under QEMU on this machine"]
@@ -138,8 +142,8 @@ def _resize_note(resize: bool) -> list[str]:
 @contextlib.contextmanager
 def _second_window(demo_env: Env, emulator: Emulator) -> Iterator[Path]:
     """The environment another window needs to reach the demo (`. FILE`), private, gone with the demo."""
-    from sercon.emulator.envfile import export_lines, write_private
     from sercon.transport.control import runtime_dir
+    from sercon_emulator.envfile import export_lines, write_private
 
     path = runtime_dir(demo_env.environ) / ENV_FILE
     _refuse_a_second_demo(demo_env)  # again: one may have started meanwhile; its file stays its own
@@ -175,8 +179,8 @@ def _sercon() -> str:
 
 
 def _qemu_image(env: Env, password: str, grub: bool) -> dict[str, str]:
-    from sercon.emulator.qemu import build_image, missing_tools
     from sercon.errors import PreconditionFailed
+    from sercon_emulator.qemu import build_image, missing_tools
 
     missing = missing_tools()
     if missing:
@@ -189,7 +193,7 @@ def _qemu_image(env: Env, password: str, grub: bool) -> dict[str, str]:
     image = build_image(cache, password)
     files = {"kernel": str(image.kernel), "initrd": str(image.initrd)}
     if grub:
-        from sercon.emulator.grub_image import build_grub_image, missing_grub_tools
+        from sercon_emulator.grub_image import build_grub_image, missing_grub_tools
 
         if missing_grub_tools():
             raise PreconditionFailed(f"--grub needs {', '.join(missing_grub_tools())}",
@@ -202,10 +206,10 @@ def _local_demo(env: Env, resize: bool = True) -> int:
     import shutil
 
     from sercon.cli.transport import open_transport
-    from sercon.emulator.ptyconsole import PtyConsole
-    from sercon.emulator.sandbox import description
     from sercon.targets import SerialTarget
     from sercon.terminal.session import Session, SessionOptions
+    from sercon_emulator.ptyconsole import PtyConsole
+    from sercon_emulator.sandbox import description
 
     program = shutil.which("bash") or "/bin/sh"
     argv = [program, "--norc", "-i"] if program.endswith("bash") else [program, "-i"]

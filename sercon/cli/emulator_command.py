@@ -25,11 +25,15 @@ def emulator(env: Env, world_file: str | None, port: int, state_dir: str | None,
     import signal
     from pathlib import Path
 
-    from sercon.emulator.envfile import export_lines, write_private
-    from sercon.emulator.server import Emulator
-    from sercon.emulator.world import World
+    from sercon_emulator import require_extra
+
+    require_extra()  # `pip install sercon` leaves the emulator's packages out: say how to add them
+
     from sercon.errors import Interrupted
     from sercon.terminal.signals import EXIT_SIGNALS, SignalWake, signal_name
+    from sercon_emulator.envfile import export_lines, write_private
+    from sercon_emulator.server import Emulator
+    from sercon_emulator.world import World
 
     world = World.load(world_file) if world_file else World({})
     # Signals only wake this thread (whichever thread the kernel hands them to), from before the

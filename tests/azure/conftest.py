@@ -8,9 +8,9 @@ from importlib import resources
 
 import pytest
 
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
-from tests.conftest import cli_env, run_cli
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
+from tests.conftest import call_cli, cli_env, run_cli
 
 SUB = "00000000-0000-4000-8000-0000000000a1"
 SUB_DISABLED = "00000000-0000-4000-8000-0000000000b2"
@@ -85,11 +85,15 @@ class AzureWorld:
         self.env = cli_env(**env, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"),
                            XDG_RUNTIME_DIR=str(runtime))
 
-    def cli(self, *args: str, input: bytes | None = None, **overrides: str):
+    def cli(self, *args: str, input: bytes | None = None, process: bool = False, **overrides: str):
+        """sercon against this world, in this process (call_cli); *process*: as a process of its own
+        (run_cli), for a test that needs one. An override of None removes that variable."""
         env = {**self.env, **overrides}
         for key in [k for k, v in overrides.items() if v is None]:
             env.pop(key, None)
-        return run_cli(*args, input=input, env={k: v for k, v in env.items() if v is not None})
+        # A PATH of its own needs a process: `az` is looked up on the process's PATH (shutil.which).
+        runner = run_cli if process or "PATH" in overrides else call_cli
+        return runner(*args, input=input, env={k: v for k, v in env.items() if v is not None})
 
     def vm(self, name: str, subscription: str = SUB) -> dict:
         """The emulated VM as the emulator holds it (what a fix must change, and nothing else)."""

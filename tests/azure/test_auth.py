@@ -94,7 +94,8 @@ def test_expired_token_answer_is_retried_with_a_fresh_token(azure_with):
 
 def test_managed_identity(azure_with):
     azure = azure_with(managed_identity={"header": "mi-header-value", "object_id": "oid-admin"})
-    result = azure.cli("account", "--json", "--identity", AZURE_CLIENT_SECRET=None,
+    # A process of its own: msal's managed identity reads IDENTITY_ENDPOINT from os.environ, not from Env.
+    result = azure.cli("account", "--json", "--identity", AZURE_CLIENT_SECRET=None, process=True,
                        IDENTITY_ENDPOINT=f"{azure.emulator.base_url}/msi/token", IDENTITY_HEADER="mi-header-value")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["signed_in_with"] == "managed identity"
@@ -214,7 +215,8 @@ def test_a_service_principals_token_is_reused_across_runs_from_a_private_file(az
 
 def test_a_warm_connect_neither_imports_msal_nor_loads_certifi_per_connection(azure):
     assert azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", "login: $").returncode == 0  # warms the cache
-    warm = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", "login: $", PYTHONPROFILEIMPORTTIME="1")
+    warm = azure.cli("send", "-g", "prod-rg", "web1", "", "--expect", "login: $", PYTHONPROFILEIMPORTTIME="1",
+                     process=True)  # the imports of a fresh process
     assert warm.returncode == 0, warm.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in warm.stderr.decode().splitlines() if "|" in line}
     assert "requests" in imported and "msal" not in imported  # the cached token was read without msal

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.azure.test_reconnect_policy import connect_calls
-from tests.azure.test_session import log_in, start
+from tests.support.azure_session import connect_calls, log_in, start
 
 CHECK_CALLS = ("consoleservices", "storageaccounts", "microsoft.authorization/locks",
                "microsoft.authorization/permissions")

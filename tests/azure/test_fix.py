@@ -7,8 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import signal
-import subprocess
-import time
 
 import pytest
 
@@ -16,18 +14,9 @@ from sercon.azure import fixes
 from sercon.azure.doctor import Report
 from sercon.checks import FAIL, OK, WARN, CheckResult
 from tests.azure.conftest import EUROPE_IPS, READER, SUB, SUB_DISABLED, WORLD
-from tests.conftest import ROOT, SERCON, Terminal
-
-
-def fix(azure, *args, input: bytes = b"", **env):
-    """doctor --fix --yes --json, stdin a pipe (no terminal): the parsed JSON, and the result."""
-    result = azure.cli("doctor", "--fix", "--yes", "--json", *args, input=input, **env)
-    assert result.stdout, result.stderr
-    return json.loads(result.stdout), result
-
-
-def rows(checks: list[dict]) -> dict[str, dict]:
-    return {row["name"]: row for row in checks}
+from tests.conftest import Terminal
+from tests.support.fix import fix, rows, spawn
+from tests.support.waiting import wait_for
 
 
 def test_a_deallocated_vm_is_started(azure):
@@ -222,19 +211,6 @@ def with_vm(vm: dict, account: dict | None = None) -> dict:
     if account is not None:
         groups["other-rg"]["storage_accounts"].append(account)
     return subscriptions
-
-
-def wait_for(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return value
-
-
-def spawn(azure, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([*SERCON, *args], env=azure.env, cwd=str(ROOT), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 # -- the exit status tells whether what was asked for was done ---------------------------------------

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from tests.azure.conftest import EUROPE_IPS
-from tests.azure.test_fix import fix, rows, spawn, wait_for
+from tests.support.fix import fix, rows, spawn
+from tests.support.waiting import wait_for
 
 
 def test_an_unreadable_retry_after_on_a_poll_waits_the_default_and_the_fix_goes_on(azure_with):

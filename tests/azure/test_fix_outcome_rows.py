@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.azure.test_fix import fix, rows
+from tests.support.fix import fix, rows
 
 
 def test_after_setting_a_password_user_the_row_says_who_was_set_and_that_azure_cannot_confirm_it(azure):

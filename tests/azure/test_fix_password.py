@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.azure.conftest import SUB
-from tests.azure.test_fix import fix, rows
-from tests.azure.test_session import log_in, run
 from tests.conftest import Terminal
+from tests.support.azure_session import log_in, run
+from tests.support.fix import fix, rows
 
 
 def new_password() -> str:

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 from tests.azure.conftest import WORLD, AzureWorld
 from tests.conftest import Terminal
 

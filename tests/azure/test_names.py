@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.azure.test_session import log_in
 from tests.conftest import SERCON, Terminal
+from tests.support.azure_session import log_in
 
 
 def test_one_shots_through_a_running_connect_name_the_vm_as_the_user_knows_it(azure, tmp_path):

@@ -9,23 +9,11 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.azure.test_session import log_in, run, start
+import pytest
+
 from tests.conftest import SERCON, Terminal, run_cli
-
-
-def connect_calls(azure) -> int:
-    return sum(1 for r in azure.requests if r["url"].split("?")[0].endswith("serialPorts/0/connect"))
-
-
-def close_console(azure, vm: str, code: int, reason: str) -> None:
-    azure.hook(f"gateway/{vm}/close", json={"code": code, "reason": reason})
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.05)
+from tests.support.azure_session import close_console, connect_calls, log_in, piped_connect, run, start
+from tests.support.waiting import wait_for
 
 
 def other_user(azure, tmp_path, name: str) -> dict[str, str]:
@@ -121,12 +109,6 @@ def test_a_takeover_by_someone_else_is_not_taken_back(azure, tmp_path):
         colleague.close()
 
 
-def piped_connect(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    """`sercon connect` with no terminal: stdin a pipe kept open, so only the gateway ends it."""
-    return subprocess.Popen([*SERCON, "connect", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
-
-
 def test_non_interactive_close_exits_7_with_code_and_reason(azure):
     gateway = azure.emulator.arm.gateway
     proc = piped_connect(azure.env, "-g", "prod-rg", "web1")
@@ -162,6 +144,7 @@ def test_non_interactive_takeover_exits_8(azure, tmp_path):
         proc.kill()
 
 
+@pytest.mark.slow  # the real backoff: refusals 2, 4, 8 ... s apart
 def test_persistent_refusals_back_off_then_stop(azure_with):
     azure = azure_with(gateway={"refuse_after_auth": "always"})
     started = time.monotonic()
@@ -243,7 +226,6 @@ def test_force_takes_the_console_back_from_someone_else(azure, tmp_path):
     finally:
         first.close()
         colleague.close()
-
 
 
 def test_bytes_that_are_not_utf8_are_counted_not_sent(azure):

@@ -11,30 +11,7 @@ import time
 import pexpect
 
 from tests.conftest import SERCON, Terminal
-
-PASSWORD = "web1-password"
-
-
-def start(azure, *args, cols=120) -> Terminal:
-    term = Terminal(["connect", *args], env=azure.env, cols=cols, rows=30)
-    term.connected()
-    return term
-
-
-def log_in(term: Terminal, user: str = "azureuser", password: str = PASSWORD) -> None:
-    term.send(b"\r")
-    term.wait_raw(rb"login: $|login: \S*\s*$", timeout=15)
-    term.send(f"{user}\r".encode())
-    term.wait_raw(rb"Password: ", timeout=15)
-    term.send(f"{password}\r".encode())
-    term.wait_raw(rb"~\$ $", timeout=15)
-
-
-def run(term: Terminal, command: str, expect: str, timeout: float = 15) -> None:
-    mark = len(term.raw)
-    term.send(command.encode() + b"\r")
-    deadline_pattern = re.compile(expect.encode())
-    term.wait_screen(lambda t: deadline_pattern.search(bytes(t.raw[mark:])), timeout, expect)
+from tests.support.azure_session import log_in, run, start
 
 
 def test_login_and_a_command_round_trip(azure):

@@ -9,6 +9,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from tests.conftest import SERCON, Terminal
 
 SOAK_SECONDS = 50
@@ -18,6 +20,7 @@ SEND_EVERY = 2.5
 PRINTER = ["sh", "-c", "stty -echo; (i=0; while :; do echo line-$i; i=$((i+1)); sleep 0.01; done) & exec cat"]
 
 
+@pytest.mark.slow
 def test_soak_cuts_and_sends_lose_nothing_unannounced(azure_with, tmp_path):
     world = {"subscriptions": [{"id": "00000000-0000-4000-8000-0000000000a1", "resource_groups": {
         "rg": {"vms": [{"name": "soak", "password": "pw", "command": PRINTER}]}}}]}

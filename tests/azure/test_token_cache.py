@@ -93,8 +93,8 @@ def signed_in(tmp_path_factory):
     """One emulator and one sign-in for every example of the property test: the good cache's bytes."""
     import copy
 
-    from sercon.emulator.server import Emulator
-    from sercon.emulator.world import World
+    from sercon_emulator.server import Emulator
+    from sercon_emulator.world import World
     from tests.azure.conftest import WORLD, AzureWorld
 
     with Emulator(World(copy.deepcopy(WORLD))) as emulator:

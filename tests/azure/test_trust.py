@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sercon.emulator.certs import make_certificates
-from tests.azure.test_session import log_in, start
+from sercon_emulator.certs import make_certificates
+from tests.support.azure_session import log_in, start
 
 
 def test_ssl_cert_file_alone_is_trusted_for_arm_and_the_gateway(azure):

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from sercon.emulator.qemu import missing_tools
+from sercon_emulator.qemu import missing_tools
 from tests.conftest import Terminal, cli_env, run_cli, sourced
 
 SANDBOX = rb"emulated VM: a shell as user (\S+) in a throw-away home on this machine"
@@ -125,8 +125,8 @@ def test_demo_resize_off_types_nothing(tmp_path):
 def test_doctor_names_the_qemu_guests_own_user(tmp_path):
     """`demo --qemu` logs in as the busybox guest's user: doctor's password-user row must name that one."""
     from sercon.cli.demo import DEMO_GROUP, DEMO_VM, _demo_world
-    from sercon.emulator import qemu
-    from sercon.emulator.server import Emulator
+    from sercon_emulator import qemu
+    from sercon_emulator.server import Emulator
 
     user, world = _demo_world("pw", {"kernel": str(tmp_path / "k"), "initrd": str(tmp_path / "i")})
     assert user == qemu.USER

@@ -118,7 +118,7 @@ def qmp_answering(path: str, reply: bytes) -> None:
 
 
 def test_a_qmp_socket_that_is_wrong_is_the_user_s_error_not_a_bug(device, tmp_path):
-    from tests.terminal.test_session_input import fake_hmp
+    from tests.support.fake_hmp import fake_hmp
 
     hmp = str(tmp_path / "hmp.sock")
     fake_hmp(hmp)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from sercon.cli import cli
-from tests.conftest import ROOT, SERCON, cli_env, run_cli
+from tests.conftest import ROOT, SERCON, call_cli, cli_env, run_cli
 
 HEAVY = ("msal", "prompt_toolkit", "websocket", "rich", "requests", "serial")
 
@@ -59,7 +59,7 @@ name = "vm7"
 def test_list_json_has_ports_and_profiles(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(PROFILES)
-    result = run_cli("list", "--json", env=cli_env(SERCON_CONFIG=str(config)))
+    result = call_cli("list", "--json", env=cli_env(SERCON_CONFIG=str(config)))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert isinstance(data["ports"], list)
@@ -75,6 +75,7 @@ def test_list_json_has_ports_and_profiles(tmp_path):
 def test_list_table_shows_targets_as_written_and_settings_in_the_config_files_words(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(PROFILES)
+    # run_cli: rich takes the width from the process's own COLUMNS
     result = run_cli("list", env=cli_env(SERCON_CONFIG=str(config), COLUMNS="200"))
     assert result.returncode == 0, result.stderr
     rows = {line.split()[1]: line for line in result.stdout.decode().splitlines() if line.startswith("│ ")}
@@ -89,14 +90,14 @@ def test_list_table_shows_targets_as_written_and_settings_in_the_config_files_wo
 def test_bad_config_exits_2_with_the_path(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text("[profiles.board]\nbaud = 'x'\n")
-    result = run_cli("list", env=cli_env(SERCON_CONFIG=str(config)))
+    result = call_cli("list", env=cli_env(SERCON_CONFIG=str(config)))
     assert result.returncode == 2
     assert str(config).encode() in result.stderr
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_checked_in_completions_match_the_cli(shell):
-    result = run_cli("completion", shell)
+    result = call_cli("completion", shell)
     assert result.returncode == 0
     assert result.stdout.decode() == (ROOT / "completions" / f"sercon.{shell}").read_text(), (
         f"completions/sercon.{shell} is stale: run `sercon completion {shell} > completions/sercon.{shell}`")
@@ -109,7 +110,7 @@ def test_bash_completion_completes_commands():
 
 
 def test_unknown_command_is_a_usage_error():
-    result = run_cli("frobnicate")
+    result = call_cli("frobnicate")
     assert result.returncode == 2
     assert b"No such command" in result.stderr
 
@@ -132,7 +133,7 @@ HELP_OPTIONS = {
 
 @pytest.mark.parametrize("command", sorted(HELP_OPTIONS))
 def test_each_command_lists_only_the_options_it_uses(command):
-    result = run_cli(command, "--help")
+    result = call_cli(command, "--help")
     assert result.returncode == 0, result.stderr
     text = result.stdout.decode()
     wanted, unwanted = HELP_OPTIONS[command]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
 import termios
 import time
@@ -16,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SERCON, Terminal, cli_env
+from tests.conftest import SERCON, Terminal
+from tests.support.shell_around import modes, shell_around
 
 FAULTY = [SERCON[0], "-c", "import serial, sys; serial.protocol_handler_packages.append('tests.handlers'); "
           "sys.argv[0] = 'sercon'; from sercon.cli import run; run()"]
@@ -30,19 +30,6 @@ def sercon_pid(shell_pid: int, timeout: float = 10) -> int:
             return int(children[0])
         time.sleep(0.02)
     raise AssertionError("sercon never started")
-
-
-def shell_around(command: list[str], stdin: str = "") -> Terminal:
-    line = " ".join(shlex.quote(part) for part in command)
-    if stdin:
-        line = f"printf {shlex.quote(stdin)} | {line}"
-    script = f'stty -g; echo BEGIN; {line}; echo "EXIT=$?"; stty -g; sleep 30'
-    return Terminal([], command=["/bin/sh", "-c", script], env=cli_env(), cols=200)
-
-
-def modes(term: Terminal) -> tuple[str, str, int]:
-    match = term.wait_raw(rb"(?s)([0-9a-f:]{30,})\r\n.*?EXIT=(\d+)\r\n([0-9a-f:]{30,})\r\n", timeout=20)
-    return match.group(1).decode(), match.group(3).decode(), int(match.group(2))
 
 
 def raw_mode_seen(term: Terminal) -> bool:

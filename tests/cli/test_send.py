@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sercon.emulator.ptyconsole import PtyConsole
+from sercon_emulator.ptyconsole import PtyConsole
 from tests.azure.conftest import azure, azure_with  # noqa: F401 - the emulated Azure, for `send -n`
 from tests.conftest import SERCON, Terminal, cli_env, run_cli
 

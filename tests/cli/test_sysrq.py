@@ -17,7 +17,7 @@ import pytest
 
 from sercon.transport.telnet import BRK, IAC
 from tests.azure.conftest import azure  # noqa: F401 - the emulated Azure
-from tests.conftest import REQUIRE_ALL, SERCON, cli_env, run_cli
+from tests.conftest import REQUIRE_ALL, SERCON, call_cli, cli_env, run_cli
 
 IAC_BRK = bytes([IAC, BRK])
 MENU_KEY = b"\x1d"
@@ -100,21 +100,21 @@ def nothing_written(device) -> bool:
 
 # -- where BREAK travels: sent --------------------------------------------------------------------------
 def test_sysrq_over_telnet_sends_break_then_the_key(peer):
-    result = run_cli("sysrq", "help", f"telnet://127.0.0.1:{peer.url_port}")
+    result = call_cli("sysrq", "help", f"telnet://127.0.0.1:{peer.url_port}")
     assert result.returncode == 0, result.stderr
     peer.wait_for(re.escape(IAC_BRK + b"h"))
     assert b"sent SysRq h" in result.stderr
 
 
 def test_reisub_is_paced_key_by_key(peer):
-    result = run_cli("sysrq", "reisub", f"telnet://127.0.0.1:{peer.url_port}", "--interval", "0.05", "--yes")
+    result = call_cli("sysrq", "reisub", f"telnet://127.0.0.1:{peer.url_port}", "--interval", "0.05", "--yes")
     assert result.returncode == 0, result.stderr
     peer.wait_for(re.escape(IAC_BRK + b"b"))
     assert re.findall(rb"\xff\xf3(.)", peer.received) == [bytes([k]) for k in b"reisub"]
 
 
 def test_default_target_from_the_environment(peer):
-    result = run_cli("sysrq", "s", env=cli_env(SERCON_TARGET=f"telnet://127.0.0.1:{peer.url_port}"))
+    result = call_cli("sysrq", "s", env=cli_env(SERCON_TARGET=f"telnet://127.0.0.1:{peer.url_port}"))
     assert result.returncode == 0, result.stderr
     peer.wait_for(re.escape(IAC_BRK + b"s"))
 
@@ -122,7 +122,7 @@ def test_default_target_from_the_environment(peer):
 def test_default_target_from_the_config(peer, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'default = "board"\n[profiles.board]\nurl = "telnet://127.0.0.1:{peer.url_port}"\n')
-    result = run_cli("sysrq", "b", "--yes", env=cli_env(SERCON_CONFIG=str(config)))
+    result = call_cli("sysrq", "b", "--yes", env=cli_env(SERCON_CONFIG=str(config)))
     assert result.returncode == 0, result.stderr
     peer.wait_for(re.escape(IAC_BRK + b"b"))
 
@@ -157,7 +157,7 @@ class FakeQemuQmp:
 
 def test_qmp_puts_the_break_on_a_pty_line(device, tmp_path):
     qmp = FakeQemuQmp(tmp_path / "qmp.sock", device)
-    result = run_cli("sysrq", "h", device.path, "--qmp", str(qmp.path))
+    result = call_cli("sysrq", "h", device.path, "--qmp", str(qmp.path))
     assert result.returncode == 0, result.stderr
     device.expect(b"h")
     breaks = [(args, before) for command, args, before in qmp.commands if command == "chardev-send-break"]
@@ -197,7 +197,7 @@ def refused(result) -> str:
 
 
 def test_sysrq_on_a_pty_is_refused_and_types_nothing(device):
-    err = refused(run_cli("sysrq", "h", device.path))
+    err = refused(call_cli("sysrq", "h", device.path))
     assert "pseudo-terminal" in err
     assert nothing_written(device)
 
@@ -205,29 +205,29 @@ def test_sysrq_on_a_pty_is_refused_and_types_nothing(device):
 def test_sysrq_on_a_link_to_a_pty_is_refused(device, tmp_path):
     link = tmp_path / "ttyV0"  # as socat's pty,link=... makes
     link.symlink_to(device.path)
-    assert "pseudo-terminal" in refused(run_cli("sysrq", "reisub", str(link)))
+    assert "pseudo-terminal" in refused(call_cli("sysrq", "reisub", str(link)))
     assert nothing_written(device)
 
 
 def test_sysrq_through_spy_on_a_pty_is_refused(device, tmp_path):
-    refused(run_cli("sysrq", "s", f"spy://{device.path}?file={tmp_path / 'spy.txt'}"))
+    refused(call_cli("sysrq", "s", f"spy://{device.path}?file={tmp_path / 'spy.txt'}"))
     assert nothing_written(device)
 
 
 def test_sysrq_over_raw_tcp_is_refused_and_sends_nothing(peer):
-    err = refused(run_cli("sysrq", "h", f"socket://127.0.0.1:{peer.url_port}"))
+    err = refused(call_cli("sysrq", "h", f"socket://127.0.0.1:{peer.url_port}"))
     assert "socket://" in err
     assert peer.nothing_received()
 
 
 def test_sysrq_on_loop_is_refused():
-    refused(run_cli("sysrq", "h", "loop://"))
+    refused(call_cli("sysrq", "h", "loop://"))
 
 
 def test_sysrq_through_a_running_session_on_a_pty_types_nothing(device, terminal, tmp_path):
     env = cli_env(XDG_RUNTIME_DIR=str(tmp_path))
     term = terminal("connect", device.path, env=env).connected()
-    refused(run_cli("sysrq", "h", device.path, env=env))
+    refused(call_cli("sysrq", "h", device.path, env=env))
     assert term.child.isalive()
     term.send(MENU_KEY + b"q")
     assert term.wait_exit() == 0
@@ -311,7 +311,7 @@ def test_sysrq_through_a_running_session_over_telnet(peer, terminal, tmp_path):
 
 # -- what the console printed: the kernel's reply, sercon's own lines -----------------------------------
 def test_a_one_shot_sysrq_shows_the_kernels_reply(kernel):
-    result = run_cli("sysrq", "h", f"telnet://127.0.0.1:{kernel.url_port}")
+    result = call_cli("sysrq", "h", f"telnet://127.0.0.1:{kernel.url_port}")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"\n[   12.345678] sysrq: HELP : loglevel(0-9) reboot(b) crash(c)\n", result.stdout
     assert b"sent SysRq h" in result.stderr
@@ -319,13 +319,13 @@ def test_a_one_shot_sysrq_shows_the_kernels_reply(kernel):
 
 def test_a_one_shot_sysrq_says_nothing_when_the_console_says_nothing(peer):
     started = time.monotonic()
-    result = run_cli("sysrq", "s", f"telnet://127.0.0.1:{peer.url_port}")
+    result = call_cli("sysrq", "s", f"telnet://127.0.0.1:{peer.url_port}")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"" and time.monotonic() - started < 10
 
 
 def test_quiet_sends_and_leaves_without_the_reply(kernel):
-    result = run_cli("sysrq", "h", f"telnet://127.0.0.1:{kernel.url_port}", "--quiet")
+    result = call_cli("sysrq", "h", f"telnet://127.0.0.1:{kernel.url_port}", "--quiet")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b""
     kernel.wait_for(re.escape(IAC_BRK + b"h"))
@@ -389,13 +389,13 @@ def read_until(pipe, needle: bytes, timeout: float = 10) -> bytes:
 
 # -- arguments ----------------------------------------------------------------------------------------
 def test_no_target_is_a_usage_error():
-    result = run_cli("sysrq", "b")
+    result = call_cli("sysrq", "b")
     assert result.returncode == 2
     assert b"no target given" in result.stderr
 
 
 def test_mistyped_name_sends_nothing(device):
-    result = run_cli("sysrq", "reboto", device.path)
+    result = call_cli("sysrq", "reboto", device.path)
     assert result.returncode == 2
     assert b"did you mean 'reboot'" in result.stderr
     assert nothing_written(device)
@@ -404,7 +404,7 @@ def test_mistyped_name_sends_nothing(device):
 # -- keys that end the machine's work: asked first, as nmi asks ---------------------------------------
 @pytest.mark.parametrize("keys", ["reisub", "b", "crash", "o", "e", "s,i", "reboot"])
 def test_a_destructive_key_without_a_terminal_needs_yes_and_sends_nothing(peer, keys):
-    result = run_cli("sysrq", keys, f"telnet://127.0.0.1:{peer.url_port}")
+    result = call_cli("sysrq", keys, f"telnet://127.0.0.1:{peer.url_port}")
     assert result.returncode == 2, result.stderr
     assert b"needs confirmation" in result.stderr and b"--yes" in result.stderr
     assert peer.nothing_received()
@@ -429,7 +429,7 @@ def test_a_destructive_key_answered_yes_is_sent(peer, terminal):
 
 
 def test_a_harmless_key_is_not_asked_about(peer):
-    result = run_cli("sysrq", "s,u,t,w,h", f"telnet://127.0.0.1:{peer.url_port}", "--interval", "0")
+    result = call_cli("sysrq", "s,u,t,w,h", f"telnet://127.0.0.1:{peer.url_port}", "--interval", "0")
     assert result.returncode == 0, result.stderr
     peer.wait_for(re.escape(IAC_BRK + b"h"))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import ssl
 import struct
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,8 +16,8 @@ import pytest
 import requests
 import websocket
 
-from sercon.emulator.server import ADMIN_HEADER, Emulator
-from sercon.emulator.world import DEFAULT_CLIENT_ID, World
+from sercon_emulator.server import ADMIN_HEADER, Emulator
+from sercon_emulator.world import DEFAULT_CLIENT_ID, World
 
 SUB = "00000000-0000-4000-8000-0000000000c1"
 RG = "rg"
@@ -33,16 +32,6 @@ def world(**changes: Any) -> dict[str, Any]:
     scale_sets = changes.pop("scale_sets", [{"name": "set1", "instances": [{"id": "0", "command": ECHO}]}])
     return {"subscriptions": [{"id": SUB, "resource_groups": {RG: {"vms": vms, "scale_sets": scale_sets}}}],
             **changes}
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll until `condition()` is truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.01)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 class Emu:

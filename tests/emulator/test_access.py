@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from sercon.emulator.server import ADMIN_HEADER
-from sercon.emulator.world import DEFAULT_CLIENT_ID
+from sercon_emulator.server import ADMIN_HEADER
+from sercon_emulator.world import DEFAULT_CLIENT_ID
 from tests.emulator.conftest import Emu, read_until
 
 OLD_CONSTANT_SECRET = "emulator-client-secret"  # what every emulator accepted before

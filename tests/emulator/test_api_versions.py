@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sercon.azure.arm import API_VERSIONS
-from sercon.emulator import api_versions
+from sercon_emulator import api_versions
 from tests.emulator.conftest import SUB, read_until, vm_path
 
 CONSOLE = f"/subscriptions/{SUB}/providers/Microsoft.SerialConsole/consoleServices/default"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 from tests.emulator.conftest import SUB, Emu, Stream
 
 COMPUTE = "2024-07-01"  # the Azure CLI's compute profile (2024-11-01 in newer releases, also accepted)
@@ -476,7 +476,7 @@ def test_disabled_boot_diagnostics_keep_their_old_storage_uri_which_a_patch_merg
 
 
 def test_a_role_on_one_group_does_not_cover_a_group_whose_name_starts_the_same():
-    from sercon.emulator.world import _within
+    from sercon_emulator.world import _within
 
     assert _within("/subscriptions/s/resourceGroups/prod/providers/x/vm1", "/subscriptions/s/resourceGroups/prod")
     assert _within("/subscriptions/s/resourceGroups/prod", "/subscriptions/s/resourceGroups/prod/")

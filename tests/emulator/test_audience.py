@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from sercon.emulator.world import DEFAULT_CLIENT_ID
+from sercon_emulator.world import DEFAULT_CLIENT_ID
 from tests.emulator.conftest import Emu, close_of, vm_path
 
 ARM_SCOPES = ["https://management.core.windows.net//.default", "https://management.azure.com/.default",

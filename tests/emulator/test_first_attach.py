@@ -12,7 +12,8 @@ import os
 import sys
 
 from tests.conftest import ROOT, Terminal, cli_env
-from tests.emulator.conftest import Stream, wait_for
+from tests.emulator.conftest import Stream
+from tests.support.waiting import wait_for
 
 PASSWORD = "box-password"
 
@@ -33,7 +34,7 @@ def test_the_first_session_sees_a_banner_printed_before_it_attached(emu):
 def test_an_enter_typed_before_the_login_program_starts_gives_no_second_prompt(tmp_path):
     go = tmp_path / "go"
     os.mkfifo(go)
-    login = f"read x < {go}; exec {sys.executable} -m sercon.emulator.login --hostname h1"
+    login = f"read x < {go}; exec {sys.executable} -m sercon_emulator.login --hostname h1"
     term = Terminal([], command=["sh", "-c", login], env=cli_env(HOME=str(tmp_path)), cwd=str(ROOT))
     try:
         term.send(b"\r")  # typed at the booting machine: queued in its terminal before the getty runs

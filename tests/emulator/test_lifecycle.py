@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 from tests.emulator.conftest import Emu, read_until, world
 
 

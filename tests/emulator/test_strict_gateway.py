@@ -9,8 +9,9 @@ import time
 import pytest
 import websocket
 
-from sercon.emulator.world import TAKEOVER_REASON, World
-from tests.emulator.conftest import ECHO, RG, SUB, close_of, frames, read_until, wait_for, world
+from sercon_emulator.world import TAKEOVER_REASON, World
+from tests.emulator.conftest import ECHO, RG, SUB, close_of, frames, read_until, world
+from tests.support.waiting import wait_for
 
 
 def test_text_input_reaches_the_vm_and_output_comes_back_binary(emu):

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sercon.emulator.ptyconsole import PtyConsole
-from sercon.emulator.sandbox import python_for, vm_user
-from sercon.emulator.world import World
+from sercon_emulator.ptyconsole import PtyConsole
+from sercon_emulator.sandbox import python_for, vm_user
+from sercon_emulator.world import World
 from tests.conftest import Terminal, cli_env, need_program
 from tests.emulator.conftest import Stream, world
 
@@ -193,7 +193,7 @@ def test_ctrl_d_at_the_prompt_ends_the_getty_quietly_and_a_new_one_says_what_it_
 @pytest.mark.parametrize("how", ["hangup", "eof"])
 def test_the_login_program_ends_quietly_on_a_hangup_or_eof(tmp_path, how):
     """The login program on its own terminal: a hang-up or EOF ends it with no traceback."""
-    term = Terminal([], command=[sys.executable, "-m", "sercon.emulator.login", "--hostname", "h1"],
+    term = Terminal([], command=[sys.executable, "-m", "sercon_emulator.login", "--hostname", "h1"],
                     env=cli_env(HOME=str(tmp_path)))
     try:
         term.wait_raw(rb"h1 login: $")

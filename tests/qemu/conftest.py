@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sercon.emulator.debian_guest import build_debian_image, missing_debian_tools
-from sercon.emulator.grub_image import build_grub_image, missing_grub_tools
-from sercon.emulator.qemu import QemuGuest, build_image, missing_tools
+from sercon_emulator.debian_guest import build_debian_image, missing_debian_tools
+from sercon_emulator.grub_image import build_grub_image, missing_grub_tools
+from sercon_emulator.qemu import QemuGuest, build_image, missing_tools
 from tests.conftest import REQUIRE_ALL
 
 PASSWORD = "guest-password"

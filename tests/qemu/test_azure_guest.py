@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 from tests.conftest import SERCON, Terminal, cli_env
 from tests.qemu.conftest import PASSWORD
 

@@ -1,4 +1,4 @@
-"""The Debian 12 guest itself (sercon/emulator/debian_guest.py): it boots through its own GRUB to a
+"""The Debian 12 guest itself (sercon_emulator/debian_guest.py): it boots through its own GRUB to a
 serial login, and its user logs in, is in group sudo, and sudo asks for the password, as on Azure."""
 
 from __future__ import annotations

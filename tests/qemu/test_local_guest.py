@@ -128,7 +128,7 @@ def test_enter_tilde_dot_quits_at_a_busybox_prompt_that_asks_for_the_cursor(gues
 
 
 def test_guest_killed_mid_session_exits_7_with_the_terminal_restored(guest):
-    from tests.cli.test_restore import modes, shell_around
+    from tests.support.shell_around import modes, shell_around
 
     term = shell_around([*SERCON, "connect", "--no-reconnect", guest.telnet_url])
     try:
@@ -142,7 +142,7 @@ def test_guest_killed_mid_session_exits_7_with_the_terminal_restored(guest):
 
 def test_sysrq_over_a_pty_goes_through_qmp(guest_image, tmp_path):
     """A pty cannot carry BREAK; with --qmp sercon has QEMU put it on the line (chardev-send-break)."""
-    from sercon.emulator.qemu import QemuGuest
+    from sercon_emulator.qemu import QemuGuest
 
     vm = QemuGuest(guest_image, tmp_path, serial="pty").start()
     try:
@@ -189,7 +189,7 @@ def sysrq_help_seen(term: Terminal, expected: bool) -> bool:
 def test_a_password_that_looks_like_an_option(tmp_path):
     import gzip
 
-    from sercon.emulator.qemu import initramfs
+    from sercon_emulator.qemu import initramfs
 
     archive = gzip.decompress(initramfs(tmp_path, "-QwU-leading-dash").read_bytes())
     assert b"guest:$6$" in archive

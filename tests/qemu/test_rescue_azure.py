@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sercon.emulator.grub_image import build_grub_image
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
+from sercon_emulator.grub_image import build_grub_image
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 from tests.conftest import Terminal, cli_env, run_cli, sourced
 from tests.qemu.conftest import CACHE, PASSWORD, require_grub_tools
-from tests.qemu.test_rescue_local import PARAMETER, assert_root_at, assert_root_shell_with_parameter
+from tests.support.rescue import PARAMETER, assert_root_at, assert_root_shell_with_parameter
 
 SUB = "00000000-0000-4000-8000-00000000e011"
 

@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from sercon.emulator.qemu import QemuGuest
-from sercon.emulator.server import Emulator
-from sercon.emulator.world import World
 from sercon.transport.qmp import qmp
+from sercon_emulator.qemu import QemuGuest
+from sercon_emulator.server import Emulator
+from sercon_emulator.world import World
 from tests.conftest import Terminal, cli_env, run_cli
 
 REPEAT = range(int(os.environ.get("SERCON_RESCUE_REPEAT", "1")))

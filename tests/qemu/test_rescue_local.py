@@ -11,10 +11,9 @@ import time
 
 import pytest
 
-from sercon.emulator.qemu import QemuGuest
+from sercon_emulator.qemu import QemuGuest
 from tests.conftest import Terminal, run_cli
-
-PARAMETER = "rdinit=/bin/sh"
+from tests.support.rescue import PARAMETER, assert_root_at, assert_root_shell_with_parameter
 
 
 def rescue(guest: QemuGuest, *args: str) -> Terminal:
@@ -29,26 +28,6 @@ def refused_rescue(guest: QemuGuest) -> tuple[int, str]:
                      timeout=120)
     assert result.returncode == 6, result.stderr
     return mark, result.stderr.decode()
-
-
-def assert_root_shell_with_parameter(term: Terminal, started: float, parameter: str = PARAMETER,
-                                     timeout: float = 120) -> None:
-    term.wait_raw(rb"a root shell on \S+, [\d.]+ s after", timeout=timeout)
-    print(f"sercon rescue to a root shell: {time.monotonic() - started:.1f} s")
-    term.wait_text("[sercon] connected to", timeout=10)
-    assert_root_at(term, parameter)
-    term.send(b"\x1dq")
-    assert term.wait_exit() == 0
-
-
-def assert_root_at(term: Terminal, parameter: str) -> None:
-    """The shell on *term*'s console is root's, booted with *parameter*."""
-    mark = len(term.raw)
-    term.send(b"busybox mount -t proc proc /proc 2>/dev/null; echo uid=$(busybox id -u); busybox cat /proc/cmdline\r")
-    found = term.wait_raw(rb"uid=(\d+)\r\n(.*)\r\n", timeout=30)
-    assert found.start() >= mark
-    assert found[1] == b"0"
-    assert parameter.encode() in found[2].split()
 
 
 @pytest.mark.parametrize("grub_guest", ["menu", "hidden"], indirect=True)

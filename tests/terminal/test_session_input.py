@@ -3,30 +3,9 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
 
 from tests.conftest import cli_env, run_cli
-
-
-def fake_hmp(path: str) -> threading.Thread:
-    """QEMU's human monitor where --qmp expected the machine protocol (a common mix-up)."""
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(path)
-    server.listen(4)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            conn.sendall(b"QEMU 8.2.2 monitor - type 'help' for more information\r\n(qemu) ")
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return thread
+from tests.support.fake_hmp import fake_hmp
 
 
 def test_a_failing_action_is_a_status_line_and_typing_goes_on(device, terminal, tmp_path):

@@ -8,7 +8,7 @@ import serial
 
 from sercon.errors import ExitStatus
 from sercon.transport.serial import open_error
-from tests.conftest import run_cli
+from tests.conftest import call_cli
 
 
 def test_an_unknown_host_is_not_found_with_a_fix():
@@ -18,13 +18,13 @@ def test_an_unknown_host_is_not_found_with_a_fix():
 
 
 def test_a_bad_port_is_a_usage_error():
-    result = run_cli("send", "socket://127.0.0.1:99999", "x")
+    result = call_cli("send", "socket://127.0.0.1:99999", "x")
     assert result.returncode == 2, result.stderr
     assert b"fix:" in result.stderr
 
 
 def test_a_refused_connection_is_not_found():
-    result = run_cli("send", "socket://127.0.0.1:1", "x")
+    result = call_cli("send", "socket://127.0.0.1:1", "x")
     assert result.returncode == 4 and b"fix:" in result.stderr
 
 
@@ -41,16 +41,16 @@ def not_serial(result) -> str:
 @pytest.mark.parametrize("path", ["/etc/passwd", "/dev/null"])
 def test_a_file_or_a_device_that_is_no_terminal_is_not_a_serial_device(command, path):
     extra = ["hi"] if command == ["send"] else []
-    err = not_serial(run_cli(*command, path, *extra))
+    err = not_serial(call_cli(*command, path, *extra))
     assert path in err
 
 
 def test_a_regular_file_and_a_folder_are_named_for_what_they_are(tmp_path):
     log = tmp_path / "console.log"
     log.write_text("not a tty")
-    assert "a regular file" in not_serial(run_cli("send", str(log), "hi"))
-    assert "a folder" in not_serial(run_cli("send", str(tmp_path), "hi"))
-    assert "a regular file" in not_serial(run_cli("send", f"spy://{log}", "hi"))
+    assert "a regular file" in not_serial(call_cli("send", str(log), "hi"))
+    assert "a folder" in not_serial(call_cli("send", str(tmp_path), "hi"))
+    assert "a regular file" in not_serial(call_cli("send", f"spy://{log}", "hi"))
 
 
 @pytest.mark.parametrize("url, form", [
@@ -68,7 +68,7 @@ def test_a_regular_file_and_a_folder_are_named_for_what_they_are(tmp_path):
     ("loop://?logging=x", "logging="),
 ])
 def test_a_malformed_url_is_a_usage_error_with_its_form(url, form):
-    result = run_cli("send", url, "hi")
+    result = call_cli("send", url, "hi")
     err = result.stderr.decode()
     assert result.returncode == 2, (result.returncode, err)
     fix = err.partition("fix:")[2]
@@ -76,7 +76,7 @@ def test_a_malformed_url_is_a_usage_error_with_its_form(url, form):
 
 
 def test_no_port_matching_a_hwgrep_pattern_is_not_found():
-    result = run_cli("send", "hwgrep://no-such-adapter-anywhere", "hi")
+    result = call_cli("send", "hwgrep://no-such-adapter-anywhere", "hi")
     assert result.returncode == 4 and b"fix:" in result.stderr, result.stderr
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sercon.emulator.arm_bodies import (
+from sercon_emulator.arm_bodies import (
     ACCESS_PASSWORD_LIMIT,
     boot_diagnostics_change,
     extension_properties,
@@ -23,9 +23,9 @@ from sercon.emulator.arm_bodies import (
     text_password,
     within,
 )
-from sercon.emulator.arm_shapes import arm_error, extension_json, storage_etag, storage_json, storage_missing, vm_json
-from sercon.emulator.operations import Operations
-from sercon.emulator.world import World
+from sercon_emulator.arm_shapes import arm_error, extension_json, storage_etag, storage_json, storage_missing, vm_json
+from sercon_emulator.operations import Operations
+from sercon_emulator.world import World
 
 VMACCESS = ("Microsoft.OSTCExtensions", "VMAccessForLinux")
 LINUX_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")

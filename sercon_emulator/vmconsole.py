@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sercon.emulator.sandbox import Sandbox, description, with_controlling_tty
+from sercon_emulator.sandbox import Sandbox, description, with_controlling_tty
 
 HELD_LIMIT = 65536  # what the console printed before its first session attached: its last bytes are kept
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sercon.emulator.arm_shapes import arm_error
+from sercon_emulator.arm_shapes import arm_error
 
 ACCESS_PASSWORD_LIMIT = 256  # bytes: a CHOICE of the emulator (the extension publishes none)
 MAX_IP_RULES = 400  # Azure Storage's documented limit

@@ -23,9 +23,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from sercon.emulator.authority import TokenStore
-from sercon.emulator.vmconsole import Login, VmConsole
-from sercon.emulator.world import TAKEOVER_REASON, GatewayOptions, World
+from sercon_emulator.authority import TokenStore
+from sercon_emulator.vmconsole import Login, VmConsole
+from sercon_emulator.world import TAKEOVER_REASON, GatewayOptions, World
 
 __all__ = ["FRAME_LIMIT", "TAKEOVER_REASON", "Gateway"]
 
@@ -329,8 +329,8 @@ class Gateway:
 def _make_console(vm: dict[str, Any]) -> Any:
     """A VM is a command in a pty (a login prompt and a shell by default), or a real QEMU guest."""
     if vm.get("qemu"):
-        from sercon.emulator.qemu import GuestImage
-        from sercon.emulator.qemu_console import QemuConsole
+        from sercon_emulator.qemu import GuestImage
+        from sercon_emulator.qemu_console import QemuConsole
 
         image = vm["qemu"]
         if image.get("disk"):  # a whole distribution on a disk, its GRUB included

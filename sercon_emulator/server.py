@@ -18,10 +18,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sercon.emulator.arm import Arm
-from sercon.emulator.authority import ADMIN_HEADER, Authority, TokenStore, admin_refusal
-from sercon.emulator.certs import make_certificates
-from sercon.emulator.world import World
+from sercon_emulator.arm import Arm
+from sercon_emulator.authority import ADMIN_HEADER, Authority, TokenStore, admin_refusal
+from sercon_emulator.certs import make_certificates
+from sercon_emulator.world import World
 
 __all__ = ["ADMIN_HEADER", "Emulator"]
 

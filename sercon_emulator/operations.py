@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from sercon.emulator.arm_shapes import arm_error
-from sercon.emulator.world import World
+from sercon_emulator.arm_shapes import arm_error
+from sercon_emulator.world import World
 
 # What `finish` returns: None for success, else (code, message) of the failure.
 Finish = Callable[[], "tuple[str, str] | None"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sercon.emulator.world import World
+from sercon_emulator.world import World
 
 GRANT_DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
 # The audiences ARM takes, in the order of its own refusal message; the gateway takes the same ARM token.

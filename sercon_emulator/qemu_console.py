@@ -9,9 +9,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sercon.emulator.qemu import GuestImage, QemuGuest
 from sercon.transport.qmp import qmp
 from sercon.transport.telnet import BRK, IAC, TelnetParser, escape
+from sercon_emulator.qemu import GuestImage, QemuGuest
 
 
 class QemuConsole:

@@ -22,7 +22,7 @@ import termios
 import threading
 import tty
 
-from sercon.emulator.sandbox import Sandbox, with_controlling_tty
+from sercon_emulator.sandbox import Sandbox, with_controlling_tty
 
 
 class PtyConsole:

@@ -13,8 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from sercon.emulator.qemu import GuestImage
 from sercon.errors import PreconditionFailed
+from sercon_emulator.qemu import GuestImage
 
 ENTRY = "Debian GNU/Linux (sercon test guest)"
 # As long as an Azure image's (it wraps in GRUB's editor); only key=value words, which the kernel

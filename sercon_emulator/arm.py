@@ -20,9 +20,9 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from sercon.emulator import api_versions
-from sercon.emulator.arm_bodies import within
-from sercon.emulator.arm_shapes import (
+from sercon_emulator import api_versions
+from sercon_emulator.arm_bodies import within
+from sercon_emulator.arm_shapes import (
     arm_error,
     boot_log_text,
     lock_json,
@@ -34,12 +34,12 @@ from sercon.emulator.arm_shapes import (
     vmss_instance_json,
     vmss_json,
 )
-from sercon.emulator.arm_updates import ArmUpdates
-from sercon.emulator.authority import Identity, TokenStore
-from sercon.emulator.gateway import Gateway
-from sercon.emulator.operations import Operations
-from sercon.emulator.sandbox import SandboxError
-from sercon.emulator.world import CONNECT_ACTION, Fault, World, nested_gateway
+from sercon_emulator.arm_updates import ArmUpdates
+from sercon_emulator.authority import Identity, TokenStore
+from sercon_emulator.gateway import Gateway
+from sercon_emulator.operations import Operations
+from sercon_emulator.sandbox import SandboxError
+from sercon_emulator.world import CONNECT_ACTION, Fault, World, nested_gateway
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"

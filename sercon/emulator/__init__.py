@@ -1,1 +1,0 @@
-"""Local stand-ins for consoles: machines sercon can talk to with no hardware and no Azure account."""

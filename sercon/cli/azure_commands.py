@@ -53,7 +53,7 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: boo
 
     resolved, _ = resolve(env, target, options)
     if fix or yes or fix_user or password_stdin:
-        return _doctor_fix(env, resolved, identity, as_json, FixRequest(fix, yes, fix_user, password_stdin))
+        return _doctor_fix(env, resolved, identity, as_json, FixFlags(fix, yes, fix_user, password_stdin))
     with checking(env, resolved.label) if isinstance(resolved, AzureTarget) else contextlib.nullcontext():
         rows, error = check_rows(env, resolved, identity)
     render_checks(env, resolved.label, rows, as_json, error.message if error is not None else None)
@@ -63,14 +63,14 @@ def doctor(env: Env, target: str | None, identity: bool, as_json: bool, fix: boo
 
 
 @dataclass(frozen=True)
-class FixRequest:
+class FixFlags:
     fix: bool
     yes: bool
     user: str | None
     password_stdin: bool
 
 
-def _fix_usage(env: Env, target: Any, request: FixRequest) -> str | None:
+def _fix_usage(env: Env, target: Any, request: FixFlags) -> str | None:
     """Every refusal that needs no call to Azure, first; the password from stdin with --password-stdin."""
     from sercon.azure.fixes import check_user_name, password_from_stdin
     from sercon.targets import SerialTarget
@@ -111,110 +111,31 @@ def _local_target(target: Any) -> None:
                      "run the fix doctor prints under each check")
 
 
-def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, request: FixRequest) -> int:
-    """doctor, then each repair (asked first unless --yes), then doctor again once anything was sent."""
-    from sercon.azure import fixes
-    from sercon.azure.doctor import diagnose
-    from sercon.cli.render import checking, render_checks, render_fix_json, render_outcome
-    from sercon.errors import Interrupted
+def _doctor_fix(env: Env, target: Any, identity: bool, as_json: bool, flags: FixFlags) -> int:
+    """doctor --fix: the run is azure/fix_run.py's; here its questions go to the terminal and its
+    results to render.py."""
+    from sercon.azure.fix_run import FixHooks, FixRequest, run_fixes
+    from sercon.cli.render import checking, progress_line, render_checks, render_fix_run, render_outcome
 
-    password = _fix_usage(env, target, request)
+    password = _fix_usage(env, target, flags)
     arm, subscription = azure_vm_context(env, target, identity)
-    with checking(env, target.label):
-        report = diagnose(arm, target, subscription)
-    if report.error is not None or not as_json:
-        render_checks(env, target.label, report.rows, as_json, report.error.message if report.error else None)
-    if report.error is not None:
-        raise report.error
-    planned = fixes.plan(report, subscription, request.user, request.user is not None, env.stdin_is_tty())
-    log = fixes.FixLog()
-    try:
-        for repair in planned:
-            log.begin(repair)
-            outcome = log.end(_repair(env, arm, report, subscription, repair, request, password, log.sent))
-            if not as_json:
-                render_outcome(env, outcome, repair.why)
-        after = report
-        if log.sent:
-            with checking(env, target.label):
-                after = fixes.with_outcomes(diagnose(arm, target, subscription), log.outcomes)
-    except (KeyboardInterrupt, click.Abort, Interrupted) as exc:
-        if not log.sent:
-            raise
-        return _fix_interrupted(env, target.label, report, log, as_json, exc)
-    if as_json:
-        render_fix_json(env, target.label, report.rows, fixes.outcomes_json(log.outcomes), after.rows)
-    elif after is not report:
-        render_checks(env, f"{target.label}, after the fixes", after.rows, False,
-                      after.error.message if after.error else None)
-    else:
-        env.stdout.write("fix: nothing was changed\n" if log.outcomes else "fix: nothing to repair\n")
-    if after.error is not None:
-        raise after.error
-    return fixes.exit_status(after, log.outcomes)
 
+    def checked(report: Any) -> None:
+        if report.error is not None or not as_json:
+            render_checks(env, target.label, report.rows, as_json, report.error.message if report.error else None)
 
-def _fix_interrupted(env: Env, title: str, report: Any, log: Any, as_json: bool, exc: BaseException) -> int:
-    """Ctrl-C (or a signal) once a write has gone out: what was sent, the JSON so far, and 130 (128+N)."""
-    from sercon.azure import fixes
-    from sercon.cli.render import render_fix_interrupted, render_fix_json, render_outcome
-    from sercon.errors import ExitStatus, Interrupted
+    def outcome(done: Any, why: str) -> None:
+        if not as_json:
+            render_outcome(env, done, why)
 
-    in_flight = log.in_flight()
-    outcomes = [*log.outcomes, *([in_flight] if in_flight else [])]
-    if as_json:
-        render_fix_json(env, title, report.rows, fixes.outcomes_json(outcomes), None)
-    elif in_flight is not None:
-        render_outcome(env, in_flight)
-    render_fix_interrupted(env, log.sent)
-    return exc.exit_code if isinstance(exc, Interrupted) else ExitStatus.INTERRUPTED
-
-
-def _repair(env: Env, arm: Any, report: Any, subscription: str, repair: Any, request: FixRequest,
-            password: str | None, sent: list[str]) -> Any:
-    """One repair: asked, made, and what came of it (a refusal from Azure is an outcome, not the end)."""
-    from sercon.azure import fixes
-    from sercon.cli.render import progress_line
-
-    if not repair.action:
-        return fixes.Outcome(repair.name, fixes.MANUAL, repair.manual)
-    ask = None if request.yes else (lambda question: click.confirm(question, err=True))
-    if ask is not None and not ask(repair.question):
-        return fixes.Outcome(repair.name, fixes.DECLINED, "nothing changed", repair.requested)
-    credentials = _credentials(report.vm, request, password) if repair.action == "password" else None
-    with progress_line(env) as progress:
-        return fixes.attempt(arm, report, subscription, repair, sent, progress, credentials, ask)
-
-
-def _credentials(vm: Any, request: FixRequest, password: str | None) -> Any:
-    """The console user and password: --user and --password-stdin, else asked on the terminal (the
-    password hidden, twice; a bad answer is asked again). Never from the command line; _fix_usage and
-    plan() made sure there is a terminal for whatever is asked."""
-    from sercon.azure.fixes import Credentials, check_password, check_user_name
-
-    user = request.user
-    if user is None:
-        admin = vm.model.get("properties", {}).get("osProfile", {}).get("adminUsername") or "azureuser"
-        user = click.prompt("Console user name", default=admin, err=True, value_proc=_asked(check_user_name))
-    if password is None:
-        password = click.prompt(f"Password for {user}", hide_input=True, confirmation_prompt=True, err=True,
-                                value_proc=_asked(check_password, hidden=True))
-    return Credentials(user, password)
-
-
-def _asked(check: Any, hidden: bool = False) -> Any:
-    """A check for click.prompt: its refusal is shown, and the question asked again (for a hidden answer
-    click says only that it was invalid: the reason, which never quotes the answer, is said first)."""
-
-    def value_proc(value: str) -> str:
-        try:
-            return check(value)
-        except UsageError as exc:
-            if hidden:
-                click.echo(f"sercon: {exc.message}", err=True)
-            raise click.UsageError(exc.message) from None
-
-    return value_proc
+    hooks = FixHooks(confirm=None if flags.yes else env.confirm, prompt=env.prompt, password=env.password,
+                     checking=lambda: checking(env, target.label), progress=lambda: progress_line(env),
+                     checked=checked, outcome=outcome)
+    run = run_fixes(arm, target, subscription, FixRequest(flags.user, password, env.stdin_is_tty()), hooks)
+    render_fix_run(env, target.label, run, as_json)
+    if run.error is not None:
+        raise run.error
+    return run.exit_status
 
 
 def _console_switch(env: Env, subscription: str | None, cloud: str | None, identity: bool, enable: bool) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from sercon.errors import redact
@@ -48,9 +50,30 @@ class Env:
             from sercon.errors import UsageError
 
             raise UsageError(f"{question.rstrip('?')}: needs confirmation", "add --yes to go ahead without asking")
+        return self.confirm(question)
+
+    def confirm(self, question: str) -> bool:
+        """y or n on the terminal (the library flows ask through this; Ctrl-C or end of input is an
+        interrupt, as anywhere else)."""
         import click
 
-        return click.confirm(question, err=True)
+        with _abort_as_interrupt():
+            return click.confirm(question, err=True)
+
+    def prompt(self, question: str, default: str, check: Callable[[str], str]) -> str:
+        """An answer on the terminal, asked again until *check* takes it (its refusal is shown)."""
+        import click
+
+        with _abort_as_interrupt():
+            return str(click.prompt(question, default=default, err=True, value_proc=_asked(check)))
+
+    def password(self, question: str, check: Callable[[str], str]) -> str:
+        """A secret on the terminal: hidden, asked twice, asked again until *check* takes it."""
+        import click
+
+        with _abort_as_interrupt():
+            return str(click.prompt(question, hide_input=True, confirmation_prompt=True, err=True,
+                                    value_proc=_asked(check, hidden=True)))
 
     def error(self, message: str, hint: str | None = None) -> None:
         text = f"sercon: error: {redact(message)}"
@@ -65,3 +88,33 @@ class Env:
         end = "\r\n" if self.stderr.isatty() else "\n"
         self.stderr.write(f"sercon: {redact(message)}{end}")
         self.stderr.flush()
+
+
+@contextlib.contextmanager
+def _abort_as_interrupt() -> Iterator[None]:
+    """click's Abort (Ctrl-C or end of input at a question) as KeyboardInterrupt: the flows below cli/
+    know no click, and sercon's main says the same for both."""
+    import click
+
+    try:
+        yield
+    except click.Abort as exc:
+        raise KeyboardInterrupt from exc
+
+
+def _asked(check: Callable[[str], str], hidden: bool = False) -> Callable[[str], str]:
+    """A check for click.prompt: its refusal is shown, and the question asked again (for a hidden answer
+    click says only that it was invalid: the reason, which never quotes the answer, is said first)."""
+    import click
+
+    from sercon.errors import UsageError
+
+    def value_proc(value: str) -> str:
+        try:
+            return check(value)
+        except UsageError as exc:
+            if hidden:
+                click.echo(f"sercon: {exc.message}", err=True)
+            raise click.UsageError(exc.message) from None
+
+    return value_proc

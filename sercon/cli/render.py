@@ -22,6 +22,7 @@ from sercon.cli.env import Env
 from sercon.errors import redact
 
 if TYPE_CHECKING:
+    from sercon.azure.fix_run import FixRun
     from sercon.azure.fixes import Outcome
 
 FIX_INDENT = "    "
@@ -81,6 +82,32 @@ def render_fix_interrupted(env: Env, sent: list[str]) -> None:
     env.stderr.write(f"\nsercon: interrupted, after sending to Azure: {redact('; '.join(sent))}\n"
                      "  fix: Azure may still carry it out: run `sercon doctor` again to see the state now\n")
     env.stderr.flush()
+
+
+def render_fix_run(env: Env, title: str, run: FixRun, as_json: bool) -> None:
+    """A fix run's end: the JSON, or the checks made again, or that nothing changed; for an
+    interrupted run, what was sent (the outcomes themselves were drawn as each ended)."""
+    from sercon.azure.fixes import outcomes_json
+
+    if run.interrupted is not None:
+        outcomes = [*run.outcomes, *([run.in_flight] if run.in_flight else [])]
+        if as_json:
+            render_fix_json(env, title, run.before.rows, outcomes_json(outcomes), None)
+        elif run.in_flight is not None:
+            render_outcome(env, run.in_flight)
+        render_fix_interrupted(env, run.sent)
+    elif as_json:
+        render_fix_json(env, title, run.before.rows, outcomes_json(run.outcomes), run.after.rows)
+    elif run.rechecked:
+        render_checks(env, f"{title}, after the fixes", run.after.rows, False,
+                      run.after.error.message if run.after.error else None)
+    else:
+        env.stdout.write("fix: nothing was changed\n" if run.outcomes else "fix: nothing to repair\n")
+
+
+def render_warning(env: Env, row: CheckResult) -> None:
+    """A check that warned before a connect: one line of sercon's own on stderr, with its fix."""
+    env.info(f"warning: {row.name}: {row.found}" + (f" (fix: {row.fix})" if row.fix else ""))
 
 
 def summary(rows: list[CheckResult]) -> str:

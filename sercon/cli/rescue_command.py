@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +11,10 @@ from sercon.cli.env import Env
 from sercon.cli.options import Seconds, azure_options, checks_option, target_argument, target_options
 from sercon.errors import ExitStatus, NotSupported, UsageError
 from sercon.rescue.modes import AUTO, DEFAULT_MODE, MODES, rescue_parameter
+
+if TYPE_CHECKING:
+    from sercon.terminal.session_options import SessionOptions
+    from sercon.transport.base import Transport
 
 _MODE_HELP = "; ".join(f"{name}: {parameter}" for name, (parameter, _) in MODES.items())
 
@@ -45,7 +48,7 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     sercon rescue web1 --mode emergency                 # systemd's emergency shell: root's password
     sercon rescue board --no-reset --append 'rd.break'
     """
-    from sercon.cli.session_commands import session_options_from
+    from sercon.cli.session_setup import session_options_from
     from sercon.cli.transport import OpenOptions, open_transport
     from sercon.targets import AzureTarget
     from sercon.transport.base import RESET
@@ -84,80 +87,39 @@ def _question(label: str, parameter: str | None) -> str:
             "sercon resets it again for the next mode, 3 boots at most)? Unsaved data in the guest is lost.")
 
 
-_HANDOVER = {"menu": "GRUB's menu is on the console, its countdown stopped: it is yours now (Enter boots the "
-                     "highlighted entry, e edits it)",
-             "prompt": "the console is yours now, as it is"}
+def _rescue(env: Env, transport: Transport, parameter: str | None, no_reset: bool, timeout: float,
+            session: SessionOptions) -> int:
+    """The rescue is rescue/handover.py's; here its steps are drawn, and the session run when it hands over."""
+    from sercon.rescue.driver import RescuePlan
+    from sercon.rescue.handover import next_steps
+    from sercon.rescue.handover import rescue as run_rescue
 
-
-def _rescue(env: Env, transport: Any, parameter: str | None, no_reset: bool, timeout: float, session: Any) -> int:
-    from sercon.errors import Interrupted
-    from sercon.rescue.console import RescueFailed
-    from sercon.rescue.driver import GrubDriver, Outcome, RescuePlan
-    from sercon.transport.control import ControlTransport
-
-    started = time.monotonic()
-    progress = _Progress(env)
-    driver = GrubDriver(transport, RescuePlan(parameter, reset=not no_reset, step_timeout=timeout), progress)
-    shared = isinstance(transport, ControlTransport)  # the console stays in the user's running session
     try:
-        try:
-            outcome = driver.run()
-        except RescueFailed as exc:
-            progress.fresh_line()
-            if exc.where and env.stdin_is_tty() and not shared:  # a person is there: hand the console over
-                env.error(exc.message, exc.hint)
-                env.info(_HANDOVER[exc.where])
-                _attach(env, session, transport)
-                env.error(exc.message, exc.hint)  # again, below whatever the console drew
-                return exc.exit_status
-            _restore(env, driver, exc.where == "menu")
-            raise
-        except (KeyboardInterrupt, Interrupted):
-            progress.fresh_line()
-            _restore(env, driver, True)
-            raise
-        progress.fresh_line()
-        env.info(f"{outcome.value} on {transport.label}, {time.monotonic() - started:.1f} s after `sercon rescue`"
-                 f" (with '{driver.parameter}')")
-        if shared or not env.stdin_is_tty():
-            where = "in your running `sercon connect`" if shared else "`sercon connect` or `sercon send` to use it"
-            env.info(f"the console is left there: {where} ({_next_steps(driver.parameter)})")
-            return ExitStatus.SUCCESS if outcome is Outcome.ROOT_SHELL else ExitStatus.PRECONDITION
-        env.info(_next_steps(driver.parameter))
+        plan = RescuePlan(parameter, reset=not no_reset, step_timeout=timeout)
+        result = run_rescue(transport, plan, _Progress(env), env.stdin_is_tty())
+        if result.failure is not None:
+            exc = result.failure
+            env.error(exc.message, exc.hint)
+            env.info(result.handover or "")
+            _attach(env, session, transport)
+            env.error(exc.message, exc.hint)  # again, below whatever the console drew
+            return result.exit_status
+        assert result.outcome is not None
+        env.info(f"{result.outcome.value} on {transport.label}, {result.elapsed:.1f} s after `sercon rescue`"
+                 f" (with '{result.parameter}')")
+        if not result.attach:
+            where = ("in your running `sercon connect`" if result.shared
+                     else "`sercon connect` or `sercon send` to use it")
+            env.info(f"the console is left there: {where} ({next_steps(result.parameter)})")
+            return result.exit_status
+        env.info(next_steps(result.parameter))
         return _attach(env, session, transport)
     finally:
         transport.close()  # the session closes it too; closing twice is harmless
 
 
-def _restore(env: Env, driver: Any, at_menu: bool) -> None:
-    """sercon stops early: leave GRUB as it would have been without it (never fails the way out)."""
-    import contextlib
-
-    from sercon.errors import SerconError
-
-    if not at_menu:
-        return
-    with contextlib.suppress(SerconError, OSError):
-        done = driver.restore_boot()
-        if done:
-            env.info(done)
-
-
-def _next_steps(parameter: str | None) -> str:
-    """What to type at the shell this mode gives (docs/user-guide.md has the recipes)."""
-    if parameter == "break=premount":
-        return ("then: root is not mounted here: `mount /dev/sda1 /root` (the root partition), fix /root/etc/fstab, "
-                "`umount /root`, and `reboot -f`")
-    if parameter == "rd.break":
-        return "then `mount -o remount,rw /sysroot`, `chroot /sysroot`, fix what is broken, `exit` twice"
-    if parameter == "init=/bin/bash":
-        return ("then `mount -o remount,rw /`, fix /etc/fstab or `passwd USER`, `sync`, and `reboot -f` (this shell "
-                "is PID 1: `exit` panics the kernel)")
-    return "then e.g. `mount -o remount,rw /`, fix /etc/fstab or `passwd USER`, `sync`, and reboot"
-
-
-def _attach(env: Env, session: Any, transport: Any) -> int:
-    from sercon.cli.session_commands import run_session
+def _attach(env: Env, session: SessionOptions, transport: Transport) -> int:
+    from sercon.cli.session_setup import run_session
 
     _drop_typed_ahead(env)
     return run_session(env, transport, session)

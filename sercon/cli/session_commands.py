@@ -22,7 +22,8 @@ from sercon.cli.options import (
     target_argument,
     target_options,
 )
-from sercon.errors import ExitStatus, UsageError
+from sercon.cli.session_setup import run_session, session_options_from
+from sercon.errors import ExitStatus
 
 
 @click.command()
@@ -43,55 +44,6 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
     session = session_options_from(prefs)
     open_options = OpenOptions(share=False, force=session.take_back, checks=not prefs.get("no_checks"))
     return run_session(env, open_transport(resolved, env, identity, open_options), session)
-
-
-def session_options_from(prefs: dict[str, Any]) -> Any:
-    """The session's options from the command line and the profile (connect, and rescue's session);
-    a bad --log path is exit 2 here, before anything connects."""
-    from sercon.config import escape_key
-    from sercon.terminal.session_options import SessionOptions
-
-    for key, takes in (("escape", "ctrl-] (the default), ^T, ..., or none for no menu key"),
-                       ("log", "a file path, e.g. --log console.log")):
-        if prefs.get(key) is not None and not prefs[key].strip():  # empty is no value: not the default, not none
-            raise UsageError(f"--{key} {prefs[key]!r} names nothing", f"give --{key} {takes}")
-    session = SessionOptions(
-        escape=escape_key(prefs.get("escape") or "ctrl-]"),
-        paste_chunk=prefs.get("paste_chunk") or 2048,
-        reconnect=prefs.get("reconnect", True) is not False,
-        timestamps=bool(prefs.get("timestamps")),
-        log_path=prefs.get("log"),
-        log_format=prefs.get("log_format") or "text",
-        take_back=bool(prefs.get("take_back")),
-        resize=prefs.get("resize") == "auto",  # off unless asked: sercon types nothing by itself
-        logout_on_exit=bool(prefs.get("logout_on_exit")),
-    )
-    if prefs.get("logout_sequence"):
-        session.logout_sequence = unescape(prefs["logout_sequence"])
-    if session.log_path:
-        from sercon.terminal.logfile import SessionLog
-
-        SessionLog.check(session.log_path)
-    return session
-
-
-def run_session(env: Env, transport: Any, session: Any) -> int:
-    """The interactive session on an open transport, reachable by other sercon commands."""
-    from sercon.terminal.session import Session
-    from sercon.transport.control import socket_path
-
-    session.control_path = socket_path(transport.key, env.environ)
-    return Session(transport, env.stdin, env.stdout_fd, session).run()
-
-
-def unescape(text: str) -> bytes:
-    """`\\x15exit\\r` as typed on a command line or in a profile -> the bytes it means."""
-    from sercon.config import unescape as key_sequence
-
-    try:
-        return key_sequence(text)
-    except ValueError as exc:
-        raise UsageError(f"cannot read {text!r} as a key sequence: {exc}", r"write e.g. '\x04' or 'exit\r'") from exc
 
 
 @click.command()

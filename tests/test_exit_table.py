@@ -23,7 +23,7 @@ from sercon.errors import ExitStatus
 from sercon.terminal.signals import EXIT_SIGNALS
 from tests.azure.conftest import azure  # noqa: F401 - the emulator fixture, for exit 8
 from tests.conftest import ROOT, SERCON, cli_env
-from tests.support.azure_session import close_console, piped_connect
+from tests.support.azure_session import close_console, ended, piped_connect
 from tests.support.waiting import wait_for
 
 TABLE = ROOT / "docs" / "exit-codes.md"
@@ -176,7 +176,7 @@ def test_8_taken_over(azure):  # noqa: F811
             assert chunk, proc.stderr.read()
             seen += chunk
         close_console(azure, "web1", 1000, "another session took over the console")
-        _, err = proc.communicate(timeout=20)
+        err = ended(proc)
         assert proc.returncode == 8, err
     finally:
         proc.kill()

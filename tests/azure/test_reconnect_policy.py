@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import SERCON, Terminal, run_cli
-from tests.support.azure_session import close_console, connect_calls, log_in, piped_connect, run, start
+from tests.support.azure_session import close_console, connect_calls, ended, log_in, piped_connect, run, start
 from tests.support.waiting import wait_for
 
 
@@ -122,7 +122,7 @@ def test_non_interactive_close_exits_7_with_code_and_reason(azure):
             assert chunk, proc.stderr.read()
             seen += chunk
         close_console(azure, "web1", 1001, "Going away for maintenance")
-        _, err = proc.communicate(timeout=20)
+        err = ended(proc)
         assert proc.returncode == 7, err
         assert b"1001 'Going away for maintenance'" in err
     finally:
@@ -137,7 +137,7 @@ def test_non_interactive_takeover_exits_8(azure, tmp_path):
         result = subprocess.run([*SERCON, "send", "-g", "prod-rg", "web1", "", "--timeout", "3"],
                                 env=other_user(azure, tmp_path, "colleague"), capture_output=True, timeout=60)
         assert result.returncode in (0, 3), result.stderr
-        _, err = proc.communicate(timeout=20)
+        err = ended(proc)
         assert proc.returncode == 8, err
         assert b"another session took over" in err
     finally:

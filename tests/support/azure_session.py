@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 
 from tests.conftest import SERCON, Terminal
 
@@ -45,3 +46,16 @@ def piped_connect(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """`sercon connect` with no terminal: stdin a pipe kept open, so only the gateway ends it."""
     return subprocess.Popen([*SERCON, "connect", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
+
+
+def ended(proc: subprocess.Popen[bytes], timeout: float = 20) -> bytes:
+    """Wait for a piped_connect to end by itself and return its stderr. Its stdin stays open until it
+    has ended (communicate() would close it first, and an end of input can beat the gateway's close
+    frame: the command then exits 0, as it should for an input that ended)."""
+    drained = threading.Thread(target=proc.stdout.read, daemon=True)  # the console's output, not looked at
+    drained.start()
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        proc.stdin.close()
+    return proc.stderr.read()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +23,10 @@ from sercon.cli.options import (
     target_options,
 )
 from sercon.errors import ExitStatus, UsageError
+
+if TYPE_CHECKING:  # imported where used: `sercon --help` loads neither
+    from sercon.terminal.session_options import SessionOptions
+    from sercon.transport.base import Transport
 
 
 @click.command()
@@ -45,7 +49,7 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
     return run_session(env, open_transport(resolved, env, identity, open_options), session)
 
 
-def session_options_from(prefs: dict[str, Any]) -> Any:
+def session_options_from(prefs: dict[str, Any]) -> SessionOptions:
     """The session's options from the command line and the profile (connect, and rescue's session);
     a bad --log path is exit 2 here, before anything connects."""
     from sercon.config import escape_key
@@ -75,7 +79,7 @@ def session_options_from(prefs: dict[str, Any]) -> Any:
     return session
 
 
-def run_session(env: Env, transport: Any, session: Any) -> int:
+def run_session(env: Env, transport: Transport, session: SessionOptions) -> int:
     """The interactive session on an open transport, reachable by other sercon commands."""
     from sercon.terminal.session import Session
     from sercon.transport.control import socket_path

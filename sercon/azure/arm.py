@@ -68,7 +68,8 @@ def hide(text: str, secrets: tuple[str, ...]) -> str:
 def parse_error(status: int, body: Any) -> ArmFailure:
     """ARM's error shapes: {"error": {...}}, a flat {"code", "message"}, or {"errorMessage"}."""
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        error = body.get("error")
+        inner = error if isinstance(error, dict) else body
         code = inner.get("code") or body.get("code") or f"HTTP{status}"
         message = inner.get("message") or body.get("errorMessage") or ""
         return ArmFailure(status, str(code), redact(str(message)))

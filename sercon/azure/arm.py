@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sercon import __version__
@@ -25,6 +25,9 @@ from sercon.errors import (
     redact,
 )
 from sercon.trust import Trust
+
+if TYPE_CHECKING:
+    from sercon.azure.auth import TokenChain
 
 API_VERSIONS = {
     "compute": "2023-09-01",
@@ -100,7 +103,7 @@ class ChangedMeanwhile(PreconditionFailed):
 
 
 class ArmClient:
-    def __init__(self, base_url: str, credential: Any, scope: str, trace: Callable[[str], None] | None = None,
+    def __init__(self, base_url: str, credential: TokenChain, scope: str, trace: Callable[[str], None] | None = None,
                  notify: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep,
                  trust: Trust | None = None) -> None:
         self.base_url = base_url.rstrip("/")

@@ -10,32 +10,33 @@ The Azure CLI's folder (its default subscription): $AZURE_CONFIG_DIR, else ~/.az
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from sercon.errors import UsageError
 
 
-def _home(environ: dict[str, str]) -> str:
+def _home(environ: Mapping[str, str]) -> str:
     return environ.get("HOME") or os.path.expanduser("~")
 
 
-def config_file(environ: dict[str, str]) -> Path:
+def config_file(environ: Mapping[str, str]) -> Path:
     if environ.get("SERCON_CONFIG"):
         return Path(environ["SERCON_CONFIG"]).expanduser()
     base = environ.get("XDG_CONFIG_HOME") or os.path.join(_home(environ), ".config")
     return Path(base).expanduser() / "sercon" / "config.toml"
 
 
-def cache_dir(environ: dict[str, str]) -> Path:
+def cache_dir(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_CACHE_HOME") or os.path.join(_home(environ), ".cache")
     return Path(base).expanduser() / "sercon"
 
 
-def azure_cli_dir(environ: dict[str, str]) -> Path:
+def azure_cli_dir(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("AZURE_CONFIG_DIR") or os.path.join(_home(environ), ".azure")).expanduser()
 
 
-def runtime_dir(environ: dict[str, str]) -> Path:
+def runtime_dir(environ: Mapping[str, str]) -> Path:
     """The user's private folder for sockets (mode 0700, made if missing, refused if someone else's)."""
     base = environ.get("XDG_RUNTIME_DIR")
     if base:

@@ -12,7 +12,10 @@ import os
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import requests  # imported where used: a device session never loads it
 
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
@@ -48,7 +51,7 @@ class Trust:
             context.load_verify_locations(path)
         return context
 
-    def session(self) -> Any:
+    def session(self) -> requests.Session:
         """A requests session whose every HTTPS connection verifies against ``context()``."""
         import requests
         from requests.adapters import HTTPAdapter

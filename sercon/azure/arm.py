@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sercon import __version__
@@ -25,6 +25,9 @@ from sercon.errors import (
     redact,
 )
 from sercon.trust import Trust
+
+if TYPE_CHECKING:
+    from sercon.azure.auth import TokenChain
 
 API_VERSIONS = {
     "compute": "2023-09-01",
@@ -68,7 +71,8 @@ def hide(text: str, secrets: tuple[str, ...]) -> str:
 def parse_error(status: int, body: Any) -> ArmFailure:
     """ARM's error shapes: {"error": {...}}, a flat {"code", "message"}, or {"errorMessage"}."""
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        error = body.get("error")
+        inner = error if isinstance(error, dict) else body
         code = inner.get("code") or body.get("code") or f"HTTP{status}"
         message = inner.get("message") or body.get("errorMessage") or ""
         return ArmFailure(status, str(code), redact(str(message)))
@@ -103,7 +107,7 @@ class ChangedMeanwhile(PreconditionFailed):
 
 
 class ArmClient:
-    def __init__(self, base_url: str, credential: Any, scope: str, trace: Callable[[str], None] | None = None,
+    def __init__(self, base_url: str, credential: TokenChain, scope: str, trace: Callable[[str], None] | None = None,
                  notify: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep,
                  trust: Trust | None = None) -> None:
         self.base_url = base_url.rstrip("/")

@@ -1,7 +1,8 @@
 """Sign-in on msal, as a credential chain like azure-identity's DefaultAzureCredential.
 
 Each credential either has nothing to offer (``AuthUnavailable``: the chain tries the next) or
-tried and failed (``AuthFailed``: the chain stops). Tokens are never printed or logged; error text
+tried and failed (any other error: the chain stops, and its error lists what was tried before it, as
+azure-identity's ChainedTokenCredential does). Tokens are never printed or logged; error text
 from msal or the Azure CLI goes through ``redact``.
 """
 
@@ -12,9 +13,9 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sercon.azure.cache_files import load_token_cache, save_token_cache
 from sercon.azure.clouds import Cloud
@@ -27,11 +28,22 @@ from sercon.azure.msal_calls import (
     http_client,
     msal_call,
 )
-from sercon.errors import AuthFailed, AuthUnavailable, redact
+from sercon.errors import AuthFailed, AuthUnavailable, SerconError, redact
 from sercon.paths import cache_dir
 from sercon.trust import Trust
 
 CLI_TIMEOUT = 20
+
+
+class Credential(Protocol):
+    """One source of tokens in the chain. ``get_token`` raises ``AuthUnavailable`` when it has nothing
+    to offer; ``invalidate`` drops what it holds after the service refused its token."""
+
+    name: str  # shown in `sercon account` and in the chain's errors
+
+    def get_token(self, scope: str) -> AccessToken: ...
+
+    def invalidate(self) -> None: ...
 
 
 class ServicePrincipalCredential:
@@ -63,16 +75,17 @@ class ServicePrincipalCredential:
                               "AZURE_FEDERATED_TOKEN_FILE")
 
     def get_token(self, scope: str) -> AccessToken:
-        if not (self.client_id and self.tenant):
+        client_id, tenant = self.client_id, self.tenant
+        if not (client_id and tenant):
             raise AuthUnavailable(f"{self.name}: AZURE_CLIENT_ID and AZURE_TENANT_ID are not both set")
         with self._lock:  # the checks and the connect call ask at once: one token request, one cache write
-            return self._token(scope)
+            return self._token(scope, client_id, tenant)
 
-    def _token(self, scope: str) -> AccessToken:
+    def _token(self, scope: str, client_id: str, tenant: str) -> AccessToken:
         if self._app is None:
             credential = self._credential()
             self._cache_path = self._cache_folder / f"service_principal_tokens-{self._cache_key(credential)}.json"
-            cached = None if self._fresh else cached_access_token(self._cache_path, self.client_id, self.tenant,
+            cached = None if self._fresh else cached_access_token(self._cache_path, client_id, tenant,
                                                                   self.cloud.authority_host, scope)
             if cached is not None:
                 return cached
@@ -80,8 +93,8 @@ class ServicePrincipalCredential:
 
             self._cache = load_token_cache(None if self._fresh else self._cache_path)
             self._app = msal_call(self.name, lambda: msal.ConfidentialClientApplication(
-                self.client_id, client_credential=credential, http_client=http_client(self.cloud.trust),
-                token_cache=self._cache, **authority(self.cloud, self.tenant)))
+                client_id, client_credential=credential, http_client=http_client(self.cloud.trust),
+                token_cache=self._cache, **authority(self.cloud, tenant)))
         result = msal_call(self.name, lambda: self._app.acquire_token_for_client([scope]))
         try:
             token = from_msal(result, self.name)
@@ -195,20 +208,22 @@ class AzureCliCredential:
 class TokenChain:
     """Tries each credential in order; remembers the one that worked."""
 
-    def __init__(self, credentials: list[Any]) -> None:
-        self.credentials = credentials
-        self.winner: Any = None
+    def __init__(self, credentials: Sequence[Credential]) -> None:
+        self.credentials = list(credentials)
+        self.winner: Credential | None = None
 
     def get_token(self, scope: str) -> AccessToken:
         if self.winner is not None:
             return self.winner.get_token(scope)
-        tried = []
+        tried: list[str] = []
         for credential in self.credentials:
             try:
                 token = credential.get_token(scope)
             except AuthUnavailable as exc:
                 tried.append(exc.message)
                 continue
+            except Exception as exc:  # noqa: BLE001 - any failure stops the chain, told with its history
+                raise _with_history(credential, exc, tried) from exc
             self.winner = credential
             return token
         raise AuthUnavailable(
@@ -225,6 +240,20 @@ class TokenChain:
         return self.winner.name if self.winner is not None else "nobody"
 
 
+def _with_history(credential: Credential, exc: Exception, tried: list[str]) -> SerconError:
+    """*exc* with the credentials skipped before it: a sercon error keeps its class (so its exit
+    status and fix), anything else becomes an ``AuthFailed`` that names the credential and the error."""
+    if not isinstance(exc, SerconError):
+        wrapped: SerconError = AuthFailed(f"{credential.name}: {type(exc).__name__}: {exc}")
+    else:
+        wrapped = exc.__class__.__new__(exc.__class__)
+        wrapped.__dict__.update(exc.__dict__)
+        SerconError.__init__(wrapped, exc.message, exc.hint)
+    if tried:
+        SerconError.__init__(wrapped, f"{wrapped.message} (tried before it: {'; '.join(tried)})", wrapped.hint)
+    return wrapped
+
+
 def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False,
                 warn: Callable[[str], None] | None = None) -> TokenChain:
     """The chain for this run: --identity means the managed identity alone; *warn* says what a
@@ -233,7 +262,7 @@ def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False,
 
     if identity:
         return TokenChain([ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"), cloud.trust)])
-    chain: list[Any] = []
+    chain: list[Credential] = []
     if environ.get("AZURE_CLIENT_ID") and environ.get("AZURE_TENANT_ID"):
         chain.append(ServicePrincipalCredential(cloud, environ))
     if environ.get("IDENTITY_ENDPOINT") and environ.get("IDENTITY_HEADER"):

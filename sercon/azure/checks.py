@@ -296,10 +296,11 @@ def gate(rows: list[CheckResult], vm: AzureVm | None = None) -> list[CheckResult
 def blocker_fix(row: CheckResult, vm: AzureVm | None) -> str | None:
     """A blocker's fix: `sercon doctor ... --fix` (which asks first) where it repairs the row with an `az`
     command, that command after it; else the row's own fix."""
-    repairs = vm is not None and (
-        (row.name == "power" and power_state(vm) in ("deallocated", "stopped")) or
-        (row.name == "boot diagnostics" and not vm.is_instance))
-    if not repairs or not row.fix:
+    if vm is None or not row.fix:
         return row.fix or None
+    repairs = ((row.name == "power" and power_state(vm) in ("deallocated", "stopped")) or
+               (row.name == "boot diagnostics" and not vm.is_instance))
+    if not repairs:
+        return row.fix
     target = f"{vm.name}/{vm.instance_id}" if vm.is_instance else vm.name
     return f"sercon doctor -g {vm.resource_group} {target} --fix   (or: {row.fix})"

@@ -258,7 +258,11 @@ def progress_line(env: Env) -> Iterator[Callable[[str], None] | None]:
         return
     width = _width(stream)
     if not colour_allowed(env.environ):
-        yield lambda text: (stream.write(f"sercon: {redact(text)}\n"), stream.flush())
+        def say(text: str) -> None:
+            stream.write(f"sercon: {redact(text)}\n")
+            stream.flush()
+
+        yield say
         return
     with _own_line(env) as line:
         yield lambda text: line.draw(f"\r{f'sercon: {redact(text)}'[:width - 1]}\x1b[K")

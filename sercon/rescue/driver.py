@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 
 from sercon.errors import ConnectionLost, ExitStatus
 from sercon.rescue import grub
@@ -235,9 +236,14 @@ class GrubDriver:
             typed += chunk
             self.transport.write(chunk.encode())
             shown = typed.rstrip()
-            self.watch.read_until(lambda shown=shown: grub.line_at_cursor(self.screen).rstrip().endswith(shown),
-                                  self.plan.key_wait, f"'{text.strip()}' did not show up on the linux line", None,
-                                  where="menu", idle=True)
+            self.watch.read_until(partial(self._cursor_line_ends_with, shown), self.plan.key_wait,
+                                  f"'{text.strip()}' did not show up on the linux line", None, where="menu", idle=True)
+
+    def _cursor_line_ends_with(self, shown: str) -> bool:
+        return grub.line_at_cursor(self.screen).rstrip().endswith(shown)
+
+    def _cursor_moved_from(self, at: tuple[int, int]) -> bool:
+        return (self.screen.row, self.screen.col) != at
 
     def _password_protected(self) -> None:
         """GRUB's login (superusers): Esc cancels it; GRUB's menu should come back."""
@@ -254,8 +260,7 @@ class GrubDriver:
                 return
             before = (self.screen.row, self.screen.col)
             self.transport.write(grub.DOWN)
-            moved = self.watch.read_until(lambda at=before: (self.screen.row, self.screen.col) != at,
-                                          self.plan.key_wait, idle=True)
+            moved = self.watch.read_until(partial(self._cursor_moved_from, before), self.plan.key_wait, idle=True)
             self.watch.settle(0.2)
             if not moved:
                 break
@@ -279,25 +284,27 @@ class GrubDriver:
         """Until a root prompt is the last thing printed (kernel lines apart) and stays so, or the
         maintenance prompt. One Enter at most, at a prompt-shaped line with other text after it."""
         found: list[Outcome] = []
-        last = ["", self.clock(), False]  # the text without log lines, when it last changed, Enter pressed
+        # The text without log lines, when it last changed, whether Enter was pressed.
+        seen, changed, pressed = "", self.clock(), False
 
         def arrived() -> bool:
+            nonlocal seen, changed, pressed
             text = self.watch.text()
             refusal = dead_end(text, str(self.parameter), self.watch.quiet_for(0.3))
             if refusal is not None:
                 raise self._refused(refusal)
             cleaned = without_log_lines(text)
-            if cleaned != last[0]:
-                last[0], last[1] = cleaned, self.clock()
-            steady = self.clock() - last[1]
+            if cleaned != seen:
+                seen, changed = cleaned, self.clock()
+            steady = self.clock() - changed
             if MAINTENANCE.search(text):
                 found.append(Outcome.MAINTENANCE)
             elif steady >= 0.5 and prompt_at_end(text):
                 found.append(Outcome.ROOT_SHELL)
-            elif steady >= 2.0 and not last[2] and in_doubt(text):
+            elif steady >= 2.0 and not pressed and in_doubt(text):
                 self.progress.step("a prompt-shaped line with other output after it: pressing Enter once")
                 self.transport.write(grub.ENTER)
-                last[2] = True
+                pressed = True
             return bool(found)
 
         self.watch.read_until(arrived, self.plan.step_timeout, "no shell appeared after the boot",

@@ -22,10 +22,10 @@ class Actions:
         self.transport = transport
         self.run_in_order = run_in_order  # the writer thread's queue
         self.table: dict[str, Callable[[str | None], str]] = {
-            "break": lambda _: (transport.send_break(), "BREAK sent")[1],
-            "sysrq": lambda key: (transport.sysrq(_sysrq_key(key)), f"SysRq {key} sent")[1],
-            "nmi": lambda _: (transport.nmi(), "NMI sent")[1],
-            "reset": lambda _: (transport.reset(), "reset sent")[1],
+            "break": lambda _: _done(transport.send_break, "BREAK sent"),
+            "sysrq": lambda key: _done(lambda: transport.sysrq(_sysrq_key(key)), f"SysRq {key} sent"),
+            "nmi": lambda _: _done(transport.nmi, "NMI sent"),
+            "reset": lambda _: _done(transport.reset, "reset sent"),
         }
 
     def __contains__(self, name: str) -> bool:
@@ -39,17 +39,17 @@ class Actions:
         """From the control socket: run it in order, wait, and return its status line (or raise)."""
         if name not in self.table:
             raise UsageError(f"unknown control action {name!r}")
-        done, outcome = threading.Event(), {}
+        done, messages, errors = threading.Event(), list[str](), list[SerconError]()
 
         def job() -> str:
             try:
-                outcome["message"] = self.table[name](arg)
-                return outcome["message"]
+                messages.append(self.table[name](arg))
+                return messages[0]
             except SerconError as exc:
-                outcome["error"] = exc
+                errors.append(exc)
                 raise
             except Exception as exc:
-                outcome["error"] = SerconError(f"{name} failed: {type(exc).__name__}: {exc}")
+                errors.append(SerconError(f"{name} failed: {type(exc).__name__}: {exc}"))
                 raise
             finally:
                 done.set()
@@ -57,9 +57,15 @@ class Actions:
         self.run_in_order(job)
         if not done.wait(REPLY_WAIT):
             raise ConnectionLost(f"the session did not run {name} in time")
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["message"]
+        if errors:
+            raise errors[0]
+        return messages[0]
+
+
+def _done(action: Callable[[], None], message: str) -> str:
+    """Run *action*; its status line."""
+    action()
+    return message
 
 
 def _sysrq_key(key: str | None) -> str:

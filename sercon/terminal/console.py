@@ -7,10 +7,13 @@ import contextlib
 import os
 import re
 import termios
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from sercon.terminal.paste import BURST, PASTE_END, PASTE_START
 from sercon.terminal.screen import write_all
+
+if TYPE_CHECKING:
+    from prompt_toolkit.input.vt100_parser import Vt100Parser
 
 BRACKETED_PASTE_ON, BRACKETED_PASTE_OFF = b"\x1b[?2004h", b"\x1b[?2004l"
 TTY_READ = 1024  # bytes a read takes from the terminal (as prompt-toolkit reads)
@@ -104,7 +107,7 @@ class KeyReader:
         self.plain = False  # the last read is plain typing: see read()
         self._tty = os.isatty(self.fd)
         self._size = TTY_READ if self._tty else 65536
-        self._parser = None  # prompt-toolkit's Vt100Parser, from the first escape sequence on
+        self._parser: Vt100Parser | None = None  # prompt-toolkit's Vt100Parser, from the first escape sequence on
         self._presses: list = []
         self._held = 0  # characters the parser was fed and has not handed back yet
 

@@ -237,7 +237,7 @@ class ControlServer:
             if request.op == "write":
                 self.write(request.data)
             elif request.op == "hello":
-                return _reply(request.op, True, **{"protocol": PROTOCOL, **self.info})
+                return encode({"reply": request.op, "ok": True, "protocol": PROTOCOL, **self.info})
             else:
                 self.act(request.op, request.key)
         except SerconError as exc:  # its exit status and fix travel too: the client exits as the session would

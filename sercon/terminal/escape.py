@@ -227,7 +227,7 @@ class EscapeMachine:
             self.state = State.IDLE
             return [Prompt(None)]
         command = self.commands.get(chr(byte))
-        if command is None and (missing := self.unavailable.get(chr(byte))):
+        if command is None and (missing := self.unavailable.get(chr(byte))) and missing.needs:
             why = UNAVAILABLE[missing.needs]
             return [Prompt(_fit(f"sercon: {missing.name} is not available on this console ({why}); Esc to close",
                                 self.width))]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from sercon.errors import UsageError
 
@@ -85,7 +86,7 @@ class SessionLog:
         self.timestamps = timestamps
         self._stamper = LineStamper(clock)
         self._lock = threading.Lock()
-        self._file = None
+        self._file: BinaryIO | None = None
         self._last_flush = 0.0
 
     @property
@@ -154,30 +155,33 @@ class SessionLog:
 
     def _write(self, data: bytes) -> None:
         with self._lock:
-            if self._file is None:
+            file = self._file
+            if file is None:
                 return
             try:
-                self._file.write(data)
-                self._flush_if_due_locked()
+                file.write(data)
+                self._flush_if_due_locked(file)
             except OSError as exc:
                 self._fail(exc)
 
     def flush_if_due(self) -> None:
         with self._lock:
-            if self._file is not None:
+            file = self._file
+            if file is not None:
                 try:
-                    self._flush_if_due_locked()
+                    self._flush_if_due_locked(file)
                 except OSError as exc:
                     self._fail(exc)
 
-    def _flush_if_due_locked(self) -> None:
+    def _flush_if_due_locked(self, file: BinaryIO) -> None:
         now = time.monotonic()
         if now - self._last_flush >= FLUSH_INTERVAL:
-            self._file.flush()
+            file.flush()
             self._last_flush = now
 
     def _fail(self, exc: OSError) -> None:
         file, self._file = self._file, None
-        with contextlib.suppress(OSError):
-            file.close()
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
         raise LogError(f"stopped logging to {self.path}: {exc.strerror}") from exc

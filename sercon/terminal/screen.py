@@ -132,9 +132,9 @@ class Screen:
             write_all(self.status_fd, text.encode(errors="replace"))
             self.at_line_start = self.at_line_start or self.status_fd == self.out_fd
             return
-        lead = b"" if self.at_line_start else b"\r\n"
+        gap = b"" if self.at_line_start else b"\r\n"
         self._erase_menu()
-        write_all(self.out_fd, lead + b"".join(BOLD + b"[sercon] " + message.encode(errors="replace") + PLAIN + b"\r\n"
+        write_all(self.out_fd, gap + b"".join(BOLD + b"[sercon] " + message.encode(errors="replace") + PLAIN + b"\r\n"
                                                for message in messages))
         self.at_line_start = True
         self._line.clear()

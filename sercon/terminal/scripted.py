@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -60,10 +62,8 @@ MAX_EXPANSION = 100_000  # the regex module builds counted repeats out: a{100000
 def expansion(pattern: bytes) -> int:
     """How many pieces the pattern's counted repeats multiply out to (nested counts multiply)."""
     try:
-        try:
-            from re import _parser as sre_parse  # Python 3.11+
-        except ImportError:  # pragma: no cover - Python 3.10
-            import sre_parse  # type: ignore[no-redef]
+        # The stdlib's own parser, private (hence untyped): re._parser from 3.11, sre_parse before.
+        sre_parse = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
         return _cost(sre_parse.parse(pattern), sre_parse)
     except Exception:  # noqa: BLE001 - a syntax only `regex` knows: the largest count written
         return max((int(count) for count in re.findall(rb"\{\s*(\d+)", pattern)), default=1)

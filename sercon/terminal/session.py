@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SessionClosed
@@ -95,7 +96,7 @@ class Session:
             "resize": lambda _: self._type_window_size(),
             "toggle_log": lambda _: self._toggle_log(),
             "toggle_timestamps": lambda _: self._toggle_timestamps(),
-            **{name: (lambda arg, name=name: self._actions.queue(name, arg)) for name in self._actions.table},
+            **{name: partial(self._actions.queue, name) for name in self._actions.table},
         }
         self.control: ControlServer | None = None  # set once the session runs (_start_control)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 # Signals whose default does not end a process (ignore, stop, continue), the two no process can catch,
 # and the two Python ignores from the start (SIGPIPE: a write's EPIPE ends sercon with 141; SIGXFSZ: EFBIG).
@@ -32,7 +35,7 @@ class SignalWake:
 
     def __init__(self, signals: tuple[int, ...] = (*EXIT_SIGNALS, signal.SIGWINCH)) -> None:
         self.signals = signals
-        self._old_handlers: dict[int, object] = {}
+        self._old_handlers: dict[int, Callable[[int, FrameType | None], Any] | int | signal.Handlers | None] = {}
         self._old_wakeup = -1
         self.read_fd, self._write_fd = os.pipe()
 

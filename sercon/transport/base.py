@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import ClassVar
 
 from sercon.errors import NotSupported
 
@@ -18,7 +17,7 @@ class Transport:
     ``controls`` says which control actions work, so callers never probe with hasattr.
     """
 
-    controls: ClassVar[frozenset[str]] = frozenset()
+    controls: frozenset[str] = frozenset()  # a device's depend on its line, so each instance may set its own
     #: Largest write the far end accepts at once (the Azure gateway takes 2048 bytes a frame).
     max_write: int | None = None
     label: str = "?"

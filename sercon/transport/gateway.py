@@ -12,12 +12,13 @@ import contextlib
 import json
 import re
 import select
+import socket
 import ssl
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from sercon.errors import (
@@ -34,6 +35,10 @@ from sercon.transport.base import NMI, RESET, SYSRQ, Transport
 from sercon.transport.textframes import TextFramer
 from sercon.trust import Trust
 from sercon.wakeup import WakePipe
+
+if TYPE_CHECKING:  # imported where used: a device session never loads them
+    import requests
+    import websocket
 
 FRAME_LIMIT = 2048
 FIRST_MESSAGE_TIMEOUT = 30.0
@@ -97,8 +102,8 @@ class GatewayTransport(Transport):
         self.controls = frozenset({NMI, RESET} if windows else {SYSRQ, NMI, RESET})
         self.url: str | None = None
         self.trust = trust or Trust()  # the same CAs as ARM, for WSS and the admin POSTs
-        self._http = None  # a requests session for admin commands, made on first use
-        self._ws = None
+        self._http: requests.Session | None = None  # a requests session for admin commands, made on first use
+        self._ws: websocket.WebSocket | None = None
         self._framer = TextFramer(FRAME_LIMIT)
         self._write_lock = threading.Lock()  # one writer at a time: the framer's state and whole frames in order
         self._wake: WakePipe | None = None  # wakes a blocked read; made by open, closed by close
@@ -176,18 +181,20 @@ class GatewayTransport(Transport):
     read_can_wait = True  # the wake pipe, and the keep-alive's own deadline
     def read(self, timeout: float | None) -> bytes:
         ws = self._ws
-        if ws is None:
+        sock = ws.sock if ws is not None else None  # websocket-client drops its socket when closed
+        if ws is None or sock is None:
             raise ConnectionLost(f"{self.label}: not connected")
-        pending = isinstance(ws.sock, ssl.SSLSocket) and ws.sock.pending()
+        pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
         if not pending:
             wait = self._keepalive_due()
             if timeout is not None:
                 wait = min(wait, timeout)
             wake = self._wake
-            ready, _, _ = select.select([ws.sock] + ([wake] if wake else []), [], [], max(0.0, wait))
+            readers: list[socket.socket | WakePipe] = [sock] + ([wake] if wake else [])
+            ready, _, _ = select.select(readers, [], [], max(0.0, wait))
             if wake is not None and wake in ready:
                 wake.drain()
-            if ws.sock not in ready:
+            if sock not in ready:
                 self._keepalive(ws)
                 return b""
         return self._frame(ws)
@@ -364,8 +371,9 @@ class GatewayTransport(Transport):
     def _post(self, command: str, parameters: dict[str, str]) -> None:
         import requests
 
-        if self._http is None:
-            self._http = self.trust.session()
+        http = self._http
+        if http is None:
+            http = self._http = self.trust.session()
         if self.url is None or self._ws is None:
             raise ConnectionLost(f"{self.label}: not connected")
         body = json.dumps({"command": command, "requestId": str(uuid.uuid4()), "commandParameters": parameters})
@@ -374,7 +382,7 @@ class GatewayTransport(Transport):
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
                        "Accept-Language": "en", "Content-Type": "application/json"}
             try:
-                response = self._http.post(admin_url(self.url, command), data=body, headers=headers, timeout=30)
+                response = http.post(admin_url(self.url, command), data=body, headers=headers, timeout=30)
             except requests.RequestException as exc:
                 raise ConnectionLost(f"{command} failed: {exc.__class__.__name__}") from exc
             if response.status_code == 200:

@@ -52,7 +52,7 @@ class SerialTransport(Transport):
         self.line = line or LineSettings()
         self.is_device = "://" not in url  # a path or COM port: lock it, find it again
         self.key = console_key(url)
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
         self._fd: int | None = None  # fast path: plain POSIX device, read with os.read
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import select
 import socket
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, Timeout
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # what pyserial's write takes (collections.abc.Buffer from 3.12)
 
 IAC, DONT, DO, WONT, WILL, SB, SE, BRK, NOP, GA = 255, 254, 253, 252, 251, 250, 240, 243, 241, 249
 BINARY, ECHO, SGA = 0, 1, 3
@@ -71,7 +75,7 @@ class _Side:
         if self.answers.get(option, 0) >= LOOP_LIMIT:
             return b""  # a peer that keeps flipping: ignored until it sends data
         step = ON_RECEIVE[self.states.get(option, NO), on]
-        if step == ACCEPT:
+        if isinstance(step, str):  # ACCEPT, the table's one plain string
             step = (YES, True) if option in self.wanted else (NO, False)
         state, reply = step
         self.states[option] = state
@@ -174,7 +178,7 @@ class Serial(SerialBase):
     """pyserial's interface over telnet (registered as the `telnet` URL scheme)."""
 
     def open(self) -> None:
-        if self._port is None:
+        if self.portstr is None:
             raise SerialException("a telnet port needs a URL: telnet://HOST:PORT")
         host, port = self.from_url(self.portstr)
         try:
@@ -239,22 +243,23 @@ class Serial(SerialBase):
     def read(self, size: int = 1) -> bytes:
         if not self.is_open:
             raise PortNotOpenError()
-        timeout = Timeout(self._timeout)
+        timeout = Timeout(self.timeout)  # type: ignore[arg-type]  # types-pyserial: None (no timeout) is valid
         while len(self._buffer) < size:
             if timeout.expired():
                 break
             self._pump(timeout.time_left())
-            if self._buffer and self._timeout is not None:
+            if self._buffer and self.timeout is not None:
                 break  # a console wants what is there now, not a full buffer
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: Buffer) -> int:
         if not self.is_open:
             raise PortNotOpenError()
-        self._sendall(escape(bytes(data), self._parser.binary_out))
-        return len(data)
+        raw = bytes(data)
+        self._sendall(escape(raw, self._parser.binary_out))
+        return len(raw)
 
     def _sendall(self, data: bytes) -> None:
         view = memoryview(data)

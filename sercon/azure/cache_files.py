@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sercon import private_files
-from sercon.errors import AuthFailed
+from sercon.errors import AuthFailed, SerconError
 
 # Partial files a writer killed half-way leaves (`.NAME.XXXXXXXX`, sercon.private_files) and damaged
 # caches set aside: `sercon logout` removes them with the caches themselves (they hold tokens too).
@@ -107,7 +107,7 @@ def save_token_cache(cache: Any, path: Path) -> None:
     """Written whole (private_files.write); a read-only home only means the next run asks for a token again."""
     if not cache.has_state_changed:
         return
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, SerconError):  # a folder that cannot be made is refused as SerconError
         private_files.write(path, cache.serialize())
         cache.has_state_changed = False
 

@@ -24,7 +24,7 @@ from sercon.azure.msal_calls import (
     http_client,
     msal_call,
 )
-from sercon.errors import AuthFailed, AuthUnavailable
+from sercon.errors import AuthFailed, AuthUnavailable, SerconError, UsageError
 from sercon.paths import cache_dir
 
 ACCOUNT_KEYS = ("home_account_id", "tenant", "authority_host")  # what LoginCredential reads of account.json
@@ -60,10 +60,23 @@ class LoginStore:
                 set_aside(self.cache_path, "the token cache", exc, self.warn)
         return cache
 
-    def save_cache(self, cache: Any) -> None:
-        if cache.has_state_changed:
+    def save_cache(self, cache: Any, required: bool = False) -> None:
+        """Kept whole. A refreshed sign-in that cannot be kept (a read-only or full home) is a warning:
+        the token in hand still works, and the next command refreshes again. `sercon login`'s own
+        sign-in, which nothing else would keep, is an error (*required*)."""
+        if not cache.has_state_changed:
+            return
+        try:
             private_files.write(self.cache_path, cache.serialize())
-            cache.has_state_changed = False
+        except (OSError, SerconError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if required:
+                raise UsageError(f"the sign-in cannot be kept in {self.cache_path}: {why}",
+                                 "make that folder writable, or set XDG_CACHE_HOME to a folder of your own") from exc
+            self.warn(f"the refreshed sign-in could not be kept in {self.cache_path} ({why}); "
+                      "the next command refreshes it again")
+            return
+        cache.has_state_changed = False
 
     def account(self) -> dict[str, str] | None:
         data = read_private(self.account_path, "the sign-in record")
@@ -155,7 +168,7 @@ def login(cloud: Cloud, environ: dict[str, str], tenant: str | None, use_device_
     match = next((a for a in accounts if a.get("username") == account["username"]), accounts[0] if accounts else None)
     if match is not None:
         account["home_account_id"] = match["home_account_id"]
-    store.save_cache(cache)
+    store.save_cache(cache, required=True)
     store.save_account(account)
     return account
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sercon import private_files
 from sercon.azure.clouds import Cloud
-from sercon.errors import AuthFailed, AuthUnavailable, ConnectionLost, redact
+from sercon.errors import AuthFailed, AuthUnavailable, ConnectionLost, SerconError, redact
 from sercon.trust import Trust
 
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's public client, as az uses
@@ -98,6 +98,6 @@ def cache_name_key(folder: Path) -> bytes:
     if key and len(key) >= 64:
         return key
     fresh = os.urandom(32).hex().encode()
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, SerconError):  # not kept: the next run makes another, and asks again
         private_files.write(path, fresh)
     return fresh

@@ -221,3 +221,46 @@ def test_a_damaged_service_principal_cache_is_replaced_by_the_next_token(azure, 
     result = azure.cli("doctor", "--json", "-g", "prod-rg", "web1")
     assert result.returncode == 0, result.stderr
     assert json.loads(cache.read_bytes())["AccessToken"]  # written whole again, with the new token
+
+
+# -- a cache folder that cannot be written (a read-only or missing home) ---------------------------
+UNWRITABLE = "/proc/sercon-no-such-folder"  # mkdir fails here for root too
+
+
+def test_a_service_principal_signs_in_where_its_cache_cannot_be_kept():
+    from pathlib import Path
+
+    import msal
+
+    from sercon.azure.cache_files import save_token_cache
+    from sercon.azure.msal_calls import cache_name_key
+
+    assert len(cache_name_key(Path(UNWRITABLE) / "sercon")) >= 64  # a key for this run, nothing kept
+    cache = msal.SerializableTokenCache()
+    cache.has_state_changed = True
+    save_token_cache(cache, Path(UNWRITABLE) / "sercon" / "service_principal_tokens-x.json")  # no error
+
+
+def test_a_refreshed_sign_in_that_cannot_be_kept_warns_and_goes_on():
+    import msal
+
+    from sercon.azure.login import LoginStore
+
+    warnings: list[str] = []
+    cache = msal.SerializableTokenCache()
+    cache.has_state_changed = True
+    LoginStore({"XDG_CACHE_HOME": UNWRITABLE}, warnings.append).save_cache(cache)
+    assert len(warnings) == 1 and UNWRITABLE in warnings[0], warnings
+
+
+def test_sercon_login_says_plainly_when_its_sign_in_cannot_be_kept():
+    import msal
+
+    from sercon.azure.login import LoginStore
+    from sercon.errors import ExitStatus, SerconError
+
+    cache = msal.SerializableTokenCache()
+    cache.has_state_changed = True
+    with pytest.raises(SerconError) as raised:
+        LoginStore({"XDG_CACHE_HOME": UNWRITABLE}).save_cache(cache, required=True)
+    assert raised.value.exit_status == ExitStatus.USAGE and "XDG_CACHE_HOME" in (raised.value.hint or "")

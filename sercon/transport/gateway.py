@@ -150,9 +150,10 @@ class GatewayTransport(Transport):
                 ws.close()
             raise
         ws.settimeout(FRAME_STALL)  # reads start only when select() saw bytes: this bounds a frame cut short
-        self._ws = ws
+        with self._write_lock:  # the new socket and a fresh framer together: no writer pairs it with the old one
+            self._ws = ws
+            self._framer = TextFramer(FRAME_LIMIT)
         self._last_traffic, self._ping_sent, self._answered = time.monotonic(), None, False
-        self._framer = TextFramer(FRAME_LIMIT)
 
     def _no_answer(self, limit: float) -> ConnectionLost:
         given = " (--timeout)" if limit < FIRST_MESSAGE_TIMEOUT else ""

@@ -23,8 +23,7 @@ from sercon.errors import ExitStatus
 from sercon.terminal.signals import EXIT_SIGNALS
 from tests.azure.conftest import azure  # noqa: F401 - the emulator fixture, for exit 8
 from tests.conftest import ROOT, SERCON, cli_env
-from tests.support.azure_session import close_console, ended, piped_connect
-from tests.support.waiting import wait_for
+from tests.support.azure_session import answered, close_console, ended, piped_connect
 
 TABLE = ROOT / "docs" / "exit-codes.md"
 
@@ -167,14 +166,7 @@ def test_8_taken_over(azure):  # noqa: F811
     gateway = azure.emulator.arm.gateway
     proc = piped_connect(azure.env, "-g", "prod-rg", "web1")
     try:
-        wait_for(lambda: gateway.sessions_opened >= 1, 20, "the session authenticated")
-        proc.stdin.write(b"\r")  # the console answers: the session is sercon's, a close is no refusal
-        proc.stdin.flush()
-        seen = b""
-        while b"login: " not in seen:
-            chunk = proc.stdout.read1(4096)
-            assert chunk, proc.stderr.read()
-            seen += chunk
+        answered(proc, gateway)
         close_console(azure, "web1", 1000, "another session took over the console")
         err = ended(proc)
         assert proc.returncode == 8, err

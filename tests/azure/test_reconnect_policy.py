@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import SERCON, Terminal, run_cli
-from tests.support.azure_session import close_console, connect_calls, ended, log_in, piped_connect, run, start
+from tests.support.azure_session import answered, close_console, connect_calls, ended, log_in, piped_connect, run, start
 from tests.support.waiting import wait_for
 
 
@@ -113,14 +113,7 @@ def test_non_interactive_close_exits_7_with_code_and_reason(azure):
     gateway = azure.emulator.arm.gateway
     proc = piped_connect(azure.env, "-g", "prod-rg", "web1")
     try:
-        wait_for(lambda: gateway.sessions_opened >= 1, 20, "the session authenticated")
-        proc.stdin.write(b"\r")  # the getty answers: the console has answered, the session is sercon's
-        proc.stdin.flush()
-        seen = b""
-        while b"login: " not in seen:
-            chunk = proc.stdout.read1(4096)
-            assert chunk, proc.stderr.read()
-            seen += chunk
+        answered(proc, gateway)
         close_console(azure, "web1", 1001, "Going away for maintenance")
         err = ended(proc)
         assert proc.returncode == 7, err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
+from typing import Any
 
 from tests.conftest import SERCON, Terminal
 
@@ -59,3 +60,18 @@ def ended(proc: subprocess.Popen[bytes], timeout: float = 20) -> bytes:
     finally:
         proc.stdin.close()
     return proc.stderr.read()
+
+
+def answered(proc: subprocess.Popen[bytes], gateway: Any) -> None:
+    """Wait until a piped_connect holds the console and the console has answered (Enter, then `login: `),
+    so that a close the gateway sends next is a close of sercon's session, not a refusal."""
+    from tests.support.waiting import wait_for
+
+    wait_for(lambda: gateway.sessions_opened >= 1, 20, "the session authenticated")
+    proc.stdin.write(b"\r")
+    proc.stdin.flush()
+    seen = b""
+    while b"login: " not in seen:
+        chunk = proc.stdout.read1(4096)
+        assert chunk, proc.stderr.read()
+        seen += chunk

@@ -7,7 +7,6 @@ Precedence for settings: built-in defaults < profile < command line.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -176,6 +175,8 @@ def _check_typo(spec: str, config: Config) -> None:
     if "/" in spec or not config.profiles:
         return
     lowered = {name.lower(): name for name in config.profiles}
+    import difflib  # only for a name that matched nothing
+
     close = difflib.get_close_matches(spec.lower(), list(lowered), n=1, cutoff=TYPO_CUTOFF)
     if close:
         raise TargetNotFound(

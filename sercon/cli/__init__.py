@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
 import threading
 
@@ -18,7 +17,7 @@ from sercon import __version__
 from sercon.cli.env import Env
 from sercon.cli.lazy_group import LazyGroup
 from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError, redact
-from sercon.terminal.signals import EXIT_SIGNALS, signal_name
+from sercon.terminal.signals import EXIT_SIGNALS, SIGINT, set_handler, signal_name
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -146,8 +145,8 @@ def _raise_on_exit_signals() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in EXIT_SIGNALS:
-        if signum != signal.SIGINT:  # Python's KeyboardInterrupt already does this
-            signal.signal(signum, _interrupted)
+        if signum != SIGINT:  # Python's KeyboardInterrupt already does this
+            set_handler(signum, _interrupted)
 
 
 def _interrupted(signum: int, frame: object) -> None:

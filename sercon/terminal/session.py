@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import select
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from sercon.terminal.resize import ResizePolicy
 from sercon.terminal.screen import Screen
 from sercon.terminal.sender import PASTE, TYPED, Sender
 from sercon.terminal.session_options import SessionOptions
-from sercon.terminal.signals import EXIT_SIGNALS, SignalWake, signal_name
+from sercon.terminal.signals import EXIT_SIGNALS, SIGWINCH, SignalWake, signal_name
 from sercon.transport.base import Transport
 from sercon.wakeup import WakePipe
 
@@ -177,7 +176,7 @@ class Session:
         for signum in signals.pending():
             if signum in EXIT_SIGNALS:
                 raise Interrupted(signum, signal_name(signum))
-            if signum == signal.SIGWINCH:
+            if signum == SIGWINCH:
                 self.machine.width = self._window()[1]
                 self._resize.window_changed()
                 self._resize_at_prompt()

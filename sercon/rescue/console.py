@@ -15,9 +15,9 @@ from typing import Protocol
 from sercon.errors import ExitStatus, SerconError
 from sercon.rescue.screen import Screen
 from sercon.rescue.shell import LOGIN, REBOOT_WORDS, prompt_at_end
+from sercon.stream import ansi
 from sercon.transport.base import Transport
 
-_STRIP = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_c]")
 # The new boot has begun: firmware banners, a screen clear (firmware and GRUB clear first), GRUB itself.
 RESTARTED = re.compile(rb"SeaBIOS|Booting from |\x1bc|\x1b\[2J|\x1b\[H\x1b\[J|GNU GRUB  version")
 # --no-reset: the user's reboot, as the kernel or the firmware says it (never a bare screen clear,
@@ -108,7 +108,7 @@ class ConsoleWatch:
 
 def strip_controls(raw: bytes) -> str:
     """Console bytes as text: escape sequences and CRs removed."""
-    return _STRIP.sub(b"", raw).decode("utf-8", "replace").replace("\r", "")
+    return ansi.text(raw)
 
 
 def reboot_shown(raw: bytes, quiet: bool) -> bool:

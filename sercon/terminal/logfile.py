@@ -185,3 +185,21 @@ class SessionLog:
             with contextlib.suppress(OSError):
                 file.close()
         raise LogError(f"stopped logging to {self.path}: {exc.strerror}") from exc
+
+
+class LogSink:
+    """The session's --log (or the menu's log), which the user may switch on and off while output flows."""
+
+    __slots__ = ("log", "status")
+
+    def __init__(self, log: SessionLog | None, status: Callable[[str], None]) -> None:
+        self.log = log
+        self.status = status
+
+    def rx(self, data: bytes) -> None:
+        log = self.log
+        if log is not None:
+            try:
+                log.rx(data)
+            except LogError as exc:
+                self.status(exc.message)

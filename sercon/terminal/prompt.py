@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
+from sercon.stream.ansi import strip
+
 # Pattern sources, compiled on first use (re caches them): not at import, on the way to the first byte.
-ANSI = rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*(\x07|\x1b\\)|[@-Z\\-_])"
 # `user@host:~$ `, `# `, `% `: a shell waiting for a command. Not `>` (a Python `>>> `, Windows
 # `SAC>`, a continuation line), and the space after the mark is required (`5$` in output is not one).
 SHELL_PROMPT = rb"[$#%] $"
@@ -19,7 +20,7 @@ TAIL = 4096
 
 
 def last_line(tail: bytes) -> bytes:
-    text = re.sub(ANSI, b"", tail[-TAIL:])
+    text = strip(tail[-TAIL:])
     return text.replace(b"\r\n", b"\n").rsplit(b"\n", 1)[-1].rsplit(b"\r", 1)[-1]
 
 

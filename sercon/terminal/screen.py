@@ -7,14 +7,15 @@ import re
 import select
 import threading
 import time
+from collections.abc import Callable
 
 from sercon.errors import OutputClosed, OutputFailed
+from sercon.stream.ansi import ESCAPE, strip
 
 SAVE, RESTORE, ERASE_EOL = b"\x1b7", b"\x1b8", b"\x1b[K"
 NOWRAP, WRAP, REVERSE, PLAIN, BOLD = b"\x1b[?7l", b"\x1b[?7h", b"\x1b[7m", b"\x1b[0m", b"\x1b[1m"
 LINE_MEMORY = 2048  # bytes of the cursor's line kept to redraw it after the menu
 # Pattern sources, compiled on first use (re caches them): not at import, on the way to the first byte.
-ESCAPE = rb"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])"
 HARMLESS = rb"\x1b\[[0-9;]*[mK]"  # colours and erase-to-end: a line redrawn with these stays right
 # A status line never cuts a console line (the kernel's reply to a SysRq arrives while sercon says it
 # sent it): while the console is mid-line it waits for the line to end, as long as output goes on coming
@@ -77,7 +78,7 @@ class Screen:
         line = bytes(self._line)
         if len(line) >= LINE_MEMORY or any(not re.fullmatch(HARMLESS, m.group(0)) for m in re.finditer(ESCAPE, line)):
             return b""
-        visible = re.sub(ESCAPE, b"", line).rsplit(b"\r", 1)[-1]
+        visible = strip(line).rsplit(b"\r", 1)[-1]
         return line if len(visible.decode("utf-8", "replace")) < self._columns() else b""
 
     def _columns(self) -> int:
@@ -174,3 +175,16 @@ class Screen:
     def _erase_menu(self) -> None:
         if self._menu_open:
             write_all(self.out_fd, b"\r" + ERASE_EOL + self._line_redraw() + RESTORE + WRAP)
+
+
+class ScreenSink:
+    """The receive pipeline's first sink: console output to the screen, stamped when timestamps are on
+    (the menu's t switches them while output flows)."""
+
+    __slots__ = ("screen", "stamp", "timestamps")
+
+    def __init__(self, screen: Screen, stamp: Callable[[bytes], bytes], timestamps: bool) -> None:
+        self.screen, self.stamp, self.timestamps = screen, stamp, timestamps
+
+    def rx(self, data: bytes) -> None:
+        self.screen.write(self.stamp(data) if self.timestamps else data)

@@ -6,8 +6,9 @@ reconnect.py: a session the far end closed on purpose is reopened only when the 
 or with --force); a writer thread (sender.py) sends input in order, pacing pastes, and runs control
 actions (actions.py). What they share: the writer's queue; events (stop, the user's Enter); the
 Screen, SessionLog, ResizePolicy and Sender's drop count, each guarded by its own lock; and a few
-values written by one thread and only read by the others (the reader's ``_tail``, ``_rx_count`` and
-``remote_bracketed_paste``; the main thread's ``timestamps``, ``log`` and ``control``; ``_closed``,
+values written by one thread and only read by the others (the reader's tail and paste flag, sinks of
+its receive pipeline, sercon/stream/sinks.py; the main thread's ``timestamps``, ``log`` and the
+pipeline's sinks, a tuple replaced whole; ``_closed``,
 handed from the reader to the main thread with the Enter event; ``_fatal``, handed over with the
 wake pipe). Fatal errors are raised from the main thread after the terminal is restored, so
 ``cli.main`` prints them on a sane terminal.
@@ -31,14 +32,15 @@ from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SessionClosed
+from sercon.stream.sinks import Call, PasteMode, Pipeline, Sink, Tail
 from sercon.terminal.actions import Actions
 from sercon.terminal.console import Chunk, KeyReader, RawConsole
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
-from sercon.terminal.logfile import LineStamper, LogError, SessionLog
-from sercon.terminal.prompt import TAIL, at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
+from sercon.terminal.logfile import LineStamper, LogError, LogSink, SessionLog
+from sercon.terminal.prompt import at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
 from sercon.terminal.reconnect import Reconnector
 from sercon.terminal.resize import ResizePolicy
-from sercon.terminal.screen import Screen
+from sercon.terminal.screen import Screen, ScreenSink
 from sercon.terminal.sender import PASTE, TYPED, Sender
 from sercon.terminal.session_options import SessionOptions
 from sercon.terminal.signals import EXIT_SIGNALS, SIGWINCH, SignalWake, signal_name
@@ -68,15 +70,19 @@ class Session:
         self.stdin = stdin
         self.screen = Screen(out_fd, status_fd, is_tty=os.isatty(out_fd))
         self.machine = EscapeMachine(options.escape, transport.controls)
-        self.timestamps = options.timestamps
-        self._stamper = LineStamper(restamp=True)  # on screen, a bare CR must not hide the stamp
-        self.log: SessionLog | None = None
-        if options.log_path:
-            self.log = SessionLog(options.log_path, options.log_format, options.timestamps)
-        self.remote_bracketed_paste = False
-        self._tail = b""  # the console's last few KB: is a prompt showing?
-        self._rx_count = 0
         self._resize = ResizePolicy(options.resize, windows_guest=transport.windows)
+        # What the console prints goes through these, built once (sercon/stream/sinks.py).
+        stamper = LineStamper(restamp=True)  # on screen, a bare CR must not hide the stamp
+        self._screen_sink = ScreenSink(self.screen, stamper.stamp, options.timestamps)
+        self._paste_mode = PasteMode()
+        self._tail = Tail()  # the console's last few KB: is a prompt showing?
+        log = SessionLog(options.log_path, options.log_format, options.timestamps) if options.log_path else None
+        self._log_sink = LogSink(log, self.screen.status)
+        sinks: list[Sink] = [self._screen_sink, self._paste_mode, self._tail]
+        if self._resize.enabled:  # off, it never types (and asking costs a window-size ioctl a chunk)
+            sinks.append(Call(self._resize_on_output))
+        sinks.append(self._log_sink)
+        self.rx = Pipeline(*sinks)
         self._stop = threading.Event()
         self._interactive = options.interactive if options.interactive is not None else stdin.isatty()
         self._closed: SessionClosed | None = None  # set while a closed session waits for the user's Enter
@@ -86,7 +92,7 @@ class Session:
         self._quit = False
         self._fatal: BaseException | None = None
         self._tx = Sender(transport, self.screen, options.paste_chunk, self._stop, lambda: self.log,
-                          lambda: self.remote_bracketed_paste, lambda: at_secret_prompt(self._tail))
+                          lambda: self._paste_mode.on, lambda: at_secret_prompt(self._tail.data))
         self._wake = WakePipe()  # the reader thread wakes the key loop with a fatal error
         self._actions = Actions(transport, self._tx.put)
         # What each menu command does (escape.py's MENU names them; help is answered by the menu itself).
@@ -98,6 +104,26 @@ class Session:
             **{name: partial(self._actions.queue, name) for name in self._actions.table},
         }
         self.control: ControlServer | None = None  # set once the session runs (_start_control)
+
+    @property
+    def log(self) -> SessionLog | None:
+        return self._log_sink.log
+
+    @log.setter
+    def log(self, log: SessionLog | None) -> None:
+        self._log_sink.log = log
+
+    @property
+    def timestamps(self) -> bool:
+        return self._screen_sink.timestamps
+
+    @timestamps.setter
+    def timestamps(self, on: bool) -> None:
+        self._screen_sink.timestamps = on
+
+    @property
+    def remote_bracketed_paste(self) -> bool:
+        return self._paste_mode.on
 
     # -- main thread ------------------------------------------------------------------------------
     def run(self) -> ExitStatus:
@@ -131,6 +157,7 @@ class Session:
 
         bridge = ControlBridge(self.transport, self._tx, self._actions, self._post_fatal)
         self.control = bridge.start(self.options.control_path, self.stdin, self._interactive)
+        self.rx.add(Call(self.control.broadcast))  # watchers: sent everything printed from now on
 
     def _banner(self) -> str:
         esc = key_name(self.options.escape) if self.options.escape is not None else None
@@ -233,7 +260,7 @@ class Session:
         return size.lines, size.columns
 
     def _resize_at_prompt(self) -> None:
-        command = self._resize.command(self._tail, *self._window())
+        command = self._resize.command(self._tail.data, *self._window())
         if command is not None:
             self._tx.put((command, TYPED))
 
@@ -248,7 +275,8 @@ class Session:
     def _logout(self) -> None:
         """Log the console out before leaving (Azure keeps a disconnected user logged in): the logout
         again while a fresh shell prompt answers it (`sudo -i` or `su` left a shell below), and say so."""
-        if at_login_prompt(self._tail) or at_secret_prompt(self._tail):  # `exit` would be a user name or password
+        tail = self._tail
+        if at_login_prompt(tail.data) or at_secret_prompt(tail.data):  # `exit` would be a user name or password
             self.screen.status("the console is at a login or password prompt: nothing typed to log out")
             return
         exited = 0
@@ -261,7 +289,7 @@ class Session:
             if answer != "shell":
                 break
             exited += 1
-        if at_shell_prompt(self._tail):
+        if at_shell_prompt(tail.data):
             self.screen.status(f"a shell prompt is still showing after {exited + 1} logouts: the console may "
                                "still be logged in")
         else:
@@ -269,16 +297,18 @@ class Session:
 
     def _logout_once(self) -> str | None:
         """Type the logout; "login" or "shell" for the prompt that answers it, None for none in time."""
-        start = seen = self._rx_count
+        tail = self._tail
+        start = seen = tail.count
         self._tx.put((self.options.logout_sequence, TYPED))
         deadline = time.monotonic() + LOGOUT_WAIT
         while time.monotonic() < deadline and self._fatal is None:
             time.sleep(0.3)
-            count, fresh = self._rx_count, self._tail[-max(1, self._rx_count - start):]
-            if count > start and at_login_prompt(self._tail):
+            count, data = tail.count, tail.data
+            fresh = data[-max(1, count - start):]
+            if count > start and at_login_prompt(data):
                 return "login"
             # A new line was printed (the logout was taken, not just redrawn) and the prompt stays.
-            if count > start and count == seen and b"\n" in fresh and at_shell_prompt(self._tail):
+            if count > start and count == seen and b"\n" in fresh and at_shell_prompt(data):
                 return None if re.search(rb"(?i)(stopped|suspended) jobs", fresh) else "shell"  # bash's guard
             seen = count
         return None
@@ -355,7 +385,7 @@ class Session:
                     self._tx.reconnected()
                     continue
                 if data:
-                    self._show(data)  # first: the screen is what someone waits for
+                    self.rx.rx(data)  # the screen first: it is what someone waits for
                     self._reconnector.backoff.answered()
         except BaseException as exc:  # anything unexpected ends the session, reported by the main thread
             if not self._stop.is_set():
@@ -392,22 +422,9 @@ class Session:
         if self.log is not None:
             self.log.event(kind, **fields)
 
-    def _show(self, data: bytes) -> None:
-        self.screen.write(self._stamper.stamp(data) if self.timestamps else data)
-        if b"\x1b[?2004" in data:
-            self.remote_bracketed_paste = data.rfind(b"\x1b[?2004h") > data.rfind(b"\x1b[?2004l")
-        self._tail = data[-TAIL:] if len(data) >= TAIL else self._tail[len(data) - TAIL:] + data  # one copy
-        self._rx_count += len(data)
-        if self._resize.enabled:  # off, it never types (and asking costs a window-size ioctl a chunk)
-            self._resize.output()
-            self._resize_at_prompt()
-        if self.control is not None:
-            self.control.broadcast(data)
-        if self.log is not None:
-            try:
-                self.log.rx(data)
-            except LogError as exc:
-                self.screen.status(exc.message)
+    def _resize_on_output(self, data: bytes) -> None:
+        self._resize.output()
+        self._resize_at_prompt()
 
     def _quit_hint(self) -> str:
         esc = self.options.escape

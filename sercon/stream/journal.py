@@ -1,0 +1,94 @@
+"""The journal as a sink of the receive pipeline: every session kind keeps what the console printed.
+
+The journal (sercon/journal/) is opened on the first chunk, not before: nothing is loaded or
+created on the way to the console's first byte, and a session that never printed anything opens it
+only to record its events at the end. An error opening or writing it is one status line, once
+(the journal's on_error); the session goes on without it and nothing else is lost.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sercon.journal.store import JournalWriter
+
+DEFAULT_LIMIT = 16 * 2**20
+
+
+class JournalSink:
+    """One session's journal: output per chunk (the reader thread), events, input when asked."""
+
+    def __init__(self, label: str, kind: str, status: Callable[[str], None], limit: int = DEFAULT_LIMIT,
+                 record_input: bool = False) -> None:
+        self.label, self.kind, self.status = label, kind, status
+        self.limit, self.record_input = limit, record_input
+        self.writer: JournalWriter | None = None
+        self._off = False  # it could not be opened: said once, never tried again
+        self._pending: list[tuple[str, dict[str, Any]]] = []  # events before the first chunk
+        self._open_lock = threading.Lock()  # taken once, to open: the reader and the main thread may race
+
+    def rx(self, data: bytes) -> None:
+        writer = self.writer
+        if writer is None:
+            writer = self._open()
+            if writer is None:
+                return
+        writer.output(data)
+
+    def input(self, data: bytes) -> None:
+        """What was typed: kept only with --journal-input (the writer ignores it otherwise)."""
+        writer = self.writer
+        if writer is not None and self.record_input:
+            writer.input(data)
+
+    def event(self, kind: str, **fields: Any) -> None:
+        writer = self.writer
+        if writer is None:
+            if not self._off:
+                self._pending.append((kind, fields))
+            return
+        writer.event(kind, **fields)
+
+    def flush(self) -> None:
+        writer = self.writer
+        if writer is not None:
+            writer.flush()
+
+    def close(self, **fields: Any) -> None:
+        """The session ended: its last event (with *fields*: code, reason), then the file closed."""
+        self.event("closed", **fields)
+        writer = self.writer or (self._open() if self._pending else None)
+        if writer is not None:
+            writer.close()
+
+    def _open(self) -> JournalWriter | None:
+        with self._open_lock:
+            if self.writer is not None or self._off:
+                return self.writer
+            from sercon.journal.store import JournalError, JournalWriter
+
+            try:
+                writer = JournalWriter.open(self.label, kind=self.kind, limit=self.limit,
+                                            record_input=self.record_input, on_error=self.status)
+            except JournalError as exc:
+                self._off = True
+                self._pending.clear()
+                self.status(f"{exc.message}; the session goes on without a journal")
+                return None
+            for kind, fields in self._pending:
+                writer.event(kind, **fields)
+            self._pending.clear()
+            self.writer = writer
+            return writer
+
+
+def journal_sink(label: str, kind: str, options: object, status: Callable[[str], None]) -> JournalSink | None:
+    """The journal for a session of *kind* with these options (journal, journal_size, journal_input),
+    or None when it is off."""
+    if not getattr(options, "journal", True):
+        return None
+    return JournalSink(label, kind, status, limit=getattr(options, "journal_size", DEFAULT_LIMIT) or DEFAULT_LIMIT,
+                       record_input=bool(getattr(options, "journal_input", False)))

@@ -7,7 +7,6 @@ for, and its result or error goes back to the asking command.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from sercon.errors import ConnectionLost, SerconError, UsageError
@@ -39,27 +38,27 @@ class Actions:
         """From the control socket: run it in order, wait, and return its status line (or raise)."""
         if name not in self.table:
             raise UsageError(f"unknown control action {name!r}")
-        done, messages, errors = threading.Event(), list[str](), list[SerconError]()
+        from concurrent import futures  # the control socket's first request loads it, not the start-up
+
+        reply: futures.Future[str] = futures.Future()
 
         def job() -> str:
             try:
-                messages.append(self.table[name](arg))
-                return messages[0]
+                message = self.table[name](arg)
             except SerconError as exc:
-                errors.append(exc)
+                reply.set_exception(exc)
                 raise
             except Exception as exc:
-                errors.append(SerconError(f"{name} failed: {type(exc).__name__}: {exc}"))
+                reply.set_exception(SerconError(f"{name} failed: {type(exc).__name__}: {exc}"))
                 raise
-            finally:
-                done.set()
+            reply.set_result(message)
+            return message
 
         self.run_in_order(job)
-        if not done.wait(REPLY_WAIT):
-            raise ConnectionLost(f"the session did not run {name} in time")
-        if errors:
-            raise errors[0]
-        return messages[0]
+        try:
+            return reply.result(REPLY_WAIT)
+        except futures.TimeoutError:
+            raise ConnectionLost(f"the session did not run {name} in time") from None
 
 
 def _done(action: Callable[[], None], message: str) -> str:

@@ -1,56 +1,10 @@
-"""Pasted input, cut into writes the far end can take without dropping anything."""
+"""Pasted input: the bracketed-paste markers, and paste_chunks (sercon/stream/pacing.py) to cut it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from sercon.stream.pacing import paste_chunks
 
 PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
 BURST = 64  # a single read of more than this many typed bytes is a paste, not typing
 
-
-def paste_chunks(data: bytes, size: int) -> Iterator[bytes]:
-    """Yield non-empty pieces of at most *size* bytes that rejoin to *data*: cut after a newline when
-    one is near the end, and never inside a UTF-8 character (the gateway's text frames must stay
-    valid). Bytes that are not UTF-8 form no character, so they are cut at the limit."""
-    if size < 4:
-        raise ValueError("chunk size must be at least 4 bytes")
-    pos = 0
-    while len(data) - pos > size:
-        end = pos + size
-        newline = data.rfind(b"\n", end - size // 4, end)
-        end = newline + 1 if newline != -1 else _char_start(data, pos, end)
-        yield data[pos:end]
-        pos = end
-    if pos < len(data):
-        yield data[pos:]
-
-
-def _char_start(data: bytes, pos: int, end: int) -> int:
-    """Where to cut near *end*: before the valid character that *end* falls inside, else *end* itself.
-
-    A lead byte always starts a fresh decode, so the nearest one at most 3 bytes back is the only
-    character the cut can split; it moves whole to the next piece (size >= 4 keeps this one non-empty)."""
-    start = end
-    while start > max(pos, end - 3) and data[start] & 0xC0 == 0x80:
-        start -= 1
-    if start == end:
-        return end  # not inside a character
-    length = _utf8_length(data[start])
-    if start + length <= end or start + length > len(data):
-        return end  # the character ends before the cut, or there is none (truncated input)
-    try:
-        data[start : start + length].decode("utf-8")
-    except UnicodeDecodeError:
-        return end  # a lead byte followed by garbage: not a character
-    return start
-
-
-def _utf8_length(lead: int) -> int:
-    """The length a lead byte announces (0 for a byte that cannot start a multi-byte character)."""
-    if 0xC2 <= lead <= 0xDF:
-        return 2
-    if 0xE0 <= lead <= 0xEF:
-        return 3
-    if 0xF0 <= lead <= 0xF4:
-        return 4
-    return 0
+__all__ = ["BURST", "PASTE_END", "PASTE_START", "paste_chunks"]

@@ -11,13 +11,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sercon.errors import ExitStatus, ExpectTimeout, InputNotText, SerconError, UsageError
+from sercon.stream.pacing import PacedWriter
+from sercon.stream.sinks import Pipeline, Sink
 from sercon.terminal.echo import Answer, LastLine
-from sercon.terminal.paste import paste_chunks
 from sercon.terminal.plain import PlainText, output_filter
 from sercon.terminal.screen import write_all
 from sercon.transport.base import Transport
+
+if TYPE_CHECKING:
+    from sercon.stream.journal import JournalSink
 
 EOLS = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}
 SEARCH_OVERLAP = 65536  # a match may start this far back in what was already searched
@@ -116,30 +121,29 @@ class _Sender(threading.Thread):
     notes where the output stood as each chunk went (its echo comes after that)."""
 
     def __init__(self, transport: Transport, source: Iterable[bytes], chunk: int,
-                 output_so_far: Callable[[], int]) -> None:
+                 output_so_far: Callable[[], int], sent: Callable[[bytes], None] | None = None) -> None:
         super().__init__(name="sercon-send", daemon=True)
         self.transport, self.source, self.chunk = transport, source, chunk
-        self.output_so_far = output_so_far
+        self.output_so_far, self.sent = output_so_far, sent
         self.line = LastLine()
         self.error: BaseException | None = None
         self.finished_at: float | None = None
 
     def run(self) -> None:
-        not_text = 0
+        # Input that is not text (a text-only gateway) is counted: the rest goes on, the count is
+        # reported at the end.
+        writer = PacedWriter(self.transport, self.chunk, before=self._going, after=self.sent, tolerate_not_text=True)
         try:
             for data in self.source:
-                for piece in paste_chunks(data, self.chunk):
-                    self.line.feed(piece, self.output_so_far())
-                    try:
-                        self.transport.write(piece)
-                    except InputNotText as exc:  # the rest goes on; the count is reported at the end
-                        not_text += exc.dropped
-                    self.transport.drain()
-            if not_text:
-                self.error = InputNotText(not_text)
+                writer.write(data)
+            if writer.not_text:
+                self.error = InputNotText(writer.not_text)
         except BaseException as exc:  # reported by the reading side
             self.error = exc
         self.finished_at = time.monotonic()
+
+    def _going(self, piece: bytes) -> None:
+        self.line.feed(piece, self.output_so_far())
 
 
 class _Reader:
@@ -153,12 +157,13 @@ class _Reader:
         self.received = bytearray()
         self.printed = self.searched = 0
         self.answer: Answer | None = None
+        self.fresh = False  # the last chunk had something to print
 
-    def take(self, data: bytes) -> bool:
-        """New output; True when some is to print."""
+    def rx(self, data: bytes) -> None:
+        """New output (a sink of send's receive pipeline); ``fresh`` says whether some is to print."""
         data = self.text.feed(data)
         self.received += data
-        return bool(data)
+        self.fresh = bool(data)
 
     def match(self, sender: _Sender, deadline: float) -> re.Match | None:
         """The first match in the answer so far (None: none yet, or the echo may still come)."""
@@ -195,11 +200,33 @@ class _Reader:
         self.print()
 
 
-def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions, out_fd: int) -> ExitStatus:
+def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions, out_fd: int,
+             journal: JournalSink | None = None) -> ExitStatus:
+    """Send *source*, print the output; *journal* keeps what the console printed (and the input, if asked)."""
+    if journal is None:
+        return _run_send(transport, source, options, out_fd, None)
+    journal.event("connected")
+    code, reason = int(ExitStatus.ERROR), "send was interrupted"
+    try:
+        status = _run_send(transport, source, options, out_fd, journal)
+        code, reason = int(status), "send ended"
+        return status
+    except SerconError as exc:
+        code, reason = int(exc.exit_status), exc.message
+        raise
+    finally:
+        journal.close(code=code, reason=reason)
+
+
+def _run_send(transport: Transport, source: Iterable[bytes], options: SendOptions, out_fd: int,
+              journal: JournalSink | None) -> ExitStatus:
     reader = _Reader(options, out_fd)
+    sinks: tuple[Sink, ...] = (reader,) if journal is None else (reader, journal)
+    rx = Pipeline(*sinks)
     transport.discard_input()
     size = min(options.paste_chunk, transport.max_write or options.paste_chunk)
-    sender = _Sender(transport, source, size, lambda: len(reader.received))
+    sender = _Sender(transport, source, size, lambda: len(reader.received),
+                     journal.input if journal is not None else None)
     start = time.monotonic()
     deadline = start + options.timeout
     sender.start()
@@ -221,8 +248,11 @@ def run_send(transport: Transport, source: Iterable[bytes], options: SendOptions
         wait = deadline - now
         if options.wait_idle is not None:
             wait = min(wait, max(0.01, options.wait_idle - (now - last_rx)))
-        if reader.take(transport.read(min(wait, READ_SLICE))):
-            last_rx = time.monotonic()
+        data = transport.read(min(wait, READ_SLICE))
+        if data:
+            rx.rx(data)
+            if reader.fresh:
+                last_rx = time.monotonic()
         try:
             match = reader.match(sender, deadline)
         except TimeoutError:
@@ -242,9 +272,11 @@ class ConsoleAnswer:
     """What the console prints after a one-shot action (the kernel's reply to a SysRq), on stdout as
     plain lines, as `send` prints: the look is bounded, and says nothing when nothing came."""
 
-    def __init__(self, transport: Transport, out_fd: int) -> None:
-        self.transport, self.out_fd = transport, out_fd
+    def __init__(self, transport: Transport, out_fd: int, journal: JournalSink | None = None) -> None:
+        self.transport, self.out_fd, self.journal = transport, out_fd, journal
         self.text = PlainText()
+        if journal is not None:
+            journal.event("connected")
         self._ended = False
 
     def show(self, seconds: float, stop_when_quiet: bool = False) -> None:
@@ -260,11 +292,17 @@ class ConsoleAnswer:
                 break
             if data:
                 write_all(self.out_fd, self.text.feed(data))
+                if self.journal is not None:
+                    self.journal.rx(data)
                 if stop_when_quiet:
                     quiet_at = time.monotonic() + ANSWER_QUIET
 
     def close(self) -> None:
-        write_all(self.out_fd, self.text.flush())
+        try:
+            write_all(self.out_fd, self.text.flush())
+        finally:
+            if self.journal is not None:
+                self.journal.close(code=0, reason="ended" if not self._ended else "the console went away")
 
 
 def _timeout(options: SendOptions, pattern, sender: _Sender) -> ExpectTimeout:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sercon.errors import ConnectionLost, SerconError
+from sercon.stream.pacing import PacedWriter
 from sercon.terminal.console import wrap_paste
 from sercon.terminal.logfile import LogError, SessionLog
-from sercon.terminal.paste import paste_chunks
 from sercon.terminal.screen import Screen
 from sercon.transport.base import Transport
+
+if TYPE_CHECKING:
+    from sercon.stream.journal import JournalSink
 
 # How input goes out: typed (coalesced), a paste (paced, and bracketed when the remote asked for
 # bracketed paste), or paced input that is still typing (`sercon send` through a running session:
@@ -36,6 +40,8 @@ class Sender:
         # session that only shows output never starts it, and the first read does not share the CPU with it.
         self.thread = threading.Thread(target=self._run, name="sercon-tx", daemon=True)
         self._start_lock = threading.Lock()
+        self._paced = PacedWriter(transport, paste_chunk, after=self.log_tx, stop=stop)
+        self.journal: JournalSink | None = None  # input goes there too with --journal-input (session.py)
 
     def put(self, item: TxItem) -> None:
         self._queue.put(item)
@@ -86,6 +92,9 @@ class Sender:
             self.screen.status(f"{lost} byte{'s' if lost != 1 else ''} of input were dropped while disconnected")
 
     def log_tx(self, data: bytes) -> None:
+        journal = self.journal
+        if journal is not None and journal.record_input and not self.secret():  # a password is never kept
+            journal.input(data)
         log = self.log()
         if log is not None:
             try:
@@ -157,9 +166,4 @@ class Sender:
     def _send_paced(self, data: bytes, bracket: bool) -> None:
         if bracket and self.bracketed():
             data = wrap_paste(data)
-        size = min(self.paste_chunk, self.transport.max_write or self.paste_chunk)
-        for piece in paste_chunks(data, size):
-            self._send(piece)
-            self.transport.drain()
-            if self.stop.is_set():
-                return
+        self._paced.write(data)

@@ -17,16 +17,16 @@ class JournalSettings:
     journal_size: int = DEFAULT_LIMIT
 
 
-def journal_settings(profile: Mapping[str, Any], options: Mapping[str, Any],
-                     environ: Mapping[str, str]) -> JournalSettings:
-    """--no-journal (options["no_journal"]), SERCON_NO_JOURNAL=1 and `journal = false` each turn it off;
-    --journal-input opts typed input in; `journal_size` (checked by config.py) bounds it per target."""
+def journal_settings(prefs: Mapping[str, Any], environ: Mapping[str, str]) -> JournalSettings:
+    """From a command's prefs (the profile's keys with the command line's over them, as resolve() gives
+    them): --no-journal or `journal = false` (prefs["journal"] is False) and SERCON_NO_JOURNAL=1 each turn
+    it off; --journal-input or `journal_input = true` opts typed input in; `journal_size` (checked by
+    config.py) bounds it per target."""
     from sercon.journal.store import parse_size
 
-    off = bool(options.get("no_journal")) or environ.get("SERCON_NO_JOURNAL", "") not in ("", "0") \
-        or profile.get("journal") is False
-    size = parse_size(profile["journal_size"]) if "journal_size" in profile else None
-    return JournalSettings(journal=not off, journal_input=bool(options.get("journal_input")),
+    off = prefs.get("journal") is False or environ.get("SERCON_NO_JOURNAL", "") not in ("", "0")
+    size = parse_size(prefs["journal_size"]) if prefs.get("journal_size") is not None else None
+    return JournalSettings(journal=not off, journal_input=bool(prefs.get("journal_input")),
                            journal_size=size or DEFAULT_LIMIT)
 
 

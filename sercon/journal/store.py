@@ -16,13 +16,14 @@ that is off.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from sercon.journal.record import EVENT, INPUT, OUTPUT, encode, encode_event
+from sercon.journal.record import INPUT, OUTPUT, encode, encode_event
 
 DEFAULT_LIMIT = 16 * 2**20
 MIN_LIMIT = 64 * 2**10
@@ -229,10 +230,8 @@ class JournalWriter:
                 break
             if f == current:
                 continue
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 f.unlink()
-            except FileNotFoundError:
-                pass
             total -= sizes[f]
 
     def _fail(self, exc: OSError) -> None:
@@ -282,10 +281,8 @@ def _write_all(fd: int, blob: bytes) -> None:
 
 
 def _close(fd: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.close(fd)
-    except OSError:
-        pass
 
 
 def _size(path: Path) -> int:

@@ -6,6 +6,7 @@ Its own module so that command modules import it, never each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sercon.cli.env import Env
@@ -16,10 +17,11 @@ if TYPE_CHECKING:
     from sercon.transport.base import Transport
 
 
-def session_options_from(prefs: dict[str, Any]) -> SessionOptions:
+def session_options_from(prefs: dict[str, Any], environ: Mapping[str, str] | None = None) -> SessionOptions:
     """The session's options from the command line and the profile (connect, and rescue's session);
-    a bad --log path is exit 2 here, before anything connects."""
+    a bad --log path is exit 2 here, before anything connects. *environ*: SERCON_NO_JOURNAL."""
     from sercon.config import escape_key
+    from sercon.journal.settings import journal_settings
     from sercon.terminal.session_options import SessionOptions
 
     for key, takes in (("escape", "ctrl-] (the default), ^T, ..., or none for no menu key"),
@@ -37,6 +39,9 @@ def session_options_from(prefs: dict[str, Any]) -> SessionOptions:
         resize=prefs.get("resize") == "auto",  # off unless asked: sercon types nothing by itself
         logout_on_exit=bool(prefs.get("logout_on_exit")),
     )
+    journal = journal_settings(prefs, environ or {})
+    session.journal, session.journal_input, session.journal_size = (
+        journal.journal, journal.journal_input, journal.journal_size)
     if prefs.get("logout_sequence"):
         session.logout_sequence = unescape(prefs["logout_sequence"])
     if session.log_path:

@@ -156,7 +156,14 @@ class Session:
         from sercon.terminal.session_control import ControlBridge
 
         bridge = ControlBridge(self.transport, self._tx, self._actions, self._post_fatal)
-        self.control = bridge.start(self.options.control_path, self.stdin, self._interactive)
+        try:
+            self.control = bridge.start(self.options.control_path, self.stdin, self._interactive)
+        except OSError as exc:  # a convenience, not the session: say so once and go on without it
+            too_long = len(os.fsencode(self.options.control_path)) > 107 or "too long" in str(exc)
+            why = ("its path is longer than a Unix socket allows; set XDG_RUNTIME_DIR to a shorter folder"
+                   if too_long else f"{exc.strerror or exc} ({self.options.control_path})")
+            self.screen.status(f"other sercon commands (send, sysrq) cannot reach this session: {why}")
+            return
         self.rx.add(Call(self.control.broadcast))  # watchers: sent everything printed from now on
 
     def _banner(self) -> str:

@@ -3,7 +3,8 @@
 The journal (sercon/journal/) is opened on the first chunk, not before: nothing is loaded or
 created on the way to the console's first byte, and a session that never printed anything opens it
 only to record its events at the end. An error opening or writing it is one status line, once
-(the journal's on_error); the session goes on without it and nothing else is lost.
+(the journal's on_error, which JournalWriter calls at most once and then turns itself off); the
+session goes on without it and nothing else is lost.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sercon.journal.store import JournalWriter
+    from sercon.journal.store import JournalWriter, NullJournal
 
 DEFAULT_LIMIT = 16 * 2**20
 
@@ -25,7 +26,7 @@ class JournalSink:
                  record_input: bool = False) -> None:
         self.label, self.kind, self.status = label, kind, status
         self.limit, self.record_input = limit, record_input
-        self.writer: JournalWriter | None = None
+        self.writer: JournalWriter | NullJournal | None = None
         self._off = False  # it could not be opened: said once, never tried again
         self._pending: list[tuple[str, dict[str, Any]]] = []  # events before the first chunk
         self._open_lock = threading.Lock()  # taken once, to open: the reader and the main thread may race
@@ -64,20 +65,18 @@ class JournalSink:
         if writer is not None:
             writer.close()
 
-    def _open(self) -> JournalWriter | None:
+    def _open(self) -> JournalWriter | NullJournal | None:
         with self._open_lock:
             if self.writer is not None or self._off:
                 return self.writer
-            from sercon.journal.store import JournalError, JournalWriter
+            from sercon.journal.store import JournalWriter
 
-            try:
-                writer = JournalWriter.open(self.label, kind=self.kind, limit=self.limit,
-                                            record_input=self.record_input, on_error=self.status)
-            except JournalError as exc:
+            # Never raises: a folder it cannot write is one on_error call and a writer that does nothing.
+            writer = JournalWriter.open(self.label, kind=self.kind, limit=self.limit, record_input=self.record_input,
+                                        on_error=self.status)
+            if not writer.enabled:
                 self._off = True
                 self._pending.clear()
-                self.status(f"{exc.message}; the session goes on without a journal")
-                return None
             for kind, fields in self._pending:
                 writer.event(kind, **fields)
             self._pending.clear()

@@ -31,7 +31,8 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
-from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SessionClosed
+from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError, SessionClosed
+from sercon.stream.journal import journal_sink
 from sercon.stream.sinks import Call, PasteMode, Pipeline, Sink, Tail
 from sercon.terminal.actions import Actions
 from sercon.terminal.console import Chunk, KeyReader, RawConsole
@@ -64,6 +65,7 @@ class Session:
         out_fd: int,
         options: SessionOptions,
         status_fd: int | None = None,
+        kind: str = "connect",
     ) -> None:
         self.transport = transport
         self.options = options
@@ -82,6 +84,10 @@ class Session:
         if self._resize.enabled:  # off, it never types (and asking costs a window-size ioctl a chunk)
             sinks.append(Call(self._resize_on_output))
         sinks.append(self._log_sink)
+        # The target's journal: opened with the first chunk, so nothing of it is on the way to the first byte.
+        self.journal = journal_sink(transport.label, kind, options, self.screen.status)
+        if self.journal is not None:
+            sinks.append(self.journal)
         self.rx = Pipeline(*sinks)
         self._stop = threading.Event()
         self._interactive = options.interactive if options.interactive is not None else stdin.isatty()
@@ -93,6 +99,7 @@ class Session:
         self._fatal: BaseException | None = None
         self._tx = Sender(transport, self.screen, options.paste_chunk, self._stop, lambda: self.log,
                           lambda: self._paste_mode.on, lambda: at_secret_prompt(self._tail.data))
+        self._tx.journal = self.journal
         self._wake = WakePipe()  # the reader thread wakes the key loop with a fatal error
         self._actions = Actions(transport, self._tx.put)
         # What each menu command does (escape.py's MENU names them; help is answered by the menu itself).
@@ -130,9 +137,12 @@ class Session:
         if self.log:
             self.log.open()
             self.log.event("open", target=self.transport.label)
+        if self.journal is not None:
+            self.journal.event("connected", target=self.transport.label)
         keys = KeyReader(self.stdin)
         reader = threading.Thread(target=self._read_loop, name="sercon-rx", daemon=True)
         threads = [reader, self._tx.thread]  # the writer starts with the first input it takes (Sender.put)
+        ending: tuple[int, str] = (int(ExitStatus.ERROR), "ended by an error")
         try:
             self.machine.width = self._window()[1]
             with SignalWake() as signals, RawConsole(self.stdin, self.screen.out_fd):
@@ -140,13 +150,18 @@ class Session:
                 reader.start()
                 self._start_control()  # after the reader: the console's first bytes do not wait for it
                 try:
-                    return self._loop(keys, signals)
+                    status = self._loop(keys, signals)
+                    ending = (int(status), "the user quit" if self._quit else "input ended")
+                    return status
+                except SerconError as exc:
+                    ending = (int(exc.exit_status), exc.message)
+                    raise
                 finally:
                     if self.options.logout_on_exit and self._fatal is None:
                         self._logout()
                     self.screen.end_line()  # whatever is printed next starts on a line of its own
         finally:
-            self._shutdown(threads)
+            self._shutdown(threads, ending)
 
     def _start_control(self) -> None:
         """Let other sercon commands reach this session. Started after the reader (a client cannot
@@ -350,7 +365,7 @@ class Session:
         done.wait(EOF_DRAIN_TIMEOUT)
         return ExitStatus.SUCCESS
 
-    def _shutdown(self, threads: list[threading.Thread]) -> None:
+    def _shutdown(self, threads: list[threading.Thread], ending: tuple[int, str]) -> None:
         self._stop.set()
         self._enter.set()
         if self.control is not None:
@@ -364,6 +379,8 @@ class Session:
         if self.log is not None:
             self.log.event("close", target=self.transport.label)
             self.log.close()
+        if self.journal is not None:
+            self.journal.close(code=ending[0], reason=ending[1])
         self._wake.close()
 
     def _post_fatal(self, exc: BaseException) -> None:
@@ -402,6 +419,8 @@ class Session:
         """The far end closed the session on purpose. Reopening takes the console from whoever holds
         it now, so it happens on its own only for a session that never answered (a refusal), or with
         --force; otherwise the user decides. False when the session ends."""
+        if exc.taken_over and self.journal is not None:
+            self.journal.event("taken-over", code=exc.code, reason=exc.reason)
         if self.options.take_back:
             reopened = self._reconnector.recover(ConnectionLost(f"{exc.message}; reopening it (--force)"),
                                                  refused=self._reconnector.backoff.on_probation())
@@ -426,8 +445,11 @@ class Session:
         return not self._stop.is_set()
 
     def _log_event(self, kind: str, **fields: object) -> None:
+        """A session event (lost, reconnected, closed) for the log and the journal."""
         if self.log is not None:
             self.log.event(kind, **fields)
+        if self.journal is not None:
+            self.journal.event(kind, **fields)
 
     def _resize_on_output(self, data: bytes) -> None:
         self._resize.output()

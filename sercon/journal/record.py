@@ -9,7 +9,6 @@ writing) or fails its CRC ends what is read of that file: decode() says where, a
 
 from __future__ import annotations
 
-import json
 import struct
 import zlib
 from collections.abc import Iterator
@@ -41,6 +40,8 @@ def encode(kind: int, when: float, payload: bytes) -> bytes:
 
 
 def encode_event(when: float, kind: str, fields: dict[str, object]) -> bytes:
+    import json  # not on the way to the console's first byte
+
     body = json.dumps({"event": kind, **fields}, default=str, ensure_ascii=False).encode()
     return encode(EVENT, when, body)
 
@@ -68,6 +69,8 @@ def decode(blob: bytes, damage: list[Damage] | None = None) -> Iterator[Record]:
             return _note(damage, offset, "a record that fails its check")
         offset = start + length
         if kind == EVENT:
+            import json
+
             try:
                 fields = json.loads(payload.decode())
             except ValueError:

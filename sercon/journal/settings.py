@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sercon.journal.store import DEFAULT_LIMIT, NULL_JOURNAL, JournalWriter, NullJournal
+if TYPE_CHECKING:
+    from sercon.journal.store import JournalWriter, NullJournal
+
+DEFAULT_LIMIT = 16 * 2**20  # bytes per target
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ def open_journal(label: str, *, kind: str, journal: bool = True, journal_input: 
                  journal_size: int = DEFAULT_LIMIT, on_error: Callable[[str], None] = lambda message: None,
                  environ: Mapping[str, str] | None = None) -> JournalWriter | NullJournal:
     """The writer for one session (NULL_JOURNAL when off), from SessionOptions' three fields."""
+    from sercon.journal.store import NULL_JOURNAL, JournalWriter
+
     if not journal:
         return NULL_JOURNAL
     return JournalWriter.open(label, kind=kind, limit=journal_size, record_input=journal_input,

@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sercon.journal.record import INPUT, OUTPUT, encode, encode_event
+from sercon.journal.settings import DEFAULT_LIMIT
 
-DEFAULT_LIMIT = 16 * 2**20
 MIN_LIMIT = 64 * 2**10
 FLUSH_BYTES = 64 * 2**10  # write out when this much is buffered ...
 FLUSH_SECONDS = 0.5  # ... or this long after the first buffered chunk (a flusher thread sees to it)

@@ -101,10 +101,21 @@ def _rescue(env: Env, transport: Transport, parameter: str | None, no_reset: boo
     from sercon.rescue.driver import RescuePlan
     from sercon.rescue.handover import next_steps
     from sercon.rescue.handover import rescue as run_rescue
+    from sercon.rescue.record import RescueRecord
+    from sercon.transport.control import ControlTransport
 
+    # --log and the journal (that of the running connect, when the console is its, keeps it already).
+    record = RescueRecord(transport.label, session, env.info, journal=not isinstance(transport, ControlTransport))
     try:
         plan = RescuePlan(parameter, reset=not no_reset, step_timeout=timeout)
-        result = run_rescue(transport, plan, _Progress(env), env.stdin_is_tty())
+        record.open()
+        try:
+            result = run_rescue(transport, plan, _Progress(env), env.stdin_is_tty(), record=record)
+        except BaseException as stopped:  # the journal says how it ended, an interrupt included
+            record.close(int(getattr(stopped, "exit_status", ExitStatus.ERROR)),
+                         getattr(stopped, "message", "interrupted"))
+            raise
+        record.close(result.exit_status, "rescue ended")
         if result.failure is not None:
             exc = result.failure
             env.error(exc.message, exc.hint)

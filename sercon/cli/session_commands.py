@@ -85,6 +85,7 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
     sercon send -g prod-rg -n web1 'echo hi'
     """
     from sercon.cli.transport import OpenOptions, open_transport
+    from sercon.stream.journal import journal_for
     from sercon.targets import split_send_args
     from sercon.terminal.scripted import SendOptions, run_send, stream_input, text_input
 
@@ -94,7 +95,8 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
     send_options = SendOptions(expect, timeout, wait_idle, paste_chunk or prefs.get("paste_chunk") or 2048, raw)
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), timeout=timeout))
     try:
-        return run_send(transport, source, send_options, env.stdout_fd)
+        return run_send(transport, source, send_options, env.stdout_fd,
+                        journal_for(transport, "send", prefs, env.environ, env.info))
     finally:
         transport.close()
 
@@ -138,9 +140,11 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, q
         env.info("nothing sent")
         return ExitStatus.PRECONDITION  # declined: as a declined nmi
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
+    from sercon.stream.journal import journal_for
     from sercon.terminal.scripted import ANSWER_WAIT, ConsoleAnswer
 
-    answer = None if quiet else ConsoleAnswer(transport, env.stdout_fd)  # the kernel's reply, on stdout
+    journal = None if quiet else journal_for(transport, "sysrq", prefs, env.environ, env.info)
+    answer = None if quiet else ConsoleAnswer(transport, env.stdout_fd, journal)  # the kernel's reply, on stdout
     try:
         for index, key in enumerate(sequence):
             if index and answer:
@@ -155,6 +159,8 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, q
             answer.close()
     finally:
         transport.close()
+        if journal is not None:
+            journal.close()
     return ExitStatus.SUCCESS
 
 

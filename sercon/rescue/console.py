@@ -16,6 +16,7 @@ from sercon.errors import ExitStatus, SerconError
 from sercon.rescue.screen import Screen
 from sercon.rescue.shell import LOGIN, REBOOT_WORDS, prompt_at_end
 from sercon.stream import ansi
+from sercon.stream.sinks import Call, Pipeline, Sink, Tail
 from sercon.transport.base import Transport
 
 # The new boot has begun: firmware banners, a screen clear (firmware and GRUB clear first), GRUB itself.
@@ -24,6 +25,7 @@ RESTARTED = re.compile(rb"SeaBIOS|Booting from |\x1bc|\x1b\[2J|\x1b\[H\x1b\[J|GN
 # which any program may print, since Esc follows).
 REBOOTING = re.compile(REBOOT_WORDS.encode())
 KERNEL = re.compile(r"Linux version \d|\[\s*0\.0+\] ")
+MARK_TAIL = 65536  # the output since the mark that the searches look at
 HARD_CAP = 5.0  # an idle wait ends after at most HARD_CAP times its quiet limit (and 15 minutes) all the same
 
 
@@ -49,14 +51,31 @@ class Progress(Protocol):
 
 
 class ConsoleWatch:
-    """Reads the transport, keeps GRUB's screen and the raw output since the last mark."""
+    """Reads the transport, keeps GRUB's screen and the raw output since the last mark.
 
-    def __init__(self, transport: Transport, progress: Progress, clock: Callable[[], float] = time.monotonic) -> None:
+    What the console prints goes through a receive pipeline (sercon/stream/sinks.py): the VT model,
+    the tail since the mark, the user's terminal once the boot is under way, and *record* (--log and
+    the journal, rescue/record.py)."""
+
+    def __init__(self, transport: Transport, progress: Progress, clock: Callable[[], float] = time.monotonic,
+                 record: Sink | None = None) -> None:
         self.transport, self.progress, self.clock = transport, progress, clock
         self.screen = Screen()
-        self.raw = b""
+        self._tail = Tail(MARK_TAIL)
         self.last_data = clock()
         self.show = False  # pass output on to the user (after the boot)
+        sinks: list[Sink] = [Call(self._feed_screen), self._tail, Call(self._shown)]
+        if record is not None:
+            sinks.append(record)
+        self.rx = Pipeline(*sinks)
+
+    @property
+    def raw(self) -> bytes:
+        return self._tail.data
+
+    @raw.setter
+    def raw(self, data: bytes) -> None:
+        self._tail.data = data[-MARK_TAIL:]
 
     def mark(self) -> None:
         self.raw = b""
@@ -99,9 +118,13 @@ class ConsoleWatch:
             self.take(data)
 
     def take(self, data: bytes) -> None:
-        self.screen.feed(data)
-        self.raw = (self.raw + data)[-65536:]
+        self.rx.rx(data)
         self.last_data = self.clock()
+
+    def _feed_screen(self, data: bytes) -> None:
+        self.screen.feed(data)  # the driver starts a fresh screen for each boot: looked up each time
+
+    def _shown(self, data: bytes) -> None:
         if self.show:
             self.progress.output(data)
 

@@ -20,6 +20,7 @@ from sercon.rescue.console import KERNEL, LOGIN, RESTARTED, ConsoleWatch, Progre
 from sercon.rescue.modes import MODES, auto_modes, next_mode
 from sercon.rescue.screen import Screen
 from sercon.rescue.shell import MAINTENANCE, Refusal, dead_end, in_doubt, prompt_at_end, without_log_lines
+from sercon.stream.sinks import Sink
 from sercon.transport.base import Transport
 
 PROACTIVE_HINT = ("make GRUB's menu show on the serial console (GRUB_TIMEOUT_STYLE=countdown or menu, "
@@ -54,9 +55,9 @@ class RescuePlan:
 
 class GrubDriver:
     def __init__(self, transport: Transport, plan: RescuePlan, progress: Progress,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, record: Sink | None = None) -> None:
         self.transport, self.plan, self.progress, self.clock = transport, plan, progress, clock
-        self.watch = ConsoleWatch(transport, progress, clock)
+        self.watch = ConsoleWatch(transport, progress, clock, record)
         self.screen = self.watch.screen
         self.started = clock()
         self.esc_sent = self.editing = self.booted = self.submenu = False

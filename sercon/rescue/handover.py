@@ -18,6 +18,7 @@ from typing import Protocol
 from sercon.errors import ExitStatus, Interrupted, SerconError
 from sercon.rescue.console import Progress, RescueFailed
 from sercon.rescue.driver import GrubDriver, Outcome, RescuePlan
+from sercon.stream.sinks import Sink
 from sercon.transport.base import Transport
 
 HANDOVER = {"menu": "GRUB's menu is on the console, its countdown stopped: it is yours now (Enter boots the "
@@ -58,15 +59,16 @@ class RescueResult:
 
 
 def rescue(transport: Transport, plan: RescuePlan, progress: HandoverProgress, interactive: bool,
-           clock: Callable[[], float] = time.monotonic) -> RescueResult:
+           clock: Callable[[], float] = time.monotonic, record: Sink | None = None) -> RescueResult:
     """Reset (or wait for the reboot), stop in GRUB, boot with the rescue parameter, find the shell.
 
     *interactive*: a person is at a terminal to take the console. Raises RescueFailed when nobody can
-    take over (GRUB restored first when sercon left it at its menu), and an interrupt (likewise)."""
+    take over (GRUB restored first when sercon left it at its menu), and an interrupt (likewise).
+    *record*: where what the console printed goes besides (--log and the journal: rescue/record.py)."""
     from sercon.transport.control import ControlTransport
 
     started = clock()
-    driver = GrubDriver(transport, plan, progress)
+    driver = GrubDriver(transport, plan, progress, record=record)
     shared = isinstance(transport, ControlTransport)  # the console stays in the user's running session
     try:
         outcome = driver.run()

@@ -10,7 +10,7 @@ session goes on without it and nothing else is lost.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ class JournalSink:
         self.limit, self.record_input = limit, record_input
         self.writer: JournalWriter | NullJournal | None = None
         self._off = False  # it could not be opened: said once, never tried again
+        self._closed = False
         self._pending: list[tuple[str, dict[str, Any]]] = []  # events before the first chunk
         self._open_lock = threading.Lock()  # taken once, to open: the reader and the main thread may race
 
@@ -59,7 +60,10 @@ class JournalSink:
             writer.flush()
 
     def close(self, **fields: Any) -> None:
-        """The session ended: its last event (with *fields*: code, reason), then the file closed."""
+        """The session ended: its last event (with *fields*: code, reason), then the file closed. Once."""
+        if self._closed:
+            return
+        self._closed = True
         self.event("closed", **fields)
         writer = self.writer or (self._open() if self._pending else None)
         if writer is not None:
@@ -91,3 +95,15 @@ def journal_sink(label: str, kind: str, options: object, status: Callable[[str],
         return None
     return JournalSink(label, kind, status, limit=getattr(options, "journal_size", DEFAULT_LIMIT) or DEFAULT_LIMIT,
                        record_input=bool(getattr(options, "journal_input", False)))
+
+
+def journal_for(transport: object, kind: str, prefs: Mapping[str, Any], environ: Mapping[str, str],
+                status: Callable[[str], None]) -> JournalSink | None:
+    """The journal of a one-shot command (send, sysrq) from its prefs, or None: off, or the console is
+    a running `sercon connect`'s (through its control socket), whose own journal keeps what it prints."""
+    from sercon.journal.settings import journal_settings
+    from sercon.transport.control import ControlTransport
+
+    if isinstance(transport, ControlTransport):
+        return None
+    return journal_sink(getattr(transport, "label", "?"), kind, journal_settings(prefs, environ), status)

@@ -287,8 +287,10 @@ class ConsoleAnswer:
             wait = min(deadline, quiet_at or deadline) - now
             try:
                 data = self.transport.read(min(wait, READ_SLICE))
-            except SerconError:  # the key went out: a console that goes away now ends the look, not the command
+            except SerconError as exc:  # the key went out: a console that goes away now ends the look, not the command
                 self._ended = True
+                if self.journal is not None:
+                    self.journal.event("lost", reason=exc.message)
                 break
             if data:
                 write_all(self.out_fd, self.text.feed(data))
@@ -298,11 +300,7 @@ class ConsoleAnswer:
                     quiet_at = time.monotonic() + ANSWER_QUIET
 
     def close(self) -> None:
-        try:
-            write_all(self.out_fd, self.text.flush())
-        finally:
-            if self.journal is not None:
-                self.journal.close(code=0, reason="ended" if not self._ended else "the console went away")
+        write_all(self.out_fd, self.text.flush())
 
 
 def _timeout(options: SendOptions, pattern, sender: _Sender) -> ExpectTimeout:

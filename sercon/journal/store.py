@@ -127,6 +127,10 @@ class JournalWriter:
         try:
             _private_folder(folder)
             session, fd = _claim_session(folder)
+            if session == 1 or not (folder / "label").exists():
+                from sercon.journal.reader import write_label
+
+                write_label(folder, label)
         except (OSError, JournalError) as exc:
             on_error(_message(folder, exc))
             return NULL_JOURNAL

@@ -47,7 +47,12 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
     resolved, prefs = resolve(env, target, options)
     session = session_options_from(prefs, env.environ)
     open_options = OpenOptions(share=False, force=session.take_back, checks=not prefs.get("no_checks"))
-    return run_session(env, open_transport(resolved, env, identity, open_options), session)
+    transport = open_transport(resolved, env, identity, open_options)
+    if prefs.get("replay"):
+        from sercon.cli.session_setup import show_replay
+
+        show_replay(env, transport.label, prefs["replay"])
+    return run_session(env, transport, session)
 
 
 @click.command()

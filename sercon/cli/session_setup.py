@@ -60,6 +60,31 @@ def run_session(env: Env, transport: Transport, session: SessionOptions) -> int:
     return Session(transport, env.stdin, env.stdout_fd, session).run()
 
 
+def show_replay(env: Env, label: str, count: int) -> None:
+    """`connect --replay N`: the target's last N journal lines, marked as history, before the live console
+    (read before this session's own journal opens, so none of its output is in them)."""
+    if count <= 0:
+        return
+    from sercon.journal.history import lines_of, replay_text
+    from sercon.journal.reader import ReadNotes, find_journal, read_records
+    from sercon.journal.store import JournalError
+    from sercon.terminal.screen import write_all
+
+    notes = ReadNotes()
+    try:
+        journal = find_journal([label], env.environ)
+        lines = lines_of(read_records(journal, notes), events=False) if journal else []
+    except JournalError as exc:  # an unreadable journal costs the replay, not the session
+        env.info(f"no history replayed: {exc.message}")
+        return
+    if not lines:
+        env.info(f"no history of {label} to replay yet: its journal begins with this session")
+        return
+    write_all(env.stdout_fd, replay_text(lines, count).replace(b"\n", b"\r\n"))
+    for note in notes.notes:
+        env.info(f"note: {note}")
+
+
 def unescape(text: str) -> bytes:
     """`\\x15exit\\r` as typed on a command line or in a profile -> the bytes it means."""
     from sercon.config import unescape as key_sequence

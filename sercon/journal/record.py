@@ -52,10 +52,14 @@ class Damage:
     why: str
 
 
-def decode(blob: bytes, damage: list[Damage] | None = None) -> Iterator[Record]:
-    """The records of one segment, in order, up to the first damaged one (appended to *damage*)."""
+def decode(blob: bytes, damage: list[Damage] | None = None, session: int = 0,
+           consumed: list[int] | None = None) -> Iterator[Record]:
+    """The records of one segment, in order, up to the first damaged one (appended to *damage*);
+    *consumed* gets the offset after the last whole record (where a follower reads on from)."""
     offset, size = 0, len(blob)
     while offset < size:
+        if consumed is not None:
+            consumed[:] = [offset]
         if size - offset < _HEAD.size:
             return _note(damage, offset, "a record cut short")
         magic, kind, when, length, crc = _HEAD.unpack_from(blob, offset)
@@ -75,9 +79,12 @@ def decode(blob: bytes, damage: list[Damage] | None = None) -> Iterator[Record]:
                 fields = json.loads(payload.decode())
             except ValueError:
                 fields = {"event": "unreadable"}
-            yield Record(kind, when, fields=fields if isinstance(fields, dict) else {"event": "unreadable"})
+            yield Record(kind, when, fields=fields if isinstance(fields, dict) else {"event": "unreadable"},
+                         session=session)
         else:
-            yield Record(kind, when, data=payload)
+            yield Record(kind, when, data=payload, session=session)
+    if consumed is not None:
+        consumed[:] = [offset]
 
 
 def _note(damage: list[Damage] | None, offset: int, why: str) -> None:

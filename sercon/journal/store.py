@@ -127,6 +127,10 @@ class JournalWriter:
         try:
             _private_folder(folder)
             session, fd = _claim_session(folder)
+            if session == 1 or not (folder / "label").exists():
+                from sercon.journal.reader import write_label
+
+                write_label(folder, label)
         except (OSError, JournalError) as exc:
             on_error(_message(folder, exc))
             return NULL_JOURNAL
@@ -179,11 +183,12 @@ class JournalWriter:
             full = self._pending_size >= FLUSH_BYTES
         if full:
             self.flush()
-        elif self._flusher is None:
+            return
+        if not self._wake.is_set():  # a plain read: the lock inside set() only once per flush
+            self._wake.set()
+        if self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_loop, name="journal", daemon=True)
             self._flusher.start()
-        else:
-            self._wake.set()
 
     def _flush_loop(self) -> None:
         while not self._closed:

@@ -42,8 +42,10 @@ class JournalSink:
 
     def input(self, data: bytes) -> None:
         """What was typed: kept only with --journal-input (the writer ignores it otherwise)."""
-        writer = self.writer
-        if writer is not None and self.record_input:
+        if not self.record_input:
+            return
+        writer = self.writer or self._open()  # input may come first (send): it opens the journal then
+        if writer is not None:
             writer.input(data)
 
     def event(self, kind: str, **fields: Any) -> None:

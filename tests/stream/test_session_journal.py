@@ -1,0 +1,167 @@
+"""The journal in every session kind (issue 19): connect, send, a vanishing device, and a journal that
+cannot be written. Real ptys, the real CLI; the journal read back with its own reader."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sercon.journal.reader import ReadNotes, all_journals, read_records
+from sercon.journal.record import EVENT, INPUT, OUTPUT, Record
+from sercon_emulator.ptyconsole import PtyConsole
+from tests.conftest import cli_env, need_program, run_cli
+from tests.support.waiting import wait_for
+
+MENU_KEY = b"\x1d"
+
+
+def records(state: Path) -> list[Record]:
+    """Every record of the one journal under XDG_STATE_HOME=*state*, read as `sercon history` reads it."""
+    journals = all_journals({"XDG_STATE_HOME": str(state)})
+    assert len(journals) == 1, journals
+    notes = ReadNotes()
+    found = list(read_records(journals[0], notes))
+    assert notes.notes == []
+    return found
+
+
+def output(found: list[Record]) -> bytes:
+    return b"".join(r.data for r in found if r.kind == OUTPUT)
+
+
+def events(found: list[Record]) -> list[dict[str, object]]:
+    return [r.fields for r in found if r.kind == EVENT]
+
+
+@pytest.fixture
+def shell_console():
+    env = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "HOME": "/tmp", "TERM": "dumb"}
+    with PtyConsole(["/bin/sh", "-i"], env=env) as console:
+        yield console.device_path
+
+
+def test_a_send_runs_output_is_in_the_journal_afterwards(shell_console, tmp_path):
+    result = run_cli("send", shell_console, "echo answer-$((6*7))", "--expect", "answer-42",
+                     env=cli_env(XDG_STATE_HOME=str(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    found = records(tmp_path)
+    assert b"answer-42" in output(found)
+    kinds = [e["event"] for e in events(found)]
+    assert "connected" in kinds and kinds[-2:] == ["closed", "ended"], kinds
+    closed = [e for e in events(found) if e["event"] == "closed"][-1]
+    assert closed["code"] == 0
+    assert not [r for r in found if r.kind == INPUT]  # typed input is not kept unless asked
+
+
+def test_send_with_journal_input_keeps_the_input_too(shell_console, tmp_path):
+    result = run_cli("send", shell_console, "echo kept", "--expect", "kept", "--journal-input",
+                     env=cli_env(XDG_STATE_HOME=str(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert b"".join(r.data for r in records(tmp_path) if r.kind == INPUT) == b"echo kept\r"
+
+
+def test_no_journal_leaves_nothing(shell_console, tmp_path):
+    result = run_cli("send", shell_console, "echo quiet", "--expect", "quiet", "--no-journal",
+                     env=cli_env(XDG_STATE_HOME=str(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert all_journals({"XDG_STATE_HOME": str(tmp_path)}) == []
+
+
+def test_connect_journals_what_the_device_printed_and_how_the_session_ended(device, terminal, tmp_path):
+    term = terminal("connect", device.path, env=cli_env(XDG_STATE_HOME=str(tmp_path))).connected()
+    device.write(b"boot line one\r\n\x1b[1mbold\x1b[0m line two\r\n")
+    term.wait_text("line two")
+    term.send(b"secret typing\r")
+    device.expect(b"secret typing\r")
+    term.send(MENU_KEY + b"q")
+    assert term.wait_exit() == 0
+    found = records(tmp_path)
+    assert output(found) == b"boot line one\r\n\x1b[1mbold\x1b[0m line two\r\n"  # bytes as received
+    assert not [r for r in found if r.kind == INPUT]
+    kinds = [e["event"] for e in events(found)]
+    assert kinds[:2] == ["opened", "connected"] and kinds[-2:] == ["closed", "ended"], kinds
+    closed = [e for e in events(found) if e["event"] == "closed"][-1]
+    assert closed["code"] == 0 and closed["reason"] == "the user quit"
+
+
+def test_an_unwritable_journal_is_one_status_line_and_nothing_else_is_lost(device, terminal, tmp_path):
+    state = tmp_path / "not-a-folder"
+    state.write_bytes(b"")  # the journal cannot make its folder under a file
+    term = terminal("connect", device.path, env=cli_env(XDG_STATE_HOME=str(state)), cols=200).connected()
+    lines = [f"line {n:04d} of the console".encode() for n in range(300)]
+    for line in lines:
+        device.write(line + b"\r\n")
+    term.wait_raw(re.escape(lines[-1]))
+    device.write(b"still here\r\n")
+    term.wait_text("still here")
+    term.send(MENU_KEY + b"q")
+    assert term.wait_exit() == 0
+    raw = bytes(term.raw)
+    assert all(line in raw for line in lines)  # the screen got every line
+    assert raw.count(b"journal is off") == 1, raw[-2000:]
+
+
+@pytest.fixture
+def socat_device(tmp_path):
+    """A device that can vanish and come back at the same path, as a USB adapter does."""
+    socat = need_program("socat")
+    dev, peer = tmp_path / "ttyDEV", tmp_path / "ttyPEER"
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([socat, f"pty,raw,echo=0,link={dev}", f"pty,raw,echo=0,link={peer}"])
+        wait_for(lambda: dev.exists() and peer.exists(), 10, "socat's ptys")
+        return proc
+
+    procs = [start()]
+    yield dev, peer, procs, start
+    for proc in procs:
+        proc.terminate()
+        proc.wait()
+
+
+def _peer_write(peer: Path, data: bytes) -> None:
+    fd = os.open(peer, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, data)
+        time.sleep(0.2)  # socat relays it before the peer closes
+    finally:
+        os.close(fd)
+
+
+def test_a_device_that_vanishes_and_returns_is_lost_then_reconnected_in_the_journal(socat_device, terminal,
+                                                                                     tmp_path):
+    dev, peer, procs, start = socat_device
+    state = tmp_path / "state"
+    term = terminal("connect", str(dev), env=cli_env(XDG_STATE_HOME=str(state)), cols=200).connected()
+    _peer_write(peer, b"before unplug\r\n")
+    term.wait_text("before unplug")
+    procs[0].terminate()
+    procs[0].wait()
+    term.wait_text("reconnecting in")
+    procs.append(start())
+    term.wait_text(f"reconnected to {dev}")
+    _peer_write(peer, b"after replug\r\n")
+    term.wait_text("after replug")
+    term.send(MENU_KEY + b"q")
+    assert term.wait_exit() == 0
+    found = records(state)
+    kinds = [e["event"] for e in events(found)]
+    assert kinds.index("lost") < kinds.index("reconnected"), kinds
+    data = output(found)
+    assert data.index(b"before unplug") < data.index(b"after replug")
+
+
+def test_records_read_back_in_order_for_two_sessions(shell_console, tmp_path):
+    for word in ("first", "second"):
+        result = run_cli("send", shell_console, f"echo {word}-run", "--expect", f"{word}-run",
+                         env=cli_env(XDG_STATE_HOME=str(tmp_path)))
+        assert result.returncode == 0, result.stderr
+    found = records(tmp_path)
+    assert sorted({r.session for r in found}) == [1, 2]
+    assert output([r for r in found if r.session == 2]).count(b"second-run") >= 1
+    assert b"second-run" not in output([r for r in found if r.session == 1])

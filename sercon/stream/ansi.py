@@ -2,7 +2,8 @@
 
 Every place that needs console output as text (a prompt in the tail, a line redrawn after the menu,
 rescue's searches, history's text view) strips with ESCAPE: CSI (colours, cursor moves, modes),
-OSC up to BEL or ST, and the two-byte escapes (ESC c, a reset, included). The pattern is a source,
+OSC up to BEL or ST, and the two-byte escapes (ESC c, a reset, and ESC 7 / ESC 8, the cursor saved and
+restored, included). The pattern is a source,
 compiled on first use (re caches it): importing this costs no compile on the way to the first byte.
 """
 
@@ -12,7 +13,7 @@ import re
 
 from sercon.stream.vt import Screen as VTScreen
 
-ESCAPE = rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_c])"
+ESCAPE = rb"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[0-?@-Z\\-_c])"
 
 __all__ = ["ESCAPE", "VTScreen", "strip", "text"]
 

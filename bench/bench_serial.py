@@ -22,6 +22,7 @@ ratio to socat (the reference: a C relay that does nothing else) and the goals o
     python bench/bench_serial.py --quick      # a smoke run: 2 rounds, small sizes
     python bench/bench_serial.py --clients sercon,miniterm,picocom
     python bench/bench_serial.py --first-byte --rounds 15 --clients miniterm --tree before=DIR --tree after=.
+    python bench/bench_serial.py --clients sercon --variant no-journal=--no-journal   # the journal's cost
 
 Clients missing from the machine are reported and left out (apt-get install socat picocom tio).
 """
@@ -81,6 +82,16 @@ def trees(specs: list[str], python: str) -> tuple[dict[str, list[str]], dict[str
     return commands, envs
 
 
+def variants(specs: list[str], python: str) -> dict[str, list[str]]:
+    """--variant NAME=ARGS: this tree's sercon connect with more arguments (e.g. --no-journal), as one
+    more client in the same run: with and without an option, interleaved on the same machine."""
+    commands = {}
+    for spec in specs:
+        name, _, extra = spec.partition("=")
+        commands[name] = [*sercon_command(python), "connect", *extra.split(), "{dev}"]
+    return commands
+
+
 def help_commands(python: str, available: dict[str, list[str]], envs: dict[str, dict[str, str]]
                   ) -> dict[str, list[str]]:
     commands = {"import click": [python, "-c", "import click"], "sercon": [*sercon_command(python), "--help"],
@@ -98,6 +109,7 @@ def bench_env() -> dict[str, str]:
     it). PYTHONDONTWRITEBYTECODE would have sercon (an editable install, or a --tree) compile its
     modules on every start and miniterm not; the cache goes to a folder of the bench's own."""
     env = dict(os.environ, TERM="xterm", XDG_RUNTIME_DIR=tempfile.mkdtemp(prefix="bench-sercon-"),
+               XDG_STATE_HOME=tempfile.mkdtemp(prefix="bench-sercon-state-"),  # the journal: not the user's
                PYTHONPYCACHEPREFIX=os.path.join(tempfile.gettempdir(), "bench-serial-pycache"))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
@@ -184,6 +196,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", help="comma-separated subset of " + ",".join(ORDER))
     parser.add_argument("--tree", action="append", default=[], metavar="NAME=DIR",
                         help="also run sercon from source tree DIR as client NAME (before/after in one run)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
+                        help="also run this sercon connect with ARGS added, as client NAME (no-journal=--no-journal)")
     parser.add_argument("--json", metavar="PATH", help="also write every round's figures here")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 rounds, 2 MB, 40 keys, 1 s idle")
     parser.add_argument("--first-byte", action="store_true",
@@ -206,6 +220,7 @@ def main() -> None:
             print(f"{name}: not installed, left out", file=sys.stderr)
     extra, envs = trees(args.tree, sys.executable)
     available.update(extra)
+    available.update(variants(args.variant, sys.executable))
     env = bench_env()
     warm_up(available, env, envs)
     rounds = run_rounds(available, args, env, envs)
@@ -217,7 +232,7 @@ def main() -> None:
     print(f"\n{args.rounds} interleaved rounds, {args.mb:g} MB, {args.keys} keys, {args.idle:g} s idle; "
           f"medians. sercon: {' '.join(everything['sercon'][:-2])}; python {sys.version.split()[0]}; "
           f"bytecode cached in {env['PYTHONPYCACHEPREFIX']}\n")
-    print_table(summary, helps.get("import click"), REFERENCE, tuple(envs))
+    print_table(summary, helps.get("import click"), REFERENCE, (*envs, *(v.partition("=")[0] for v in args.variant)))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class Line:
 def text_of(data: bytes) -> str:
     """A console line as plain text: escape sequences out, what a carriage return overwrote out, other
     control characters out, decoded as UTF-8 (undecodable bytes shown as U+FFFD)."""
-    from sercon.terminal.prompt import ANSI
+    from sercon.stream.ansi import ESCAPE as ANSI
 
     plain = re.sub(ANSI, b"", data).rstrip(b"\r\n")
     plain = plain.rsplit(b"\r", 1)[-1]

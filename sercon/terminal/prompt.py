@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from sercon.stream.ansi import ESCAPE as ANSI  # noqa: F401 - the one pattern (stream/ansi.py), under its old name
 from sercon.stream.ansi import strip
 
 # Pattern sources, compiled on first use (re caches them): not at import, on the way to the first byte.

@@ -136,6 +136,7 @@ class JournalWriter:
             return NULL_JOURNAL
         writer = cls(folder, session, fd, kind=kind, limit=max(limit, MIN_LIMIT), record_input=record_input,
                      on_error=on_error)
+        writer._trim()  # many short sessions (one-shots) each stay within a segment: the bound holds here
         writer.event("opened", kind=kind, target=label)
         return writer
 

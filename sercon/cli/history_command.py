@@ -85,7 +85,7 @@ def _show(env: Env, journal: Journal | None, query: Query, session: str | None, 
     number = _session_number(journal, session)
     notes, offsets = ReadNotes(), dict[Path, int]()
     records = list(read_records(journal, notes, number, offsets)) if journal else []
-    lines = view.lines_of(records)
+    lines = view.lines_of(records, events=mode != "raw")  # raw: the console's bytes and nothing else
     front = view.merge_boot_log(boot, lines) if boot is not None else []
     out = env.stdout_fd
     if mode == "json":
@@ -94,7 +94,7 @@ def _show(env: Env, journal: Journal | None, query: Query, session: str | None, 
         write_all(out, "".join(entry + "\n" for entry in view.last(shown, query.lines)).encode())
     else:
         kept = [line for line in front + lines if query.keeps(line)]
-        write_all(out, b"".join(view.render(line, mode) for line in view.last(kept, query.lines)))
+        write_all(out, b"".join(view.render(line, mode) for line in view.last_lines(kept, query.lines)))
     for note in notes.notes:
         env.info(f"note: {note}")
     if follow and journal is not None:
@@ -108,7 +108,7 @@ def _follow(out: int, journal: Journal, query: Query, number: int | None, mode: 
     from sercon.journal.reader import follow_records
     from sercon.terminal.screen import write_all
 
-    assembler = view.LineAssembler()
+    assembler = view.LineAssembler(events=mode != "raw")
     for batch in follow_records(journal, offsets, stop=lambda: False, session=number):
         if mode == "json":
             shown = [view.record_json(record) + "\n" for record in batch if query.keeps_record(record)]
@@ -151,7 +151,7 @@ def _journal(env: Env, resolved: Target, exact: str | None) -> Journal | None:
     elif resolved.resource_group is None:
         vm_name = resolved.label
     try:
-        return find_journal(labels, env.environ, vm_name)
+        return find_journal(labels, env.environ, vm_name, any_case=not isinstance(resolved, SerialTarget))
     except JournalError as exc:
         raise UsageError(exc.message, "name the group with -g GROUP") from exc
 

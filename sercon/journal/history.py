@@ -126,6 +126,21 @@ def last(items: list, count: int | None) -> list:
     return items if count is None else items[-count:] if count else []
 
 
+def last_lines(lines: list[Line], count: int | None) -> list[Line]:
+    """The last *count* console lines, with the events among and after them (events are not counted)."""
+    if count is None or not lines:
+        return lines
+    if count == 0:
+        return []
+    seen = 0
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].event is None:
+            seen += 1
+            if seen > count:
+                return lines[index + 1:]
+    return lines
+
+
 def render(line: Line, mode: str) -> bytes:
     """One line for stdout: text (a newline added), or raw: the bytes as received, nothing else (no
     event lines: they would land inside the console's own half lines)."""
@@ -199,14 +214,15 @@ def merge_boot_log(boot: bytes, journal: list[Line]) -> list[Line]:
     theirs = [_norm(line.text()) for line in booted]
     if not ours or not theirs:
         return booted
-    best, seam = 0, len(booted)
+    best, seam, end = 0, len(booted), len(theirs) - 1
     for start in range(len(theirs)):
-        if not theirs[start] or not _same_start(theirs[start], ours[0]):
+        if not theirs[start]:
             continue
-        run = 1
-        while start + run < len(theirs) and run < len(ours) and theirs[start + run] == ours[run]:
+        run = 0
+        while start + run <= end and run < len(ours) and _agrees(
+                theirs[start + run], ours[run], first=run == 0, last=start + run == end):
             run += 1
-        if start + run == len(theirs) and run >= best:  # it agrees up to the boot log's end
+        if run and start + run == len(theirs) and run >= best:  # it agrees up to the boot log's end
             best, seam = run, start
     return booted[:seam]
 
@@ -215,9 +231,11 @@ def _norm(text: str) -> str:
     return text.strip()
 
 
-def _same_start(boot_line: str, first: str) -> bool:
-    """The journal's first line may be the tail of one the boot log has whole (a session began mid-line)."""
-    return boot_line == first or (bool(first) and boot_line.endswith(first))
+def _agrees(boot_line: str, ours: str, first: bool, last: bool) -> bool:
+    """The same line; or the journal's first one the tail of a boot-log line (the session began mid-line);
+    or the boot log's last one the start of a journal line (the boot log stopped mid-line)."""
+    return boot_line == ours or (first and bool(ours) and boot_line.endswith(ours)) or (
+        last and bool(boot_line) and ours.startswith(boot_line))
 
 
 def replay_text(lines: list[Line], count: int) -> bytes:

@@ -55,10 +55,11 @@ def all_journals(environ: Mapping[str, str]) -> list[Journal]:
     return found
 
 
-def find_journal(labels: list[str], environ: Mapping[str, str], vm_name: str | None = None) -> Journal | None:
-    """The journal of the first of *labels* that has one; else, for an Azure VM named without its group
-    (*vm_name*: "web1" or "set/3"), the one journal whose label is GROUP/vm_name (any case).
-    JournalError when several groups have one (the user adds -g)."""
+def find_journal(labels: list[str], environ: Mapping[str, str], vm_name: str | None = None,
+                 any_case: bool = False) -> Journal | None:
+    """The journal of the first of *labels* that has one (*any_case*: an Azure name, which ARM may spell
+    in another case); else, for an Azure VM named without its group (*vm_name*: "web1" or "set/3"), the
+    one journal whose label is GROUP/vm_name. JournalError when several groups have one (the user adds -g)."""
     from sercon.paths import journal_dir
 
     root = journal_dir(environ)
@@ -66,17 +67,18 @@ def find_journal(labels: list[str], environ: Mapping[str, str], vm_name: str | N
         folder = root / journal_name(label)
         if segments(folder):
             return Journal(folder, label)
-    if vm_name is None:
+    if not any_case and vm_name is None:
         return None
-    wanted = vm_name.lower()
-    matches = [j for j in all_journals(environ)
-               if j.label.lower().endswith("/" + wanted) and j.label.count("/") == wanted.count("/") + 1
-               and segments(j.folder)]
+    known = [j for j in all_journals(environ) if segments(j.folder)]
+    wanted = {label.lower() for label in labels}
+    matches = [j for j in known if j.label.lower() in wanted]
+    if not matches and vm_name is not None:
+        name = vm_name.lower()
+        matches = [j for j in known if j.label.lower().endswith("/" + name)
+                   and j.label.count("/") == name.count("/") + 1]
     if len(matches) > 1:
-        raise JournalError(f"{vm_name} has journals in several resource groups: "
+        raise JournalError(f"{vm_name or labels[0]} has journals in several resource groups: "
                            f"{', '.join(j.label for j in matches)}")
-    if not matches:  # the label's case as ARM spells it
-        matches = [j for j in all_journals(environ) if j.label.lower() in {x.lower() for x in labels}]
     return matches[0] if matches else None
 
 
@@ -115,8 +117,6 @@ def read_records(journal: Journal, notes: ReadNotes, session: int | None = None,
         yield from decode(blob, damage, session_of(path), consumed)
         if offsets is not None:
             offsets[path] = consumed[0]
-        if offsets is not None and damage and damage[0].why == "a record cut short":
-            continue  # a live session is writing it: following reads it when it is whole
         for found in damage:
             notes.damaged(path, found)
 

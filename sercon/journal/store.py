@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Union
 
 from sercon.journal.record import INPUT, OUTPUT, encode, encode_event
 from sercon.journal.settings import DEFAULT_LIMIT
@@ -120,7 +121,7 @@ class JournalWriter:
     @classmethod
     def open(cls, label: str, *, kind: str, limit: int = DEFAULT_LIMIT, record_input: bool = False,
              on_error: Callable[[str], None] = lambda message: None, environ: Mapping[str, str] | None = None,
-             folder: Path | None = None) -> JournalWriter | NullJournal:
+             folder: Path | None = None) -> SessionJournal:
         """A writer for a new session of *label*'s journal (folder: instead of the XDG one, for tests).
         Never raises: a journal that cannot be opened is on_error(message) and NULL_JOURNAL."""
         folder = target_dir(label, environ) if folder is None else folder
@@ -136,6 +137,7 @@ class JournalWriter:
             return NULL_JOURNAL
         writer = cls(folder, session, fd, kind=kind, limit=max(limit, MIN_LIMIT), record_input=record_input,
                      on_error=on_error)
+        writer._trim()  # many short sessions (one-shots) each stay within a segment: the bound holds here
         writer.event("opened", kind=kind, target=label)
         return writer
 
@@ -244,6 +246,10 @@ class JournalWriter:
         if fd is not None:
             _close(fd)
         self._on_error(_message(self.folder, exc))
+
+
+# What JournalWriter.open returns: a session holds one of these and calls it without testing which.
+SessionJournal = Union[JournalWriter, NullJournal]  # noqa: UP007 - a runtime alias, Python 3.10 too
 
 
 def _message(folder: Path, exc: Exception) -> str:

@@ -95,6 +95,17 @@ def test_the_bound_drops_the_oldest_first(tmp_path):
     assert kept == sorted(kept) and kept[-1] == 6
 
 
+def test_the_bound_holds_over_many_short_sessions(tmp_path):
+    folder = tmp_path / "t"
+    for session in range(40):  # each far below a segment's share: no session ever starts a second part
+        writer = JournalWriter.open("x", kind="sysrq", folder=folder, limit=store.MIN_LIMIT)
+        writer.output(f"session {session:02d} ".encode() * 200)
+        writer.close()
+    assert sum(p.stat().st_size for p in segments(folder)) <= store.MIN_LIMIT + 3000  # + the newest session
+    data = outputs(folder)
+    assert b"session 39" in data and b"session 00" not in data
+
+
 def test_files_are_private(tmp_path):
     env = {"XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
     writer = JournalWriter.open("rg/vm", kind="connect", environ=env)

@@ -148,7 +148,7 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, q
     from sercon.stream.journal import journal_for
     from sercon.terminal.scripted import ANSWER_WAIT, ConsoleAnswer
 
-    journal = None if quiet else journal_for(transport, "sysrq", prefs, env.environ, env.info)
+    journal = journal_for(transport, "sysrq", prefs, env.environ, env.info)  # the keys sent, and the reply
     answer = None if quiet else ConsoleAnswer(transport, env.stdout_fd, journal)  # the kernel's reply, on stdout
     try:
         for index, key in enumerate(sequence):
@@ -158,6 +158,8 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, q
                 time.sleep(interval)
             transport.sysrq(key)
             transport.drain()
+            if journal is not None:
+                journal.event("sysrq", key=key)
             env.info(f"sent SysRq {key} to {transport.label}")
         if answer:
             answer.show(ANSWER_WAIT, stop_when_quiet=True)
@@ -178,10 +180,17 @@ def _machine_action(env: Env, target: str | None, options: dict[str, Any], ident
         env.info("nothing sent")
         return ExitStatus.PRECONDITION  # declined: as a declined `doctor --fix` (1 is for bugs)
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
+    from sercon.stream.journal import journal_for
+
+    journal = journal_for(transport, action, prefs, env.environ, env.info)  # an event: what was sent, and when
     try:
         getattr(transport, action)()
+        if journal is not None:
+            journal.event(action)
     finally:
         transport.close()
+        if journal is not None:
+            journal.close()
     env.info(f"{action.upper() if action == 'nmi' else action} sent to {transport.label}")
     return ExitStatus.SUCCESS
 

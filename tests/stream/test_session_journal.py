@@ -165,3 +165,36 @@ def test_records_read_back_in_order_for_two_sessions(shell_console, tmp_path):
     assert sorted({r.session for r in found}) == [1, 2]
     assert output([r for r in found if r.session == 2]).count(b"second-run") >= 1
     assert b"second-run" not in output([r for r in found if r.session == 1])
+
+
+def _qmp_that_agrees(path: str) -> None:
+    """A QMP socket that greets and answers every command with success (QEMU's when an NMI is injected)."""
+    import contextlib
+    import socket
+    import threading
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), server:
+            conn, _ = server.accept()
+            with conn, conn.makefile("rwb") as stream:
+                stream.write(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+                stream.flush()
+                while stream.readline():
+                    stream.write(b'{"return": {}}\n')
+                    stream.flush()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def test_an_nmi_is_an_event_in_the_targets_journal(device, tmp_path):
+    qmp = str(tmp_path / "qmp.sock")
+    _qmp_that_agrees(qmp)
+    state = tmp_path / "state"
+    result = run_cli("nmi", device.path, "--qmp", qmp, "--yes", env=cli_env(XDG_STATE_HOME=str(state)))
+    assert result.returncode == 0, result.stderr
+    kinds = [(e["event"], e.get("kind")) for e in events(records(state))]
+    assert kinds[0] == ("opened", "nmi") and ("nmi", None) in kinds, kinds

@@ -24,8 +24,11 @@ from sercon.terminal.signals import EXIT_SIGNALS, signal_name
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="sercon")
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.option("--trace", "trace", metavar="FILE",
+              help="Append a line per wire event (negotiation, frames, close codes, HTTP calls; never console "
+                   "bytes or secrets) to FILE (mode 0600; - for stderr). Also SERCON_TRACE=FILE.")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, trace: str | None) -> None:
     """sercon: serial consoles of Azure VMs and local serial devices.
 
     \b
@@ -35,6 +38,19 @@ def cli(ctx: click.Context, debug: bool) -> None:
     6 prerequisite, 7 connection lost, 8 taken over, 9 device busy, 130 interrupted.
     """
     ctx.obj.debug = debug
+    target = trace or ctx.obj.environ.get("SERCON_TRACE")
+    if target:
+        _start_trace(ctx, target)
+
+
+def _start_trace(ctx: click.Context, target: str) -> None:
+    """The wire trace for this run, closed with the run (imported only when asked for: a session
+    without a trace loads nothing of it)."""
+    from sercon import trace
+
+    tracer = trace.start(target, ctx.obj.stderr)
+    tracer.event("run", "command", name=ctx.invoked_subcommand)
+    ctx.call_on_close(lambda: trace.stop(tracer))
 
 
 def _register() -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import sercon
 from sercon.errors import (
     AuthFailed,
     ConnectionLost,
@@ -54,6 +55,7 @@ UNTRUSTED = re.compile(r"not trusted|unauthori[sz]ed|authenticat", re.I)
 ADMIN_TRIES = 3  # one-shot admin commands: a refused session or POST is retried with a fresh session
 RETRYABLE_ADMIN = {404, 409, 429}  # and every 5xx: the session was refused or not ready
 FAST_KEYS = 64  # the most bytes the key loop writes itself: a keystroke or a short burst of them
+OPCODES = {0: "CONT", 1: "TEXT", 2: "BINARY", 8: "CLOSE", 9: "PING", 10: "PONG"}  # the trace's names
 
 
 class TokenSource(Protocol):
@@ -120,6 +122,10 @@ class GatewayTransport(Transport):
         if self._wake is None:
             self._wake = WakePipe()
         self.url = self.connect_call()
+        if sercon.TRACE is not None:
+            from sercon.trace import bare_url
+
+            sercon.TRACE.event("ws", "open", url=bare_url(self.url))
         limit = min(FIRST_MESSAGE_TIMEOUT, self.answer_timeout or FIRST_MESSAGE_TIMEOUT)
         deadline = time.monotonic() + limit  # the upgrade and the gateway's first message, together
         try:
@@ -127,21 +133,31 @@ class GatewayTransport(Transport):
                                              sslopt={"context": self.trust.context()}, skip_utf8_validation=True,
                                              enable_multithread=True)
         except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
+            _trace_failure("upgrade", exc)
             raise self._no_answer(limit) from exc
         except (OSError, websocket.WebSocketException) as exc:
+            _trace_failure("upgrade", exc)
             raise ConnectionLost(redact(f"cannot open the console gateway: {exc}"),
                                  "check that wss:// to the gateway is allowed through your proxy or firewall") from exc
         try:
             ws.settimeout(max(0.001, deadline - time.monotonic()))
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("ws", "upgraded", status=ws.getstatus())
             opcode, frame = ws.recv_data_frame(True)  # the gateway speaks first; it is not console output
+            _trace_frame("in", opcode, frame.data)
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 raise self._closed(frame.data)
-            ws.send(self.tokens.get())  # the new auth flow: the raw token, as a text frame
+            token = self.tokens.get()
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("ws", "out TEXT (the token, not written)", size=len(token))
+            ws.send(token)  # the new auth flow: the raw token, as a text frame
         except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
+            _trace_failure("first message", exc)
             with contextlib.suppress(Exception):
                 ws.close()
             raise self._no_answer(limit) from exc
         except (OSError, websocket.WebSocketException) as exc:
+            _trace_failure("first message", exc)
             with contextlib.suppress(Exception):
                 ws.close()
             raise ConnectionLost("the gateway closed before the console answered", self.doctor_hint()) from exc
@@ -162,6 +178,8 @@ class GatewayTransport(Transport):
                               "your proxy or firewall")
 
     def reopen(self) -> None:
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("ws", "reconnect", label=self.label)
         self.close()
         self.open()
 
@@ -169,6 +187,8 @@ class GatewayTransport(Transport):
         """Close the session and everything it holds (reopen() opens it all again)."""
         ws, self._ws = self._ws, None
         if ws is not None:
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("ws", "close by sercon", code=1000)
             with contextlib.suppress(Exception):
                 ws.close()
         wake, self._wake = self._wake, None
@@ -206,10 +226,14 @@ class GatewayTransport(Transport):
         try:
             opcode, frame = ws.recv_data_frame(True)
         except websocket.WebSocketTimeoutException as exc:
+            _trace_failure("read", exc)
             raise ConnectionLost(f"lost the console of {self.label}: the gateway stopped in the middle of a frame "
                                  f"for {FRAME_STALL:g} s") from exc
         except (OSError, websocket.WebSocketException) as exc:
+            _trace_failure("read", exc)
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
+        if sercon.TRACE is not None:
+            _trace_frame("in", opcode, frame.data)
         self._last_traffic, self._ping_sent = time.monotonic(), None
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise self._closed(frame.data)
@@ -230,11 +254,15 @@ class GatewayTransport(Transport):
         now = time.monotonic()
         if self._ping_sent is not None:
             if now - self._ping_sent >= KEEPALIVE:
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("ws", "keep-alive unanswered", seconds=KEEPALIVE)
                 raise ConnectionLost(f"lost the console of {self.label}: no answer to a keep-alive in "
                                      f"{KEEPALIVE:g} s")
             return
         if now - self._last_traffic >= KEEPALIVE:
             try:
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("ws", "out PING (keep-alive)", size=0)
                 ws.ping()
             except Exception as exc:  # noqa: BLE001 - any failure to write is a lost network
                 raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
@@ -244,6 +272,8 @@ class GatewayTransport(Transport):
         code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
         reason = payload[2:].decode("utf-8", "replace")
         shown = f"{code} {reason!r}" if code is not None else "no code"
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("ws", "closed by the gateway", code=code, reason=repr(reason))
         if BUSY.search(reason):
             busy = SessionClosed(f"the gateway refused a session to {self.label}: another connection to the console "
                                  f"is in progress ({shown})", "someone (or another tool) is connecting to this console:"
@@ -303,8 +333,11 @@ class GatewayTransport(Transport):
 
         try:
             for text in frames:
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("ws", "out TEXT", size=len(text.encode()))
                 ws.send(text)  # a TEXT frame
         except (OSError, websocket.WebSocketException) as exc:
+            _trace_failure("write", exc)
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
         self._last_traffic = time.monotonic()
 
@@ -382,10 +415,16 @@ class GatewayTransport(Transport):
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
                        "Accept-Language": "en", "Content-Type": "application/json"}
+            url, started = admin_url(self.url, command), time.monotonic()
             try:
-                response = http.post(admin_url(self.url, command), data=body, headers=headers, timeout=30)
+                response = http.post(url, data=body, headers=headers, timeout=30)
             except requests.RequestException as exc:
+                _trace_failure(f"POST {urlsplit(url).path}", exc)
                 raise ConnectionLost(f"{command} failed: {exc.__class__.__name__}") from exc
+            if sercon.TRACE is not None:
+                from sercon.trace import http_event
+
+                http_event("admin", "POST", url, response, started)
             if response.status_code == 200:
                 return
             if response.status_code != 401:
@@ -393,6 +432,19 @@ class GatewayTransport(Transport):
             if attempt == 1:
                 token = self.tokens.refresh()  # the token expired during a long session: once more, fresh
         raise AuthFailed(f"the gateway refused {command}: HTTP 401 with a fresh token", "sign in again: `sercon login`")
+
+
+def _trace_frame(direction: str, opcode: int, data: bytes | str) -> None:
+    """A frame's opcode and size (never its bytes: console output may hold a password); a close's code and reason."""
+    if sercon.TRACE is None:
+        return
+    size = len(data.encode() if isinstance(data, str) else data)
+    sercon.TRACE.event("ws", f"{direction} {OPCODES.get(opcode, str(opcode))}", size=size)
+
+
+def _trace_failure(step: str, exc: BaseException) -> None:
+    if sercon.TRACE is not None:
+        sercon.TRACE.event("ws", f"{step} failed", error=exc.__class__.__name__)
 
 
 def _writable(sock) -> bool:

@@ -249,7 +249,7 @@ def _trace_open(path: str, port: Any) -> None:
     if tracer is None:
         return
     tracer.event("serial", "open", path=path, kind=type(port).__module__.rsplit(".", 1)[-1],
-                 settings=f"{port.baudrate} {port.bytesize}{port.parity}{port.stopbits}",
+                 settings=f"{port.baudrate} {port.bytesize}{port.parity}{port.stopbits:g}",
                  flow="rtscts" if port.rtscts else "xonxoff" if port.xonxoff else "none")
     try:
         lines = {"cts": port.cts, "dsr": port.dsr, "ri": port.ri, "cd": port.cd}

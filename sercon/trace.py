@@ -66,27 +66,29 @@ def start(target: str, stderr: TextIO) -> Tracer:
     return tracer
 
 
-def stop(tracer: Tracer) -> None:
-    """The end of the run: the last line, and the file closed (a later run in this process traces nothing)."""
+def stop(tracer: Tracer) -> str | None:
+    """The end of the run: the last line, and the file closed (a later run in this process traces nothing).
+    Returns what to tell the user when a write failed (the trace then ended there; the command did not)."""
     tracer.event("trace", "end")
     if sercon.TRACE is tracer:
         sercon.TRACE = None
     tracer.close()
+    if tracer.failed is None:
+        return None
+    return f"warning: the trace ended early, a line could not be written: {tracer.failed.strerror or tracer.failed}"
 
 
 def _open_private(path: str) -> TextIO:
     """*path* for appending, line by line (a crash keeps every line written), created 0600; an existing
-    file of the user's own is made 0600 too, since it will hold this run's trace."""
+    file is made 0600 too, since it will hold this run's trace. A pipe or a terminal (`/dev/fd/3`, a FIFO
+    a `tail` reads) is written as it is; a FIFO nobody reads is refused rather than waited on."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
         fd = os.open(path, flags, 0o600)
     except OSError as exc:
         raise UsageError(f"cannot write the trace to {path}: {exc.strerror or exc}", TRACE_FIX) from exc
     info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise UsageError(f"cannot write the trace to {path}: not a plain file", TRACE_FIX)
-    if stat.S_IMODE(info.st_mode) & 0o077:
+    if stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) & 0o077:
         try:
             os.fchmod(fd, 0o600)
         except OSError as exc:

@@ -126,3 +126,32 @@ def test_tracing_off_imports_nothing_of_it(tmp_path):
         assert result.returncode == 0, result.stderr
         assert result.stderr.strip().endswith(loaded), result.stderr
     assert not os.environ.get("SERCON_TRACE")
+
+
+def test_a_trace_that_fills_up_is_one_warning_and_the_command_goes_on(tmp_path):
+    result = call_cli("--trace", "/dev/full", "send", "loop://", "hello", "--expect", "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"hello"
+    assert result.stderr.count(b"warning: the trace ended early") == 1, result.stderr
+    assert b"No space left on device" in result.stderr
+
+
+def test_a_serial_device_trace_has_its_settings(device, tmp_path):
+    trace = tmp_path / "wire.trace"
+    result = call_cli("--trace", str(trace), "send", device.path, "-b", "9600", "ok")
+    assert result.returncode == 0, result.stderr
+    device.expect(b"ok")
+    said = [line.split("] ", 1)[1] for line in lines_of(trace)]
+    assert f"serial open path={device.path} kind=serialposix settings=9600 8N1 flow=none" in said, said
+    assert "ok" not in " ".join(said[2:])  # what was typed is not
+
+
+def test_a_break_over_telnet_is_traced_as_iac_brk(tmp_path):
+    port, received, thread = telnet_peer()
+    trace = tmp_path / "wire.trace"
+    result = call_cli("--trace", str(trace), "sysrq", "h", f"telnet://127.0.0.1:{port}")
+    thread.join(5)
+    assert result.returncode == 0, result.stderr
+    said = [line.split("] ", 1)[1] for line in lines_of(trace)]
+    brk = said.index("serial break ms=250 via=line")
+    assert said[brk + 1] == "telnet send BRK", said

@@ -50,7 +50,12 @@ def _start_trace(ctx: click.Context, target: str) -> None:
 
     tracer = trace.start(target, ctx.obj.stderr)
     tracer.event("run", "command", name=ctx.invoked_subcommand)
-    ctx.call_on_close(lambda: trace.stop(tracer))
+
+    def stop() -> None:
+        if (warning := trace.stop(tracer)) is not None:
+            ctx.obj.info(warning)
+
+    ctx.call_on_close(stop)
 
 
 def _register() -> None:

@@ -119,23 +119,30 @@ def answer_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def http_event(category: str, method: str, url: str, response: object, started: float) -> None:
-    """One HTTP call answered: method, path (never the query), status, elapsed ms and Azure's headers."""
+def http_event(category: str, method: str, url: str, response: object, started: float, file_only: bool = False) -> None:
+    """One HTTP call answered: method, path (never the query; *file_only*: its last part only, for a URL
+    whose path may be part of the secret), status, elapsed ms and Azure's headers."""
     tracer = sercon.TRACE
     if tracer is None:
         return
     status = getattr(response, "status_code", None)
     headers = answer_headers(getattr(response, "headers", None) or {})
-    tracer.event(category, f"{method} {urlsplit(url).path}", status=status,
+    tracer.event(category, f"{method} {_path(url, file_only)}", status=status,
                  ms=f"{(time.monotonic() - started) * 1000:.0f}", **headers)
 
 
-def http_failure(category: str, method: str, url: str, exc: BaseException, started: float) -> None:
+def http_failure(category: str, method: str, url: str, exc: BaseException, started: float,
+                 file_only: bool = False) -> None:
     """One HTTP call that got no answer: the exception's class only (its text may quote the request)."""
     tracer = sercon.TRACE
     if tracer is not None:
-        tracer.event(category, f"{method} {urlsplit(url).path}", failed=exc.__class__.__name__,
+        tracer.event(category, f"{method} {_path(url, file_only)}", failed=exc.__class__.__name__,
                      ms=f"{(time.monotonic() - started) * 1000:.0f}")
+
+
+def _path(url: str, file_only: bool) -> str:
+    path = urlsplit(url).path
+    return ".../" + path.rsplit("/", 1)[-1] if file_only else path
 
 
 def response_hook(category: str) -> Callable[..., None]:

@@ -72,6 +72,7 @@ def test_a_one_shot_sysrq_traces_its_admin_post(azure, tmp_path):
                                   admin[0]), said
     assert said.index(admin[0]) > next(i for i, e in enumerate(said) if e.startswith("ws open"))
     assert any(e.startswith("sign-in POST ") and " status=200" in e for e in said), said  # the client secret's grant
+    assert "sign-in signed in source='service principal (AZURE_CLIENT_*)'" in said, said
     text = trace.read_text()
     for secret in secrets_of(azure):
         assert secret not in text
@@ -84,5 +85,7 @@ def test_the_boot_log_trace_holds_no_sas(azure, tmp_path):
     assert b"boot line 1" in result.stdout
     said = events(trace)
     assert any(e.startswith("arm POST ") and "retrieveBootDiagnosticsData" in e for e in said), said
+    blob = [e for e in said if e.startswith("blob GET ")]
+    assert blob and " status=200" in blob[0] and "?" not in blob[0], said  # the path, never the SAS query
     for secret in secrets_of(azure):
         assert secret not in trace.read_text()

@@ -8,6 +8,7 @@ import stat
 
 from tests.azure.conftest import SUB
 from tests.support.azure_session import PASSWORD, answered, close_console, ended, piped_connect
+from tests.support.waiting import wait_for
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -89,3 +90,24 @@ def test_the_boot_log_trace_holds_no_sas(azure, tmp_path):
     assert blob and " status=200" in blob[0] and "?" not in blob[0], said  # the path, never the SAS query
     for secret in secrets_of(azure):
         assert secret not in trace.read_text()
+
+
+def test_a_reconnect_after_a_network_cut_is_traced(azure, tmp_path):
+    """The lost socket (the read that failed), the reconnect, its fresh connect call and socket."""
+    trace = tmp_path / "wire.trace"
+    gateway = azure.emulator.arm.gateway
+    proc = piped_connect({**azure.env, "SERCON_TRACE": str(trace)}, "-g", "prod-rg", "web1")
+    try:
+        answered(proc, gateway)
+        azure.hook("gateway/web1/cut")
+        wait_for(lambda: sum(e.startswith("ws upgraded") for e in events(trace)) >= 2, 30, "the second session")
+        proc.stdin.close()  # the end of input ends the session
+        proc.wait(20)
+    finally:
+        proc.kill()
+    said = events(trace)
+    cut = next(i for i, e in enumerate(said) if e.startswith("ws read failed error="))
+    assert "ws reconnect label=prod-rg/web1" in said[cut + 1:], said
+    after = said[cut:]
+    assert any(e.startswith("arm POST ") and e.split()[2].endswith("/serialPorts/0/connect") for e in after), said
+    assert sum(e.startswith("ws open url=") for e in after) == 1, said

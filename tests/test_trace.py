@@ -155,3 +155,19 @@ def test_a_break_over_telnet_is_traced_as_iac_brk(tmp_path):
     said = [line.split("] ", 1)[1] for line in lines_of(trace)]
     brk = said.index("serial break ms=250 via=line")
     assert said[brk + 1] == "telnet send BRK", said
+
+
+def test_trace_after_the_command_name_is_taken_too_and_wins_over_the_environment(tmp_path):
+    late, early = tmp_path / "late.trace", tmp_path / "env.trace"
+    result = call_cli("send", "loop://", "x", "--trace", str(late), env=cli_env(SERCON_TRACE=str(early)))
+    assert result.returncode == 0, result.stderr
+    assert "serial open path=loop://" in late.read_text()
+    assert "serial open" not in early.read_text()  # the environment's trace ended where the option took over
+    assert f"trace moved to={late}" in early.read_text()
+    assert stat.S_IMODE(late.stat().st_mode) == 0o600
+
+
+def test_trace_given_before_and_after_the_command_is_a_usage_error(tmp_path):
+    result = call_cli("--trace", str(tmp_path / "a"), "send", "loop://", "x", "--trace", str(tmp_path / "b"))
+    assert result.returncode == 2
+    assert b"--trace given twice" in result.stderr and b"fix:" in result.stderr

@@ -24,6 +24,7 @@ TRACE_FIX = "give --trace a file in a folder you can write (or - for standard er
 # The answer headers support asks for: which request it was (Azure's id), and how close to throttling.
 HEADERS = ("x-ms-request-id", "x-ms-correlation-request-id", "retry-after")
 RATELIMIT = "x-ms-ratelimit-remaining-"
+OPCODES = {0: "CONT", 1: "TEXT", 2: "BINARY", 8: "CLOSE", 9: "PING", 10: "PONG"}  # WebSocket frames by name
 
 
 class Tracer:
@@ -50,6 +51,30 @@ class Tracer:
                 self.stream.flush()
             except (OSError, ValueError) as exc:
                 self.failed = exc if isinstance(exc, OSError) else OSError(str(exc))
+
+    def frame(self, direction: str, opcode: int, data: bytes | str) -> None:
+        """A WebSocket frame's opcode and size, never its bytes (console output may hold a password)."""
+        size = len(data.encode() if isinstance(data, str) else data)
+        self.event("ws", f"{direction} {OPCODES.get(opcode, str(opcode))}", size=size)
+
+    def http(self, category: str, method: str, url: str, response: Any, started: float,
+             file_only: bool = False) -> None:
+        """One HTTP call answered: method, path (never the query; *file_only*: its last part only, for a URL
+        whose path may be part of the secret), status, elapsed ms and Azure's headers."""
+        self.event(category, f"{method} {_path(url, file_only)}", status=getattr(response, "status_code", None),
+                   ms=f"{(time.monotonic() - started) * 1000:.0f}",
+                   **answer_headers(getattr(response, "headers", None) or {}))
+
+    def http_failed(self, category: str, method: str, url: str, exc: BaseException, started: float,
+                    file_only: bool = False) -> None:
+        """One HTTP call that got no answer: the exception's class only (its text may quote the request)."""
+        self.event(category, f"{method} {_path(url, file_only)}", failed=exc.__class__.__name__,
+                   ms=f"{(time.monotonic() - started) * 1000:.0f}")
+
+    @staticmethod
+    def bare_url(url: str) -> str:
+        """The module's bare_url, for a hook that holds the tracer and has not imported this module."""
+        return bare_url(url)
 
     def close(self) -> None:
         if self.owned:
@@ -117,27 +142,6 @@ def answer_headers(headers: Mapping[str, str]) -> dict[str, str]:
         if low in HEADERS or low.startswith(RATELIMIT):
             found[low] = value
     return found
-
-
-def http_event(category: str, method: str, url: str, response: object, started: float, file_only: bool = False) -> None:
-    """One HTTP call answered: method, path (never the query; *file_only*: its last part only, for a URL
-    whose path may be part of the secret), status, elapsed ms and Azure's headers."""
-    tracer = sercon.TRACE
-    if tracer is None:
-        return
-    status = getattr(response, "status_code", None)
-    headers = answer_headers(getattr(response, "headers", None) or {})
-    tracer.event(category, f"{method} {_path(url, file_only)}", status=status,
-                 ms=f"{(time.monotonic() - started) * 1000:.0f}", **headers)
-
-
-def http_failure(category: str, method: str, url: str, exc: BaseException, started: float,
-                 file_only: bool = False) -> None:
-    """One HTTP call that got no answer: the exception's class only (its text may quote the request)."""
-    tracer = sercon.TRACE
-    if tracer is not None:
-        tracer.event(category, f"{method} {_path(url, file_only)}", failed=exc.__class__.__name__,
-                     ms=f"{(time.monotonic() - started) * 1000:.0f}")
 
 
 def _path(url: str, file_only: bool) -> str:

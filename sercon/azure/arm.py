@@ -165,9 +165,7 @@ class ArmClient:
                 continue  # nothing answered; waited, as after a 5xx
             self._trace(method, response, started)
             if sercon.TRACE is not None:
-                from sercon.trace import http_event
-
-                http_event("arm", method, url, response, started)
+                sercon.TRACE.http("arm", method, url, response, started)
             if response.status_code < 300:
                 return ArmReply(response.status_code, response.headers, _json_or_text(response) if response.content
                                 else {})
@@ -228,9 +226,7 @@ class ArmClient:
 
 def _trace_failure(method: str, url: str, exc: Exception, started: float) -> None:
     if sercon.TRACE is not None:
-        from sercon.trace import http_failure
-
-        http_failure("arm", method, url, exc, started)
+        sercon.TRACE.http_failed("arm", method, url, exc, started)
 
 
 class Notices:

@@ -71,14 +71,10 @@ class BootLog:
                 response = self.session.request(method, self.url, headers=headers, stream=stream, timeout=30)
             except requests.RequestException as exc:
                 if sercon.TRACE is not None:
-                    from sercon.trace import http_failure
-
-                    http_failure("blob", method, self.url, exc, started, file_only=True)
+                    sercon.TRACE.http_failed("blob", method, self.url, exc, started, file_only=True)
                 raise ConnectionLost(redact(f"cannot read the boot log: {exc.__class__.__name__}")) from exc
             if sercon.TRACE is not None:  # the blob's name only: the query is the SAS, and a path may be a secret too
-                from sercon.trace import http_event
-
-                http_event("blob", method, self.url, response, started, file_only=True)
+                sercon.TRACE.http("blob", method, self.url, response, started, file_only=True)
             if response.status_code == 403 and not renewed:  # the SAS URL expired: ask for a new one
                 self.url = log_url(self.arm, self.vm)
                 continue

@@ -55,7 +55,6 @@ UNTRUSTED = re.compile(r"not trusted|unauthori[sz]ed|authenticat", re.I)
 ADMIN_TRIES = 3  # one-shot admin commands: a refused session or POST is retried with a fresh session
 RETRYABLE_ADMIN = {404, 409, 429}  # and every 5xx: the session was refused or not ready
 FAST_KEYS = 64  # the most bytes the key loop writes itself: a keystroke or a short burst of them
-OPCODES = {0: "CONT", 1: "TEXT", 2: "BINARY", 8: "CLOSE", 9: "PING", 10: "PONG"}  # the trace's names
 
 
 class TokenSource(Protocol):
@@ -123,9 +122,7 @@ class GatewayTransport(Transport):
             self._wake = WakePipe()
         self.url = self.connect_call()
         if sercon.TRACE is not None:
-            from sercon.trace import bare_url
-
-            sercon.TRACE.event("ws", "open", url=bare_url(self.url))
+            sercon.TRACE.event("ws", "open", url=sercon.TRACE.bare_url(self.url))
         limit = min(FIRST_MESSAGE_TIMEOUT, self.answer_timeout or FIRST_MESSAGE_TIMEOUT)
         deadline = time.monotonic() + limit  # the upgrade and the gateway's first message, together
         try:
@@ -144,7 +141,8 @@ class GatewayTransport(Transport):
             if sercon.TRACE is not None:
                 sercon.TRACE.event("ws", "upgraded", status=ws.getstatus())
             opcode, frame = ws.recv_data_frame(True)  # the gateway speaks first; it is not console output
-            _trace_frame("in", opcode, frame.data)
+            if sercon.TRACE is not None:
+                sercon.TRACE.frame("in", opcode, frame.data)
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 raise self._closed(frame.data)
             token = self.tokens.get()
@@ -233,7 +231,7 @@ class GatewayTransport(Transport):
             _trace_failure("read", exc)
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
         if sercon.TRACE is not None:
-            _trace_frame("in", opcode, frame.data)
+            sercon.TRACE.frame("in", opcode, frame.data)
         self._last_traffic, self._ping_sent = time.monotonic(), None
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise self._closed(frame.data)
@@ -422,9 +420,7 @@ class GatewayTransport(Transport):
                 _trace_failure(f"POST {urlsplit(url).path}", exc)
                 raise ConnectionLost(f"{command} failed: {exc.__class__.__name__}") from exc
             if sercon.TRACE is not None:
-                from sercon.trace import http_event
-
-                http_event("admin", "POST", url, response, started)
+                sercon.TRACE.http("admin", "POST", url, response, started)
             if response.status_code == 200:
                 return
             if response.status_code != 401:
@@ -432,14 +428,6 @@ class GatewayTransport(Transport):
             if attempt == 1:
                 token = self.tokens.refresh()  # the token expired during a long session: once more, fresh
         raise AuthFailed(f"the gateway refused {command}: HTTP 401 with a fresh token", "sign in again: `sercon login`")
-
-
-def _trace_frame(direction: str, opcode: int, data: bytes | str) -> None:
-    """A frame's opcode and size (never its bytes: console output may hold a password); a close's code and reason."""
-    if sercon.TRACE is None:
-        return
-    size = len(data.encode() if isinstance(data, str) else data)
-    sercon.TRACE.event("ws", f"{direction} {OPCODES.get(opcode, str(opcode))}", size=size)
 
 
 def _trace_failure(step: str, exc: BaseException) -> None:

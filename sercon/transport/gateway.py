@@ -9,17 +9,14 @@ frames of whole UTF-8 characters, as every public client sends it.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import select
 import socket
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import sercon
 from sercon.errors import (
@@ -27,12 +24,12 @@ from sercon.errors import (
     ConnectionLost,
     ExitStatus,
     InputNotText,
-    NotSupported,
     SerconError,
     SessionClosed,
     redact,
 )
 from sercon.transport.base import NMI, RESET, SYSRQ, Transport
+from sercon.transport.gateway_admin import AdminCommands
 from sercon.transport.textframes import TextFramer
 from sercon.trust import Trust
 from sercon.wakeup import WakePipe
@@ -52,8 +49,6 @@ TAKEOVER = re.compile(r"another (user|connection|session|client)|taken over|took
 # of it (the public record shows the text, not when the gateway sends it).
 BUSY = re.compile(r"currently in progress|in progress to this|is busy|already in use", re.I)
 UNTRUSTED = re.compile(r"not trusted|unauthori[sz]ed|authenticat", re.I)
-ADMIN_TRIES = 3  # one-shot admin commands: a refused session or POST is retried with a fresh session
-RETRYABLE_ADMIN = {404, 409, 429}  # and every 5xx: the session was refused or not ready
 FAST_KEYS = 64  # the most bytes the key loop writes itself: a keystroke or a short burst of them
 
 
@@ -65,27 +60,7 @@ class TokenSource(Protocol):
     def refresh(self) -> str: ...
 
 
-class AdminRefused(SerconError):
-    """The gateway answered an admin command with something other than 200."""
-
-    def __init__(self, command: str, status: int, text: str) -> None:
-        super().__init__(f"the gateway refused {command}: HTTP {status} {text[:200]}".strip())
-        self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        return self.status in RETRYABLE_ADMIN or self.status >= 500
-
-
-def admin_url(connection_string: str, command: str) -> str:
-    """wss://host/.../sessions/S/client -> https://host/.../sessions/S/adminCommand/COMMAND."""
-    parts = urlsplit(connection_string)
-    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
-    path = parts.path.rsplit("/client", 1)[0] + f"/adminCommand/{command}"
-    return urlunsplit((scheme, parts.netloc, path, "", ""))
-
-
-class GatewayTransport(Transport):
+class GatewayTransport(AdminCommands, Transport):
     max_write = FRAME_LIMIT
     reconnect_backoff = 30.0
     reconnect_first_delay = 2.0  # every reconnect is an ARM connect call: never more than one every ~2 s
@@ -343,92 +318,6 @@ class GatewayTransport(Transport):
         wake = self._wake
         if wake is not None:
             wake.wake()
-
-    # -- control actions: the gateway's admin commands -----------------------------------------------
-    def sysrq(self, key: str) -> None:
-        if self.windows:
-            raise NotSupported("You can only send a SysRq to a Linux VM: this is a Windows guest (use SAC)")
-        self._admin("sysrq", {"SysRqCommand": key})
-
-    def nmi(self) -> None:
-        self._admin("nmi", {})
-
-    def reset(self) -> None:
-        self._admin("reset", {})
-
-    def _admin(self, command: str, parameters: dict[str, str]) -> None:
-        """One POST in a running session; a one-shot command retries refusals with a fresh session."""
-        if not self.one_shot:
-            self._post(command, parameters)
-            return
-        failures: list[str] = []
-        for attempt in range(1, ADMIN_TRIES + 1):
-            try:
-                if attempt > 1:
-                    time.sleep(min(2.0, 0.5 * attempt))
-                    self.reopen()
-                self._settle()
-                self._post(command, parameters)
-                return
-            except AdminRefused as exc:
-                if not exc.retryable:
-                    raise
-                failures.append(self._why_refused(exc.message))
-            except SessionClosed as exc:
-                if exc.taken_over:
-                    raise
-                failures.append(exc.message)
-        raise ConnectionLost(f"{command} not sent: the gateway refused {ADMIN_TRIES} sessions in a row "
-                             f"(last: {failures[-1]})", self.doctor_hint())
-
-    def _why_refused(self, message: str) -> str:
-        """A POST refused on a new session: the gateway's close of that session says why, if it came."""
-        try:
-            self._settle()
-        except SessionClosed as closed:
-            if closed.taken_over:
-                raise
-            return closed.message
-        except SerconError:
-            pass
-        return message
-
-    def _settle(self) -> None:
-        """Take what the new session already received, without waiting: a close that came right
-        after the token raises here (and is retried); otherwise the POST goes at once, as the
-        official client's does, and a refused POST is retried with a fresh session all the same."""
-        while self.read(0):
-            pass
-
-    def _post(self, command: str, parameters: dict[str, str]) -> None:
-        import requests
-
-        http = self._http
-        if http is None:
-            http = self._http = self.trust.session()
-        if self.url is None or self._ws is None:
-            raise ConnectionLost(f"{self.label}: not connected")
-        body = json.dumps({"command": command, "requestId": str(uuid.uuid4()), "commandParameters": parameters})
-        token = self.tokens.get()
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
-                       "Accept-Language": "en", "Content-Type": "application/json"}
-            url, started = admin_url(self.url, command), time.monotonic()
-            try:
-                response = http.post(url, data=body, headers=headers, timeout=30)
-            except requests.RequestException as exc:
-                _trace_failure(f"POST {urlsplit(url).path}", exc)
-                raise ConnectionLost(f"{command} failed: {exc.__class__.__name__}") from exc
-            if sercon.TRACE is not None:
-                sercon.TRACE.http("admin", "POST", url, response, started)
-            if response.status_code == 200:
-                return
-            if response.status_code != 401:
-                raise AdminRefused(command, response.status_code, redact(response.text))
-            if attempt == 1:
-                token = self.tokens.refresh()  # the token expired during a long session: once more, fresh
-        raise AuthFailed(f"the gateway refused {command}: HTTP 401 with a fresh token", "sign in again: `sercon login`")
-
 
 def _trace_failure(step: str, exc: BaseException) -> None:
     if sercon.TRACE is not None:

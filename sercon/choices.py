@@ -1,5 +1,7 @@
 """Line-setting and session choices, kept apart so the CLI can offer them without importing the target logic."""
 
+from sercon.errors import UsageError
+
 PARITIES = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
 FLOWS = ("none", "rtscts", "xonxoff")
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud")
@@ -14,3 +16,20 @@ STANDARD_BAUDS = (50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 
 # Menu keys that ordinary typing sends all the time: each one would open the menu instead.
 TYPED_KEYS = {0x0D: "Enter", 0x0A: "Enter (line feed)", 0x1B: "Esc, which starts every arrow and function key",
               0x09: "Tab", 0x08: "Backspace on many terminals"}
+
+
+def parse_escape_key(spec: str) -> int | None:
+    """`^]`, `ctrl-]`, `ctrl-t`, `^T` or `none` -> the escape byte (None: no menu key)."""
+    text = spec.strip().lower()
+    if text in ("none", "off", ""):
+        return None
+    for prefix in ("ctrl-", "ctrl+", "c-", "^"):
+        if text.startswith(prefix) and len(text) == len(prefix) + 1 and text[-1].isascii():
+            byte = ord(text[-1].upper()) ^ 0x40
+            if 0 <= byte < 0x20:
+                return byte
+    raise UsageError(f"cannot use {spec!r} as the escape key", "write it as ctrl-] (the default), ^T or none")
+
+
+def key_name(byte: int) -> str:
+    return f"^{chr(byte ^ 0x40)}" if byte < 0x20 else chr(byte)

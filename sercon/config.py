@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sercon.choices import CLOUDS, FLOWS, LOG_FORMATS, PARITIES, PASTE_CHUNK_MIN, RESIZE, TYPED_KEYS
+from sercon.choices import (
+    CLOUDS,
+    FLOWS,
+    LOG_FORMATS,
+    PARITIES,
+    PASTE_CHUNK_MIN,
+    RESIZE,
+    TYPED_KEYS,
+    parse_escape_key,
+)
 from sercon.errors import UsageError
 
 # Keys a profile may set, with the type each must have.
@@ -162,8 +171,6 @@ def _escape_refused(value: str) -> str | None:
 def escape_key(value: str) -> int | None:
     """The menu key's byte (None: no menu key); UsageError for one that is no key, or one typing sends
     all the time (^M is Enter: every Enter would open the menu)."""
-    from sercon.terminal.escape import parse_escape_key
-
     byte = parse_escape_key(value)
     if byte in TYPED_KEYS:
         raise UsageError(f"cannot use {value!r} as the escape key: it is {TYPED_KEYS[byte]}, which would open the "

@@ -7,7 +7,6 @@ Precedence for settings: built-in defaults < profile < command line.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -176,6 +175,8 @@ def _check_typo(spec: str, config: Config) -> None:
     if "/" in spec or not config.profiles:
         return
     lowered = {name.lower(): name for name in config.profiles}
+    import difflib  # only for a name that matched nothing
+
     close = difflib.get_close_matches(spec.lower(), list(lowered), n=1, cutoff=TYPO_CUTOFF)
     if close:
         raise TargetNotFound(
@@ -188,7 +189,7 @@ def _check_typo(spec: str, config: Config) -> None:
 def _check_device_name(spec: str) -> None:
     """`ttyUSB0` for /dev/ttyUSB0 (a terminal there, or a serial driver's usual name): the device, not
     an Azure VM (one of that name is named with -n). A stat of /dev/NAME, nothing opened."""
-    from sercon.transport.lines import tty_kind
+    from sercon.lines import tty_kind
 
     path = f"/dev/{spec}"
     there = tty_kind(path) in ("serial", "pty", "other")

@@ -212,7 +212,11 @@ def terminal():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip the slow tests unless SERCON_SLOW=1 (as .ci/run sets) or `-m` names them."""
+    """The real guests run one after another on one worker (they share a built image, and each keeps
+    a CPU busy); the slow tests are skipped unless SERCON_SLOW=1 (as .ci/run sets) or `-m` names them."""
+    for item in items:
+        if "tests/qemu/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("real-guests"))
     if RUN_SLOW or "slow" in (config.getoption("markexpr") or ""):
         return
     skip = pytest.mark.skip(reason="slow on purpose: SERCON_SLOW=1 (as .ci/run sets) or -m slow runs it")

@@ -9,6 +9,7 @@ from msal or the Azure CLI goes through ``redact``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -182,14 +183,19 @@ class AzureCliCredential:
 
     name = "Azure CLI"
 
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        """*environ*: the run's environment (its PATH finds `az`, which runs with it); the process's by default."""
+        self.environ = dict(os.environ) if environ is None else environ
+
     def get_token(self, scope: str) -> AccessToken:
-        az = shutil.which("az")
+        az = shutil.which("az", path=self.environ.get("PATH", os.defpath))
         if az is None:
             raise AuthUnavailable("Azure CLI: `az` is not installed")
         started = time.monotonic()
+        home = self.environ.get("HOME") or str(Path.home())
         try:
             done = subprocess.run([az, "account", "get-access-token", "--output", "json", "--scope", scope],
-                                  capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=Path.home())
+                                  capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=home, env=self.environ)
         except subprocess.TimeoutExpired as exc:
             raise AuthUnavailable(f"Azure CLI: no answer within {CLI_TIMEOUT} s") from exc
         if sercon.TRACE is not None:
@@ -276,7 +282,7 @@ def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False,
         chain.append(ServicePrincipalCredential(cloud, environ))
     if environ.get("IDENTITY_ENDPOINT") and environ.get("IDENTITY_HEADER"):
         chain.append(ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"), cloud.trust))
-    chain += [LoginCredential(cloud, environ, warn), AzureCliCredential()]
+    chain += [LoginCredential(cloud, environ, warn), AzureCliCredential(environ)]
     return TokenChain(chain)
 
 

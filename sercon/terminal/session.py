@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import select
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -31,10 +30,11 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
+from sercon.choices import key_name
 from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SessionClosed
 from sercon.terminal.actions import Actions
 from sercon.terminal.console import Chunk, KeyReader, RawConsole
-from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
+from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run
 from sercon.terminal.logfile import LineStamper, LogError, SessionLog
 from sercon.terminal.prompt import TAIL, at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
 from sercon.terminal.reconnect import Reconnector
@@ -42,7 +42,7 @@ from sercon.terminal.resize import ResizePolicy
 from sercon.terminal.screen import Screen
 from sercon.terminal.sender import PASTE, TYPED, Sender
 from sercon.terminal.session_options import SessionOptions
-from sercon.terminal.signals import EXIT_SIGNALS, SignalWake, signal_name
+from sercon.terminal.signals import EXIT_SIGNALS, SIGWINCH, SignalWake, signal_name
 from sercon.transport.base import Transport
 from sercon.wakeup import WakePipe
 
@@ -131,7 +131,13 @@ class Session:
         from sercon.terminal.session_control import ControlBridge
 
         bridge = ControlBridge(self.transport, self._tx, self._actions, self._post_fatal)
-        self.control = bridge.start(self.options.control_path, self.stdin, self._interactive)
+        try:
+            self.control = bridge.start(self.options.control_path, self.stdin, self._interactive)
+        except OSError as exc:  # a convenience, not the session: say so once and go on without it
+            too_long = len(os.fsencode(self.options.control_path)) > 107 or "too long" in str(exc)
+            why = ("its path is longer than a Unix socket allows; set XDG_RUNTIME_DIR to a shorter folder"
+                   if too_long else f"{exc.strerror or exc} ({self.options.control_path})")
+            self.screen.status(f"other sercon commands (send, sysrq) cannot reach this session: {why}")
 
     def _banner(self) -> str:
         esc = key_name(self.options.escape) if self.options.escape is not None else None
@@ -177,7 +183,7 @@ class Session:
         for signum in signals.pending():
             if signum in EXIT_SIGNALS:
                 raise Interrupted(signum, signal_name(signum))
-            if signum == signal.SIGWINCH:
+            if signum == SIGWINCH:
                 self.machine.width = self._window()[1]
                 self._resize.window_changed()
                 self._resize_at_prompt()

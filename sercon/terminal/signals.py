@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import signal
+else:
+    try:  # the C module under `signal`: the same calls and numbers, without the enums that `signal`
+        import _signal as signal  # builds at import (2-4 ms on every start, `sercon --help` included)
+    except ImportError:  # an interpreter without it
+        import signal
 
 # Signals whose default does not end a process (ignore, stop, continue), the two no process can catch,
 # and the two Python ignores from the start (SIGPIPE: a write's EPIPE ends sercon with 141; SIGXFSZ: EFBIG).
@@ -22,18 +29,28 @@ EXIT_SIGNALS = tuple(int(signum) for signum in sorted(signal.valid_signals())
                      if signum not in _NOT_FATAL | _FAULTS and (signum < 32 or signum >= signal.SIGRTMIN))
 
 
+SIGINT, SIGWINCH = int(signal.SIGINT), int(signal.SIGWINCH)
+
+
+def set_handler(signum: int, handler: Callable[[int, Any], Any]) -> None:
+    """signal.signal, for callers that need no more of the module."""
+    signal.signal(signum, handler)
+
+
 def signal_name(signum: int) -> str:
     """SIGTERM, or SIGRTMIN+3 for a real-time signal Python has no name for."""
+    import signal as named  # the enums, only when a signal has come
+
     try:
-        return signal.Signals(signum).name
+        return named.Signals(signum).name
     except ValueError:
-        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
+        return f"SIGRTMIN+{signum - named.SIGRTMIN}"
 
 
 class SignalWake:
     """While active, exit signals and SIGWINCH are written as bytes to a pipe the loop selects on."""
 
-    def __init__(self, signals: tuple[int, ...] = (*EXIT_SIGNALS, signal.SIGWINCH)) -> None:
+    def __init__(self, signals: tuple[int, ...] = (*EXIT_SIGNALS, SIGWINCH)) -> None:
         self.signals = signals
         self._old_handlers: dict[int, Callable[[int, FrameType | None], Any] | int | signal.Handlers | None] = {}
         self._old_wakeup = -1

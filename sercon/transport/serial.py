@@ -17,10 +17,7 @@ from sercon.errors import (
     SerconError,
     UsageError,
 )
-from sercon.targets import LineSettings
-from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
-from sercon.transport.device_errors import lock_holder, no_such_device, open_error, permission_fix
-from sercon.transport.lines import (  # noqa: F401 - break_refusal, require_break, tty_kind: used from here too
+from sercon.lines import (  # noqa: F401 - break_refusal, require_break, tty_kind: used from here too
     BREAK_INSTEAD,
     break_refusal,
     break_refused,
@@ -28,6 +25,9 @@ from sercon.transport.lines import (  # noqa: F401 - break_refusal, require_brea
     require_break,
     tty_kind,
 )
+from sercon.targets import LineSettings
+from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
+from sercon.transport.device_errors import lock_holder, no_such_device, open_error, permission_fix
 
 if TYPE_CHECKING:  # doctor's rows: imported where they are made, not on the way to the first byte
     from sercon.checks import CheckResult

@@ -32,6 +32,10 @@ class Tracer:
 
     def __init__(self, stream: TextIO, owned: bool) -> None:
         self.stream, self.owned = stream, owned
+        self.end = "\n"
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if stream.isatty():  # `--trace -` beside a session, whose terminal is in raw mode: no staircase
+                self.end = "\r\n"
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.failed: OSError | None = None  # a write failed (a full disk): the trace stops, the command goes on
@@ -47,7 +51,7 @@ class Tracer:
             if self.failed is not None:
                 return
             try:
-                self.stream.write(line.replace("\n", "\\n") + "\n")
+                self.stream.write(line.replace("\n", "\\n").replace("\r", "\\r") + self.end)
                 self.stream.flush()
             except (OSError, ValueError) as exc:
                 self.failed = exc if isinstance(exc, OSError) else OSError(str(exc))

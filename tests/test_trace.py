@@ -171,3 +171,23 @@ def test_trace_given_before_and_after_the_command_is_a_usage_error(tmp_path):
     result = call_cli("--trace", str(tmp_path / "a"), "send", "loop://", "x", "--trace", str(tmp_path / "b"))
     assert result.returncode == 2
     assert b"--trace given twice" in result.stderr and b"fix:" in result.stderr
+
+
+def test_a_trace_to_a_terminal_ends_its_lines_for_raw_mode():
+    """`--trace -` beside a session: the terminal is raw, so each line ends CR LF; a CR or LF inside an
+    event (a close reason) is shown escaped, never moving the cursor."""
+    import pty
+    import tty
+
+    from sercon.trace import Tracer
+
+    master, slave = pty.openpty()
+    try:
+        tty.setraw(slave)
+        with open(slave, "w", closefd=False) as out:
+            Tracer(out, owned=False).event("ws", "closed", reason="'bye\r\nnow'")
+        got = os.read(master, 4096)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert got.endswith(b" ws closed reason='bye\\r\\nnow'\r\n"), got

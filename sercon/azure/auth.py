@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import sercon
 from sercon.azure.cache_files import load_token_cache, save_token_cache
 from sercon.azure.clouds import Cloud
 from sercon.azure.msal_calls import (
@@ -190,12 +191,16 @@ class AzureCliCredential:
         az = shutil.which("az", path=self.environ.get("PATH", os.defpath))
         if az is None:
             raise AuthUnavailable("Azure CLI: `az` is not installed")
+        started = time.monotonic()
         home = self.environ.get("HOME") or str(Path.home())
         try:
             done = subprocess.run([az, "account", "get-access-token", "--output", "json", "--scope", scope],
                                   capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=home, env=self.environ)
         except subprocess.TimeoutExpired as exc:
             raise AuthUnavailable(f"Azure CLI: no answer within {CLI_TIMEOUT} s") from exc
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("sign-in", "az account get-access-token", status=done.returncode,
+                               ms=f"{(time.monotonic() - started) * 1000:.0f}")
         if done.returncode != 0:
             message = redact(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
             raise AuthUnavailable(f"Azure CLI: {message}")
@@ -227,10 +232,14 @@ class TokenChain:
                 token = credential.get_token(scope)
             except AuthUnavailable as exc:
                 tried.append(exc.message)
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("sign-in", "unavailable", source=repr(credential.name), why=repr(exc.message))
                 continue
             except Exception as exc:  # noqa: BLE001 - any failure stops the chain, told with its history
                 raise _with_history(credential, exc, tried) from exc
             self.winner = credential
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("sign-in", "signed in", source=repr(credential.name))
             return token
         raise AuthUnavailable(
             "not signed in to Azure; tried: " + "; ".join(tried),

@@ -44,6 +44,10 @@ PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "subscription": str,
     "instance_id": str,
     "cloud": str,
+    "journal": bool,
+    "journal_input": bool,
+    "journal_size": (str, int),
+    "replay": int,
 }
 
 
@@ -125,6 +129,7 @@ _NUMBERS: dict[str, tuple[Any, str]] = {
     "databits": (lambda v: v in (5, 6, 7, 8), "5, 6, 7, 8"),
     "stopbits": (lambda v: v in (1, 1.5, 2), "1, 1.5, 2"),
     "paste_chunk": (lambda v: v >= PASTE_CHUNK_MIN, f"a number of bytes, at least {PASTE_CHUNK_MIN} (default 2048)"),
+    "replay": (lambda v: 0 <= v <= 100_000, "a number of lines, 0 to 100000"),
 }
 _PATHS = ("device", "url", "log", "qmp")
 
@@ -144,6 +149,12 @@ def _value_refused(key: str, value: Any) -> str | None:
         return None if check(value) else takes
     if key == "escape":
         return _escape_refused(value)
+    if key == "journal_size":
+        from sercon.journal.store import MIN_LIMIT, parse_size
+
+        size = parse_size(value)
+        return None if size is not None and size >= MIN_LIMIT else \
+            'a size of at least 64KiB: "16MiB" (the default), "512KiB", "1GiB" or a number of bytes'
     if key == "name":
         from sercon.azure_names import valid_vm_spec
 

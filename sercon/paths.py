@@ -3,6 +3,8 @@
 config: $SERCON_CONFIG, else $XDG_CONFIG_HOME/sercon/config.toml (~/.config/sercon/config.toml).
 cache (the `sercon login` token cache, the demo's guest image, the VM names a Tab completes):
   $XDG_CACHE_HOME/sercon (~/.cache/sercon).
+state (the journal of what each console printed, sercon/journal/): $XDG_STATE_HOME/sercon
+  (~/.local/state/sercon).
 runtime (control sockets): $XDG_RUNTIME_DIR/sercon, else $TMPDIR/sercon-UID; private to the user.
 The Azure CLI's folder (its default subscription): $AZURE_CONFIG_DIR, else ~/.azure.
 """
@@ -30,6 +32,16 @@ def config_file(environ: Mapping[str, str]) -> Path:
 def cache_dir(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_CACHE_HOME") or os.path.join(_home(environ), ".cache")
     return Path(base).expanduser() / "sercon"
+
+
+def state_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_STATE_HOME") or os.path.join(_home(environ), ".local", "state")
+    return Path(base).expanduser() / "sercon"
+
+
+def journal_dir(environ: Mapping[str, str]) -> Path:
+    """The journals' folder (not made here: the writer makes it private, 0700, when it first writes)."""
+    return state_dir(environ) / "journal"
 
 
 def azure_cli_dir(environ: Mapping[str, str]) -> Path:

@@ -27,6 +27,8 @@ REQUIRE_ALL = os.environ.get("SERCON_REQUIRE_ALL") == "1"
 RUN_SLOW = os.environ.get("SERCON_SLOW") == "1"
 # Control sockets of this test run, apart from the user's own sessions and from any other test run.
 RUNTIME_DIR = tempfile.mkdtemp(prefix="sercon-tests-run-")
+# Journals of this test run (sercon/journal/), never in the user's own ~/.local/state.
+STATE_DIR = tempfile.mkdtemp(prefix="sercon-tests-state-")
 
 
 def need_program(name: str) -> str:
@@ -53,7 +55,7 @@ def sourced(env_file: Path) -> dict[str, str]:
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERCON_")}
     env.update({"SERCON_CONFIG": "/nonexistent/sercon.toml", "PYTHONPATH": str(ROOT), "TERM": "xterm",
-                "XDG_RUNTIME_DIR": RUNTIME_DIR})
+                "XDG_RUNTIME_DIR": RUNTIME_DIR, "XDG_STATE_HOME": STATE_DIR})
     env.update(extra)
     return env
 

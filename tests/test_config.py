@@ -58,6 +58,12 @@ def test_bad_config_is_a_usage_error(tmp_path, text, words):
     ('cloud = "Mars"', "AzureCloud"),
     ('name = "x y"', "letters"),
     ('logout_sequence = "\\\\x"', "\\x04"),
+    ('journal_size = "lots"', "16MiB"),
+    ("journal_size = 1000", "64KiB"),
+    ('journal_size = "0"', "16MiB"),
+    ("journal = 1", "bool"),
+    ("replay = -1", "0 to 100000"),
+    ('replay = "5"', "int"),
 ])
 def test_a_bad_value_names_the_file_the_key_and_what_it_takes(tmp_path, line, allowed):
     path = tmp_path / "c.toml"
@@ -75,6 +81,8 @@ def test_good_values_load(tmp_path):
     path.write_text('[profiles.board]\ndevice = "/dev/ttyUSB0"\npaste_chunk = 16\nlog_format = "jsonl"\n'
                     'resize = "auto"\nescape = "^T"\nlog = "board.log"\nstopbits = 1.5\nparity = "E"\n'
                     'cloud = "AzureChinaCloud"\nlogout_sequence = "\\\\x04exit\\\\r"\nname = "web1"\n'
-                    '[profiles.quiet]\nurl = "telnet://h:23"\nescape = "none"\nflow = "rtscts"\n')
+                    'journal = false\njournal_size = "1MiB"\nreplay = 20\njournal_input = true\n'
+                    '[profiles.quiet]\nurl = "telnet://h:23"\nescape = "none"\nflow = "rtscts"\njournal_size = 65536\n')
     profiles = load_config(path).profiles
+    assert profiles["board"]["journal_size"] == "1MiB" and profiles["quiet"]["journal_size"] == 65536
     assert profiles["board"]["paste_chunk"] == 16 and profiles["quiet"]["escape"] == "none"

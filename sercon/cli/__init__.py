@@ -113,6 +113,9 @@ COMMAND_TABLE: tuple[tuple[str, dict[str, str]], ...] = (
         "logout": "Forget the sign-in of `sercon login` (the token cache is deleted).",
         "account": "Who sercon signs in as, in which tenant, and which subscription it uses.",
     }),
+    ("history_command", {
+        "history": "What TARGET's console printed, from the journal sercon keeps of every session.",
+    }),
     ("emulator_command", {
         "emulator": "Run the local Azure emulator in the foreground and print the environment a client needs.",
     }),

@@ -118,6 +118,19 @@ session_options = _apply(
                  help="Prefix lines with ISO-8601 times, on screen and in the log."),
 )
 
+# Every command that opens a console journals what it prints (docs/history.md); these turn it off or widen it.
+journal_options = _apply(
+    click.option("--journal/--no-journal", "journal", default=None,
+                 help="Keep what the console prints in the target's journal (default: on; "
+                      "`sercon history` reads it). Also journal = false, SERCON_NO_JOURNAL=1."),
+    click.option("--journal-input", is_flag=True, default=None,
+                 help="Journal what you type too (off by default: typed lines can hold secrets)."),
+)
+
+replay_option = click.option(
+    "--replay", type=click.IntRange(min=0, max=100_000), metavar="N",
+    help="Print the last N lines of the target's journal, marked as history, before the live console.")
+
 LINE_CONVERSIONS = {"databits": int, "stopbits": float}
 
 

@@ -8,7 +8,14 @@ import click
 
 from sercon.cli.context import resolve
 from sercon.cli.env import Env
-from sercon.cli.options import Seconds, azure_options, checks_option, target_argument, target_options
+from sercon.cli.options import (
+    Seconds,
+    azure_options,
+    checks_option,
+    journal_options,
+    target_argument,
+    target_options,
+)
 from sercon.errors import ExitStatus, NotSupported, UsageError
 from sercon.rescue.modes import AUTO, DEFAULT_MODE, MODES, rescue_parameter
 
@@ -34,6 +41,7 @@ _MODE_HELP = "; ".join(f"{name}: {parameter}" for name, (parameter, _) in MODES.
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation before the reset.")
 @click.option("--escape", metavar="KEY", help="Menu key of the session that follows (default ctrl-]).")
 @click.option("--log", type=click.Path(dir_okay=False), help="Append what the console prints to this file.")
+@journal_options
 @click.pass_obj
 def rescue(env: Env, target: str | None, mode: str | None, append: str | None, no_reset: bool, timeout: float,
            yes: bool, identity: bool, **options: Any) -> int:
@@ -56,7 +64,7 @@ def rescue(env: Env, target: str | None, mode: str | None, append: str | None, n
     parameter = rescue_parameter(mode, append)
     session_prefs = {"escape": options.pop("escape"), "log": options.pop("log")}
     resolved, prefs = resolve(env, target, options)
-    session = session_options_from({**prefs, **_given(session_prefs)})  # a bad --log: exit 2 before anything
+    session = session_options_from({**prefs, **_given(session_prefs)}, env.environ)  # a bad --log: exit 2 now
     if session.logout_on_exit:  # `exit` in init=/bin/bash panics the kernel; in the initramfs it boots on
         session.logout_on_exit = False
         env.info("logout_on_exit is not used after a rescue: `exit` would end the rescue shell")

@@ -15,9 +15,11 @@ from sercon.cli.options import (
     azure_options,
     azure_target_options,
     checks_option,
+    journal_options,
     line_options,
     paste_option,
     qmp_option,
+    replay_option,
     session_options,
     target_argument,
     target_options,
@@ -32,6 +34,8 @@ from sercon.errors import ExitStatus
 @azure_options
 @checks_option
 @session_options
+@journal_options
+@replay_option
 @click.pass_obj
 def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int:
     """Interactive console on TARGET, with an escape menu (Ctrl-] then ? for help).
@@ -41,9 +45,14 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
     from sercon.cli.transport import OpenOptions, open_transport
 
     resolved, prefs = resolve(env, target, options)
-    session = session_options_from(prefs)
+    session = session_options_from(prefs, env.environ)
     open_options = OpenOptions(share=False, force=session.take_back, checks=not prefs.get("no_checks"))
-    return run_session(env, open_transport(resolved, env, identity, open_options), session)
+    transport = open_transport(resolved, env, identity, open_options)
+    if prefs.get("replay"):
+        from sercon.cli.session_setup import show_replay
+
+        show_replay(env, transport.label, prefs["replay"])
+    return run_session(env, transport, session)
 
 
 @click.command()
@@ -66,6 +75,7 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
               help="Print the console's bytes exactly (CR LF, bash's bracketed-paste switches); --expect searches "
                    "them. Without it the output is plain lines.")
 @paste_option
+@journal_options
 @click.pass_obj
 def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: str | None, timeout: float,
          wait_idle: float | None, raw: bool, paste_chunk: int | None, identity: bool, **options: Any) -> int:
@@ -104,6 +114,7 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
               help="Seconds between keys when several are sent (reisub).")
 @click.option("--yes", is_flag=True, help="Do not ask before keys that reboot, crash, power off or kill (b c o e i).")
 @click.option("--quiet", is_flag=True, help="Do not wait a second for the console's reply nor print it.")
+@journal_options
 @click.pass_obj
 def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, quiet: bool, identity: bool,
           **options: Any) -> int:
@@ -172,7 +183,7 @@ def _machine_action(env: Env, target: str | None, options: dict[str, Any], ident
 def machine_command(func: Any) -> click.Command:
     """nmi and reset take the same arguments: a target, its options, and --yes."""
     for decorator in reversed((click.command(), target_argument, azure_target_options, qmp_option, azure_options,
-                               checks_option,
+                               checks_option, journal_options,
                                click.option("--yes", is_flag=True, help="Do not ask for confirmation."),
                                click.pass_obj)):
         func = decorator(func)

@@ -6,6 +6,7 @@ Its own module so that command modules import it, never each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sercon.cli.env import Env
@@ -16,10 +17,11 @@ if TYPE_CHECKING:
     from sercon.transport.base import Transport
 
 
-def session_options_from(prefs: dict[str, Any]) -> SessionOptions:
+def session_options_from(prefs: dict[str, Any], environ: Mapping[str, str] | None = None) -> SessionOptions:
     """The session's options from the command line and the profile (connect, and rescue's session);
-    a bad --log path is exit 2 here, before anything connects."""
+    a bad --log path is exit 2 here, before anything connects. *environ*: SERCON_NO_JOURNAL."""
     from sercon.config import escape_key
+    from sercon.journal.settings import journal_settings
     from sercon.terminal.session_options import SessionOptions
 
     for key, takes in (("escape", "ctrl-] (the default), ^T, ..., or none for no menu key"),
@@ -37,6 +39,9 @@ def session_options_from(prefs: dict[str, Any]) -> SessionOptions:
         resize=prefs.get("resize") == "auto",  # off unless asked: sercon types nothing by itself
         logout_on_exit=bool(prefs.get("logout_on_exit")),
     )
+    journal = journal_settings(prefs, environ or {})
+    session.journal, session.journal_input, session.journal_size = (
+        journal.journal, journal.journal_input, journal.journal_size)
     if prefs.get("logout_sequence"):
         session.logout_sequence = unescape(prefs["logout_sequence"])
     if session.log_path:
@@ -53,6 +58,31 @@ def run_session(env: Env, transport: Transport, session: SessionOptions) -> int:
 
     session.control_path = socket_path(transport.key, env.environ)
     return Session(transport, env.stdin, env.stdout_fd, session).run()
+
+
+def show_replay(env: Env, label: str, count: int) -> None:
+    """`connect --replay N`: the target's last N journal lines, marked as history, before the live console
+    (read before this session's own journal opens, so none of its output is in them)."""
+    if count <= 0:
+        return
+    from sercon.journal.history import lines_of, replay_text
+    from sercon.journal.reader import ReadNotes, find_journal, read_records
+    from sercon.journal.store import JournalError
+    from sercon.terminal.screen import write_all
+
+    notes = ReadNotes()
+    try:
+        journal = find_journal([label], env.environ)
+        lines = lines_of(read_records(journal, notes), events=False) if journal else []
+    except JournalError as exc:  # an unreadable journal costs the replay, not the session
+        env.info(f"no history replayed: {exc.message}")
+        return
+    if not lines:
+        env.info(f"no history of {label} to replay yet: its journal begins with this session")
+        return
+    write_all(env.stdout_fd, replay_text(lines, count).replace(b"\n", b"\r\n"))
+    for note in notes.notes:
+        env.info(f"note: {note}")
 
 
 def unescape(text: str) -> bytes:

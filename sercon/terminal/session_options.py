@@ -23,3 +23,6 @@ class SessionOptions:
     resize: bool = False  # type `stty rows R cols C` at a shell prompt when the window size changes (resize.py)
     logout_on_exit: bool = False
     logout_sequence: bytes = b"\x15exit\r"  # Ctrl-U clears a half-typed line first
+    journal: bool = True  # append what the console prints to the target's journal (sercon/journal/)
+    journal_input: bool = False  # typed input too (--journal-input)
+    journal_size: int = 16 * 2**20  # the journal's bound per target, in bytes (journal_size in a profile)

@@ -12,11 +12,12 @@ from tests.conftest import ROOT
 # What each layer may import besides itself. A new package of sercon gets its line here.
 MAY_IMPORT = {
     "core": set(),
+    "journal": {"core"},
     "transport": {"core"},
     "azure": {"core", "transport"},
-    "terminal": {"core", "transport"},
-    "rescue": {"core", "transport", "terminal"},
-    "cli": {"core", "transport", "azure", "terminal", "rescue", "emulator"},
+    "terminal": {"core", "transport", "journal"},
+    "rescue": {"core", "transport", "terminal", "journal"},
+    "cli": {"core", "transport", "azure", "terminal", "rescue", "emulator", "journal"},
     "emulator": {"core", "transport"},
 }
 COMMAND_MODULES = {"session_commands", "rescue_command", "azure_commands", "account_commands",

@@ -150,7 +150,8 @@ def _value_refused(key: str, value: Any) -> str | None:
     if key == "escape":
         return _escape_refused(value)
     if key == "journal_size":
-        from sercon.journal.store import MIN_LIMIT, parse_size
+        from sercon.choices import JOURNAL_MIN_SIZE as MIN_LIMIT
+        from sercon.choices import parse_size
 
         size = parse_size(value)
         return None if size is not None and size >= MIN_LIMIT else \

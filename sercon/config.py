@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sercon.choices import CLOUDS, FLOWS, LOG_FORMATS, PARITIES, PASTE_CHUNK_MIN, RESIZE, TYPED_KEYS
+from sercon.choices import (
+    CLOUDS,
+    FLOWS,
+    LOG_FORMATS,
+    PARITIES,
+    PASTE_CHUNK_MIN,
+    RESIZE,
+    TYPED_KEYS,
+    parse_escape_key,
+)
 from sercon.errors import UsageError
 
 # Keys a profile may set, with the type each must have.
@@ -141,7 +150,8 @@ def _value_refused(key: str, value: Any) -> str | None:
     if key == "escape":
         return _escape_refused(value)
     if key == "journal_size":
-        from sercon.journal.store import MIN_LIMIT, parse_size
+        from sercon.choices import JOURNAL_MIN_SIZE as MIN_LIMIT
+        from sercon.choices import parse_size
 
         size = parse_size(value)
         return None if size is not None and size >= MIN_LIMIT else \
@@ -173,8 +183,6 @@ def _escape_refused(value: str) -> str | None:
 def escape_key(value: str) -> int | None:
     """The menu key's byte (None: no menu key); UsageError for one that is no key, or one typing sends
     all the time (^M is Enter: every Enter would open the menu)."""
-    from sercon.terminal.escape import parse_escape_key
-
     byte = parse_escape_key(value)
     if byte in TYPED_KEYS:
         raise UsageError(f"cannot use {value!r} as the escape key: it is {TYPED_KEYS[byte]}, which would open the "

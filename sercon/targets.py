@@ -189,7 +189,7 @@ def _check_typo(spec: str, config: Config) -> None:
 def _check_device_name(spec: str) -> None:
     """`ttyUSB0` for /dev/ttyUSB0 (a terminal there, or a serial driver's usual name): the device, not
     an Azure VM (one of that name is named with -n). A stat of /dev/NAME, nothing opened."""
-    from sercon.transport.lines import tty_kind
+    from sercon.lines import tty_kind
 
     path = f"/dev/{spec}"
     there = tty_kind(path) in ("serial", "pty", "other")

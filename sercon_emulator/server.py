@@ -13,6 +13,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -81,7 +82,7 @@ class Emulator:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        app = web.Application(middlewares=[self._guard_hooks])
+        app = web.Application(middlewares=[self._guard_hooks, _request_ids])
         self.arm = Arm(self.world, self.tokens, self.base_url)
         app.add_routes(Authority(self.world, self.tokens, self.base_url, self.admin_secret).routes())
         app.add_routes(self.arm.routes())
@@ -142,3 +143,22 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+ARM_PATHS = ("/subscriptions", "/providers")
+
+
+@web.middleware
+async def _request_ids(request: web.Request,
+                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """ARM's answer headers on every ARM answer: a fresh x-ms-request-id (and the correlation id) and the
+    subscription's remaining reads or writes, as ARM sends them (what `sercon --trace` records)."""
+    response = await handler(request)
+    if request.path.startswith(ARM_PATHS) and not response.prepared:
+        request_id = str(uuid.uuid4())
+        kind = "reads" if request.method in ("GET", "HEAD") else "writes"
+        response.headers.setdefault("x-ms-request-id", request_id)
+        response.headers.setdefault("x-ms-correlation-request-id", request_id)
+        response.headers.setdefault(f"x-ms-ratelimit-remaining-subscription-{kind}", "11999" if kind == "reads"
+                                    else "1199")
+    return response

@@ -215,10 +215,13 @@ def terminal():
 
 def pytest_collection_modifyitems(config, items):
     """The real guests run one after another on one worker (they share a built image, and each keeps
-    a CPU busy); the slow tests are skipped unless SERCON_SLOW=1 (as .ci/run sets) or `-m` names them."""
-    for item in items:
-        if "tests/qemu/" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("real-guests"))
+    a CPU busy), and last: the workers take groups in this order, so the guests do not boot while three
+    other workers load the same two cores (a guest slowed that much misses its timeouts). The slow tests
+    are skipped unless SERCON_SLOW=1 (as .ci/run sets) or `-m` names them."""
+    guests = [item for item in items if "tests/qemu/" in item.nodeid]
+    for item in guests:
+        item.add_marker(pytest.mark.xdist_group("real-guests"))
+    items[:] = [item for item in items if "tests/qemu/" not in item.nodeid] + guests
     if RUN_SLOW or "slow" in (config.getoption("markexpr") or ""):
         return
     skip = pytest.mark.skip(reason="slow on purpose: SERCON_SLOW=1 (as .ci/run sets) or -m slow runs it")

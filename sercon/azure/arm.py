@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import sercon
 from sercon import __version__
 from sercon.azure import background
 from sercon.errors import (
@@ -163,6 +164,8 @@ class ArmClient:
             if response is None:
                 continue  # nothing answered; waited, as after a 5xx
             self._trace(method, response, started)
+            if sercon.TRACE is not None:
+                sercon.TRACE.http("arm", method, url, response, started)
             if response.status_code < 300:
                 return ArmReply(response.status_code, response.headers, _json_or_text(response) if response.content
                                 else {})
@@ -185,13 +188,16 @@ class ArmClient:
         """One request's answer; None when nothing answered and a retry waited (the last one raises)."""
         import requests
 
+        started = time.monotonic()
         try:
             return self.session.request(method, url, params=query, data=data, headers=headers, timeout=TIMEOUT)
         except requests.exceptions.SSLError as exc:
+            _trace_failure(method, url, exc, started)
             raise ConnectionLost(f"{what}: TLS verification failed: {exc.__class__.__name__}",
                                  "trust the endpoint's CA with REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from (
                 None if secrets else exc)  # requests' exception holds the request, body and all
         except requests.RequestException as exc:
+            _trace_failure(method, url, exc, started)
             failed = f"the connection to {urlsplit(url).netloc} failed ({exc.__class__.__name__})"
             if attempt == MAX_ATTEMPTS:
                 raise ConnectionLost(f"{what}: {failed}, {MAX_ATTEMPTS} times: Azure Resource Manager could not "
@@ -206,6 +212,8 @@ class ArmClient:
         asked = retry_delay(retry_after) if retry_after else None
         delay = min(MAX_WAIT, asked if asked is not None else 0.5 * 2 ** (attempt - 1))
         notice = f"{why}; retrying in {delay:g} s"
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("arm", "retry", attempt=attempt + 1, wait=f"{delay:g}s", why=repr(why))
         if self.notify is not None and self.notices.first(notice, max(delay, NOTICE_QUIET)):
             self.notify(notice)
         background.wait(delay, self.sleep)
@@ -214,6 +222,11 @@ class ArmClient:
         if self.trace is not None:
             elapsed = (time.monotonic() - started) * 1000
             self.trace(redact(f"{method} {response.url} -> {response.status_code} ({elapsed:.0f} ms)"))
+
+
+def _trace_failure(method: str, url: str, exc: Exception, started: float) -> None:
+    if sercon.TRACE is not None:
+        sercon.TRACE.http_failed("arm", method, url, exc, started)
 
 
 class Notices:

@@ -9,6 +9,7 @@ from msal or the Azure CLI goes through ``redact``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import sercon
 from sercon.azure.cache_files import load_token_cache, save_token_cache
 from sercon.azure.clouds import Cloud
 from sercon.azure.msal_calls import (
@@ -181,15 +183,24 @@ class AzureCliCredential:
 
     name = "Azure CLI"
 
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        """*environ*: the run's environment (its PATH finds `az`, which runs with it); the process's by default."""
+        self.environ = dict(os.environ) if environ is None else environ
+
     def get_token(self, scope: str) -> AccessToken:
-        az = shutil.which("az")
+        az = shutil.which("az", path=self.environ.get("PATH", os.defpath))
         if az is None:
             raise AuthUnavailable("Azure CLI: `az` is not installed")
+        started = time.monotonic()
+        home = self.environ.get("HOME") or str(Path.home())
         try:
             done = subprocess.run([az, "account", "get-access-token", "--output", "json", "--scope", scope],
-                                  capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=Path.home())
+                                  capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=home, env=self.environ)
         except subprocess.TimeoutExpired as exc:
             raise AuthUnavailable(f"Azure CLI: no answer within {CLI_TIMEOUT} s") from exc
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("sign-in", "az account get-access-token", status=done.returncode,
+                               ms=f"{(time.monotonic() - started) * 1000:.0f}")
         if done.returncode != 0:
             message = redact(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
             raise AuthUnavailable(f"Azure CLI: {message}")
@@ -221,10 +232,14 @@ class TokenChain:
                 token = credential.get_token(scope)
             except AuthUnavailable as exc:
                 tried.append(exc.message)
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("sign-in", "unavailable", source=repr(credential.name), why=repr(exc.message))
                 continue
             except Exception as exc:  # noqa: BLE001 - any failure stops the chain, told with its history
                 raise _with_history(credential, exc, tried) from exc
             self.winner = credential
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("sign-in", "signed in", source=repr(credential.name))
             return token
         raise AuthUnavailable(
             "not signed in to Azure; tried: " + "; ".join(tried),
@@ -267,7 +282,7 @@ def build_chain(cloud: Cloud, environ: dict[str, str], identity: bool = False,
         chain.append(ServicePrincipalCredential(cloud, environ))
     if environ.get("IDENTITY_ENDPOINT") and environ.get("IDENTITY_HEADER"):
         chain.append(ManagedIdentityCredential(environ.get("AZURE_CLIENT_ID"), cloud.trust))
-    chain += [LoginCredential(cloud, environ, warn), AzureCliCredential()]
+    chain += [LoginCredential(cloud, environ, warn), AzureCliCredential(environ)]
     return TokenChain(chain)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+import sercon
 from sercon.azure.arm import ArmClient
 from sercon.azure.resolve import AzureVm
 from sercon.errors import ConnectionLost, PreconditionFailed, SerconError, redact
@@ -65,10 +66,15 @@ class BootLog:
         import requests
 
         for renewed in (False, True):
+            started = time.monotonic()
             try:
                 response = self.session.request(method, self.url, headers=headers, stream=stream, timeout=30)
             except requests.RequestException as exc:
+                if sercon.TRACE is not None:
+                    sercon.TRACE.http_failed("blob", method, self.url, exc, started, file_only=True)
                 raise ConnectionLost(redact(f"cannot read the boot log: {exc.__class__.__name__}")) from exc
+            if sercon.TRACE is not None:  # the blob's name only: the query is the SAS, and a path may be a secret too
+                sercon.TRACE.http("blob", method, self.url, response, started, file_only=True)
             if response.status_code == 403 and not renewed:  # the SAS URL expired: ask for a new one
                 self.url = log_url(self.arm, self.vm)
                 continue

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sercon
 from sercon import private_files
 from sercon.azure.clouds import Cloud
 from sercon.errors import AuthFailed, AuthUnavailable, ConnectionLost, SerconError, redact
@@ -54,7 +55,12 @@ def msal_call(source: str, call: Any) -> Any:
 
 
 def http_client(trust: Trust) -> Any:
-    return trust.session()  # verifies TLS against the system store plus the run's extra CAs
+    session = trust.session()  # verifies TLS against the system store plus the run's extra CAs
+    if sercon.TRACE is not None:  # --trace: each sign-in call's path, status and request id
+        from sercon.trace import response_hook
+
+        session.hooks["response"].append(response_hook("sign-in"))
+    return session
 
 
 def authority(cloud: Cloud, tenant: str) -> dict[str, Any]:

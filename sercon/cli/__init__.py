@@ -16,15 +16,18 @@ import click
 from sercon import __version__
 from sercon.cli.env import Env
 from sercon.cli.lazy_group import LazyGroup
-from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError, redact
+from sercon.errors import ExitStatus, Interrupted, OutputClosed, SerconError, UsageError, redact
 from sercon.terminal.signals import EXIT_SIGNALS, SIGINT, set_handler, signal_name
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="sercon")
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.option("--trace", "trace", metavar="FILE",
+              help="Append a line per wire event (negotiation, frames, close codes, HTTP calls; never console "
+                   "bytes or secrets) to FILE (mode 0600; - for stderr). Also SERCON_TRACE=FILE.")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, trace: str | None) -> None:
     """sercon: serial consoles of Azure VMs and local serial devices.
 
     \b
@@ -34,14 +37,58 @@ def cli(ctx: click.Context, debug: bool) -> None:
     6 prerequisite, 7 connection lost, 8 taken over, 9 device busy, 130 interrupted.
     """
     ctx.obj.debug = debug
+    ctx.meta["sercon.trace_option"] = trace
+    target = trace or ctx.obj.environ.get("SERCON_TRACE")
+    if target:
+        _start_trace(ctx, target)
+
+
+def _start_trace(ctx: click.Context, target: str) -> None:
+    """The wire trace for this run, closed with the run (imported only when asked for: a session
+    without a trace loads nothing of it)."""
+    from sercon import trace
+
+    tracer = trace.start(target, ctx.obj.stderr)
+    tracer.event("run", "command", name=ctx.invoked_subcommand or ctx.info_name)
+    stopped: list[bool] = []
+
+    def stop() -> None:
+        if not stopped:
+            stopped.append(True)
+            if (warning := trace.stop(tracer)) is not None:
+                ctx.obj.info(warning)
+
+    ctx.find_root().meta["sercon.trace_stop"] = stop  # a --trace after the command name ends it early
+    ctx.call_on_close(stop)
+
+
+def _trace_after_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """`sercon connect web1 --trace FILE`: the same trace, given where users type options; it wins over
+    SERCON_TRACE (whose trace says where it went), and with the root's --trace too it is one too many."""
+    if not value:
+        return
+    import sercon
+
+    if ctx.find_root().meta.get("sercon.trace_option"):
+        raise UsageError("--trace given twice (before and after the command name)", "give --trace once")
+    if sercon.TRACE is not None:  # SERCON_TRACE's: it ends here, saying where the rest went
+        sercon.TRACE.event("trace", "moved", to=value)
+        ctx.find_root().meta["sercon.trace_stop"]()
+    _start_trace(ctx, value)
+
+
+def _trace_option() -> click.Option:
+    return click.Option(["--trace"], metavar="FILE", expose_value=False, callback=_trace_after_command,
+                        help="The same as `sercon --trace FILE` (a line per wire event; - for stderr).")
 
 
 def _register() -> None:
     """Each command module, and the commands it defines (COMMANDS) with their one-line summaries, so
     that `sercon --help` imports none of them (tests/cli/test_lazy_commands.py checks both against
-    the modules)."""
+    the modules); and --trace on each of them too."""
     for module, summaries in COMMAND_TABLE:
         cli.add_lazy(module, summaries)
+    cli.common.append(_trace_option)
 
 
 COMMAND_TABLE: tuple[tuple[str, dict[str, str]], ...] = (
@@ -108,7 +155,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
 def _invoke(args: list[str], env: Env) -> int:
     """The command, and each way it can end turned into its exit status and message."""
     try:
-        with cli.make_context("sercon", args, obj=env) as ctx:
+        with cli.make_context("sercon", args, obj=env, terminal_width=help_width(env)) as ctx:
             return int(cli.invoke(ctx) or 0)
     except Interrupted as exc:
         return exc.exit_code
@@ -131,6 +178,19 @@ def _invoke(args: list[str], env: Env) -> int:
         env.error(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
         _traceback_if_debug(env)
         return int(ExitStatus.ERROR)
+
+
+def help_width(env: Env) -> int:
+    """The width click gives help (min(columns, 80) - 2, at least 50), with the columns of this run:
+    COLUMNS in its environment, else its stdout's terminal, else 80. Given to click, it spares it
+    loading shutil to ask the process's own (about 3 ms of `sercon --help`)."""
+    columns = env.environ.get("COLUMNS", "")
+    if not columns.isdigit():
+        try:
+            columns = str(os.get_terminal_size(env.stdout.fileno()).columns)
+        except (OSError, ValueError, AttributeError):
+            columns = "80"
+    return max(min(int(columns), 80) - 2, 50)
 
 
 def _closed_stdio() -> int:

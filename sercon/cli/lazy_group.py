@@ -9,6 +9,7 @@ no command module either; only shell completion of command names loads them all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 
 import click
@@ -19,6 +20,7 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lazy: dict[str, str] = {}  # command name -> its module under sercon.cli, not imported yet
         self.summaries: dict[str, str] = {}  # command name -> its short help, as click would make it
+        self.common: list[Callable[[], click.Parameter]] = []  # options every command takes too (--trace)
 
     def add_lazy(self, module: str, summaries: dict[str, str]) -> None:
         self.lazy.update(dict.fromkeys(summaries, module))
@@ -55,5 +57,6 @@ class LazyGroup(click.Group):
 
     def _load(self, module: str) -> None:
         for command in import_module(f"sercon.cli.{module}").COMMANDS:
+            command.params.extend(make() for make in self.common)
             self.add_command(command)
         self.lazy = {name: owner for name, owner in self.lazy.items() if owner != module}

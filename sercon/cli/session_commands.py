@@ -90,8 +90,8 @@ def send(env: Env, args: tuple[str, ...], target: str | None, eol: str, expect: 
     sercon send -g prod-rg -n web1 'echo hi'
     """
     from sercon.cli.transport import OpenOptions, open_transport
-    from sercon.stream.journal import journal_for
     from sercon.targets import split_send_args
+    from sercon.terminal.journal_sink import journal_for
     from sercon.terminal.scripted import SendOptions, run_send, stream_input, text_input
 
     spec, text = split_send_args(args, {"target": target, "name": options.get("name")}, env.environ, env.config)
@@ -145,7 +145,7 @@ def sysrq(env: Env, keys: str, target: str | None, interval: float, yes: bool, q
         env.info("nothing sent")
         return ExitStatus.PRECONDITION  # declined: as a declined nmi
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
-    from sercon.stream.journal import journal_for
+    from sercon.terminal.journal_sink import journal_for
     from sercon.terminal.scripted import ANSWER_WAIT, ConsoleAnswer
 
     journal = journal_for(transport, "sysrq", prefs, env.environ, env.info)  # the keys sent, and the reply
@@ -180,7 +180,7 @@ def _machine_action(env: Env, target: str | None, options: dict[str, Any], ident
         env.info("nothing sent")
         return ExitStatus.PRECONDITION  # declined: as a declined `doctor --fix` (1 is for bugs)
     transport = open_transport(resolved, env, identity, OpenOptions(checks=not prefs.get("no_checks"), one_shot=True))
-    from sercon.stream.journal import journal_for
+    from sercon.terminal.journal_sink import journal_for
 
     journal = journal_for(transport, action, prefs, env.environ, env.info)  # an event: what was sent, and when
     try:

@@ -25,7 +25,7 @@ def journal_settings(prefs: Mapping[str, Any], environ: Mapping[str, str]) -> Jo
     them): --no-journal or `journal = false` (prefs["journal"] is False) and SERCON_NO_JOURNAL=1 each turn
     it off; --journal-input or `journal_input = true` opts typed input in; `journal_size` (checked by
     config.py) bounds it per target."""
-    from sercon.journal.store import parse_size
+    from sercon.choices import parse_size
 
     off = prefs.get("journal") is False or environ.get("SERCON_NO_JOURNAL", "") not in ("", "0")
     size = parse_size(prefs["journal_size"]) if prefs.get("journal_size") is not None else None

@@ -24,10 +24,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Union
 
+from sercon.choices import JOURNAL_MIN_SIZE
 from sercon.journal.record import INPUT, OUTPUT, encode, encode_event
 from sercon.journal.settings import DEFAULT_LIMIT
 
-MIN_LIMIT = 64 * 2**10
+MIN_LIMIT = JOURNAL_MIN_SIZE
 FLUSH_BYTES = 64 * 2**10  # write out when this much is buffered ...
 FLUSH_SECONDS = 0.5  # ... or this long after the first buffered chunk (a flusher thread sees to it)
 SEGMENTS = 8  # a segment is at most limit/SEGMENTS: dropping the oldest loses about an eighth
@@ -301,25 +302,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def parse_size(value: object) -> int | None:
-    """"16MiB", "512k", "1G", 1048576 -> bytes; None when it is not a size."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower().replace(" ", "")
-    units = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
-             "g": 2**30, "gb": 2**30, "gib": 2**30}
-    digits = text.rstrip("kmgib")
-    unit = text[len(digits):]
-    try:
-        number = float(digits)
-    except ValueError:
-        return None
-    if unit not in units or not number > 0 or number != number:
-        return None
-    return int(number * units[unit])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sercon.stream.journal import JournalSink, journal_sink
 from sercon.stream.sinks import Pipeline, Sink
+from sercon.terminal.journal_sink import JournalSink, journal_sink
 from sercon.terminal.logfile import LogError, LogSink, SessionLog
 from sercon.terminal.session_options import SessionOptions
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from enum import Enum, auto
 from typing import NamedTuple
 
-from sercon.errors import UsageError
+from sercon.choices import key_name
 from sercon.sysrq import destructive
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ
 
@@ -78,23 +78,6 @@ UNAVAILABLE = {  # why a command is missing from the menu, and what would bring 
 }
 HELP_TAIL = "  (?)"  # Esc, Ctrl-C, Enter close the menu
 TILDE, DOT = ord("~"), ord(".")
-
-
-def parse_escape_key(spec: str) -> int | None:
-    """`^]`, `ctrl-]`, `ctrl-t`, `^T` or `none` -> the escape byte (None: no menu key)."""
-    text = spec.strip().lower()
-    if text in ("none", "off", ""):
-        return None
-    for prefix in ("ctrl-", "ctrl+", "c-", "^"):
-        if text.startswith(prefix) and len(text) == len(prefix) + 1 and text[-1].isascii():
-            byte = ord(text[-1].upper()) ^ 0x40
-            if 0 <= byte < 0x20:
-                return byte
-    raise UsageError(f"cannot use {spec!r} as the escape key", "write it as ctrl-] (the default), ^T or none")
-
-
-def key_name(byte: int) -> str:
-    return f"^{chr(byte ^ 0x40)}" if byte < 0x20 else chr(byte)
 
 
 class EscapeMachine:

@@ -22,7 +22,7 @@ from sercon.terminal.screen import write_all
 from sercon.transport.base import Transport
 
 if TYPE_CHECKING:
-    from sercon.stream.journal import JournalSink
+    from sercon.terminal.journal_sink import JournalSink
 
 EOLS = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}
 SEARCH_OVERLAP = 65536  # a match may start this far back in what was already searched

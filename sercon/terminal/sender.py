@@ -15,7 +15,7 @@ from sercon.terminal.screen import Screen
 from sercon.transport.base import Transport
 
 if TYPE_CHECKING:
-    from sercon.stream.journal import JournalSink
+    from sercon.terminal.journal_sink import JournalSink
 
 # How input goes out: typed (coalesced), a paste (paced, and bracketed when the remote asked for
 # bracketed paste), or paced input that is still typing (`sercon send` through a running session:

@@ -31,12 +31,13 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
+from sercon.choices import key_name
 from sercon.errors import ConnectionLost, ExitStatus, Interrupted, SerconError, SessionClosed
-from sercon.stream.journal import journal_sink
 from sercon.stream.sinks import Call, PasteMode, Pipeline, Sink, Tail
 from sercon.terminal.actions import Actions
 from sercon.terminal.console import Chunk, KeyReader, RawConsole
-from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run, key_name
+from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run
+from sercon.terminal.journal_sink import journal_sink
 from sercon.terminal.logfile import LineStamper, LogError, LogSink, SessionLog
 from sercon.terminal.prompt import at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
 from sercon.terminal.reconnect import Reconnector

@@ -15,7 +15,7 @@ from pathlib import Path
 import serial
 
 from sercon.errors import ConnectionLost, DeviceBusy, PermissionDenied, SerconError, TargetNotFound, UsageError
-from sercon.transport.lines import not_a_serial_device, tty_kind
+from sercon.lines import not_a_serial_device, tty_kind
 
 
 def open_error(path: str, exc: serial.SerialException) -> SerconError:

@@ -9,29 +9,27 @@ frames of whole UTF-8 characters, as every public client sends it.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import select
 import socket
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
+import sercon
 from sercon.errors import (
     AuthFailed,
     ConnectionLost,
     ExitStatus,
     InputNotText,
-    NotSupported,
     SerconError,
     SessionClosed,
     redact,
 )
 from sercon.transport.base import NMI, RESET, SYSRQ, Transport
+from sercon.transport.gateway_admin import AdminCommands
 from sercon.transport.textframes import TextFramer
 from sercon.trust import Trust
 from sercon.wakeup import WakePipe
@@ -51,8 +49,6 @@ TAKEOVER = re.compile(r"another (user|connection|session|client)|taken over|took
 # of it (the public record shows the text, not when the gateway sends it).
 BUSY = re.compile(r"currently in progress|in progress to this|is busy|already in use", re.I)
 UNTRUSTED = re.compile(r"not trusted|unauthori[sz]ed|authenticat", re.I)
-ADMIN_TRIES = 3  # one-shot admin commands: a refused session or POST is retried with a fresh session
-RETRYABLE_ADMIN = {404, 409, 429}  # and every 5xx: the session was refused or not ready
 FAST_KEYS = 64  # the most bytes the key loop writes itself: a keystroke or a short burst of them
 
 
@@ -64,27 +60,7 @@ class TokenSource(Protocol):
     def refresh(self) -> str: ...
 
 
-class AdminRefused(SerconError):
-    """The gateway answered an admin command with something other than 200."""
-
-    def __init__(self, command: str, status: int, text: str) -> None:
-        super().__init__(f"the gateway refused {command}: HTTP {status} {text[:200]}".strip())
-        self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        return self.status in RETRYABLE_ADMIN or self.status >= 500
-
-
-def admin_url(connection_string: str, command: str) -> str:
-    """wss://host/.../sessions/S/client -> https://host/.../sessions/S/adminCommand/COMMAND."""
-    parts = urlsplit(connection_string)
-    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
-    path = parts.path.rsplit("/client", 1)[0] + f"/adminCommand/{command}"
-    return urlunsplit((scheme, parts.netloc, path, "", ""))
-
-
-class GatewayTransport(Transport):
+class GatewayTransport(AdminCommands, Transport):
     max_write = FRAME_LIMIT
     reconnect_backoff = 30.0
     reconnect_first_delay = 2.0  # every reconnect is an ARM connect call: never more than one every ~2 s
@@ -120,6 +96,8 @@ class GatewayTransport(Transport):
         if self._wake is None:
             self._wake = WakePipe()
         self.url = self.connect_call()
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("ws", "open", url=sercon.TRACE.bare_url(self.url))
         limit = min(FIRST_MESSAGE_TIMEOUT, self.answer_timeout or FIRST_MESSAGE_TIMEOUT)
         deadline = time.monotonic() + limit  # the upgrade and the gateway's first message, together
         try:
@@ -127,21 +105,32 @@ class GatewayTransport(Transport):
                                              sslopt={"context": self.trust.context()}, skip_utf8_validation=True,
                                              enable_multithread=True)
         except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
+            _trace_failure("upgrade", exc)
             raise self._no_answer(limit) from exc
         except (OSError, websocket.WebSocketException) as exc:
+            _trace_failure("upgrade", exc)
             raise ConnectionLost(redact(f"cannot open the console gateway: {exc}"),
                                  "check that wss:// to the gateway is allowed through your proxy or firewall") from exc
         try:
             ws.settimeout(max(0.001, deadline - time.monotonic()))
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("ws", "upgraded", status=ws.getstatus())
             opcode, frame = ws.recv_data_frame(True)  # the gateway speaks first; it is not console output
+            if sercon.TRACE is not None:
+                sercon.TRACE.frame("in", opcode, frame.data)
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 raise self._closed(frame.data)
-            ws.send(self.tokens.get())  # the new auth flow: the raw token, as a text frame
+            token = self.tokens.get()
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("ws", "out TEXT (the token, not written)", size=len(token))
+            ws.send(token)  # the new auth flow: the raw token, as a text frame
         except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
+            _trace_failure("first message", exc)
             with contextlib.suppress(Exception):
                 ws.close()
             raise self._no_answer(limit) from exc
         except (OSError, websocket.WebSocketException) as exc:
+            _trace_failure("first message", exc)
             with contextlib.suppress(Exception):
                 ws.close()
             raise ConnectionLost("the gateway closed before the console answered", self.doctor_hint()) from exc
@@ -162,6 +151,8 @@ class GatewayTransport(Transport):
                               "your proxy or firewall")
 
     def reopen(self) -> None:
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("ws", "reconnect", label=self.label)
         self.close()
         self.open()
 
@@ -169,6 +160,8 @@ class GatewayTransport(Transport):
         """Close the session and everything it holds (reopen() opens it all again)."""
         ws, self._ws = self._ws, None
         if ws is not None:
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("ws", "close by sercon", code=1000)
             with contextlib.suppress(Exception):
                 ws.close()
         wake, self._wake = self._wake, None
@@ -206,10 +199,14 @@ class GatewayTransport(Transport):
         try:
             opcode, frame = ws.recv_data_frame(True)
         except websocket.WebSocketTimeoutException as exc:
+            _trace_failure("read", exc)
             raise ConnectionLost(f"lost the console of {self.label}: the gateway stopped in the middle of a frame "
                                  f"for {FRAME_STALL:g} s") from exc
         except (OSError, websocket.WebSocketException) as exc:
+            _trace_failure("read", exc)
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
+        if sercon.TRACE is not None:
+            sercon.TRACE.frame("in", opcode, frame.data)
         self._last_traffic, self._ping_sent = time.monotonic(), None
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise self._closed(frame.data)
@@ -230,11 +227,15 @@ class GatewayTransport(Transport):
         now = time.monotonic()
         if self._ping_sent is not None:
             if now - self._ping_sent >= KEEPALIVE:
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("ws", "keep-alive unanswered", seconds=KEEPALIVE)
                 raise ConnectionLost(f"lost the console of {self.label}: no answer to a keep-alive in "
                                      f"{KEEPALIVE:g} s")
             return
         if now - self._last_traffic >= KEEPALIVE:
             try:
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("ws", "out PING (keep-alive)", size=0)
                 ws.ping()
             except Exception as exc:  # noqa: BLE001 - any failure to write is a lost network
                 raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
@@ -244,6 +245,8 @@ class GatewayTransport(Transport):
         code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
         reason = payload[2:].decode("utf-8", "replace")
         shown = f"{code} {reason!r}" if code is not None else "no code"
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("ws", "closed by the gateway", code=code, reason=repr(reason))
         if BUSY.search(reason):
             busy = SessionClosed(f"the gateway refused a session to {self.label}: another connection to the console "
                                  f"is in progress ({shown})", "someone (or another tool) is connecting to this console:"
@@ -303,8 +306,11 @@ class GatewayTransport(Transport):
 
         try:
             for text in frames:
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("ws", "out TEXT", size=len(text.encode()))
                 ws.send(text)  # a TEXT frame
         except (OSError, websocket.WebSocketException) as exc:
+            _trace_failure("write", exc)
             raise ConnectionLost(f"lost the console of {self.label}: {exc.__class__.__name__}") from exc
         self._last_traffic = time.monotonic()
 
@@ -313,86 +319,9 @@ class GatewayTransport(Transport):
         if wake is not None:
             wake.wake()
 
-    # -- control actions: the gateway's admin commands -----------------------------------------------
-    def sysrq(self, key: str) -> None:
-        if self.windows:
-            raise NotSupported("You can only send a SysRq to a Linux VM: this is a Windows guest (use SAC)")
-        self._admin("sysrq", {"SysRqCommand": key})
-
-    def nmi(self) -> None:
-        self._admin("nmi", {})
-
-    def reset(self) -> None:
-        self._admin("reset", {})
-
-    def _admin(self, command: str, parameters: dict[str, str]) -> None:
-        """One POST in a running session; a one-shot command retries refusals with a fresh session."""
-        if not self.one_shot:
-            self._post(command, parameters)
-            return
-        failures: list[str] = []
-        for attempt in range(1, ADMIN_TRIES + 1):
-            try:
-                if attempt > 1:
-                    time.sleep(min(2.0, 0.5 * attempt))
-                    self.reopen()
-                self._settle()
-                self._post(command, parameters)
-                return
-            except AdminRefused as exc:
-                if not exc.retryable:
-                    raise
-                failures.append(self._why_refused(exc.message))
-            except SessionClosed as exc:
-                if exc.taken_over:
-                    raise
-                failures.append(exc.message)
-        raise ConnectionLost(f"{command} not sent: the gateway refused {ADMIN_TRIES} sessions in a row "
-                             f"(last: {failures[-1]})", self.doctor_hint())
-
-    def _why_refused(self, message: str) -> str:
-        """A POST refused on a new session: the gateway's close of that session says why, if it came."""
-        try:
-            self._settle()
-        except SessionClosed as closed:
-            if closed.taken_over:
-                raise
-            return closed.message
-        except SerconError:
-            pass
-        return message
-
-    def _settle(self) -> None:
-        """Take what the new session already received, without waiting: a close that came right
-        after the token raises here (and is retried); otherwise the POST goes at once, as the
-        official client's does, and a refused POST is retried with a fresh session all the same."""
-        while self.read(0):
-            pass
-
-    def _post(self, command: str, parameters: dict[str, str]) -> None:
-        import requests
-
-        http = self._http
-        if http is None:
-            http = self._http = self.trust.session()
-        if self.url is None or self._ws is None:
-            raise ConnectionLost(f"{self.label}: not connected")
-        body = json.dumps({"command": command, "requestId": str(uuid.uuid4()), "commandParameters": parameters})
-        token = self.tokens.get()
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
-                       "Accept-Language": "en", "Content-Type": "application/json"}
-            try:
-                response = http.post(admin_url(self.url, command), data=body, headers=headers, timeout=30)
-            except requests.RequestException as exc:
-                raise ConnectionLost(f"{command} failed: {exc.__class__.__name__}") from exc
-            if response.status_code == 200:
-                return
-            if response.status_code != 401:
-                raise AdminRefused(command, response.status_code, redact(response.text))
-            if attempt == 1:
-                token = self.tokens.refresh()  # the token expired during a long session: once more, fresh
-        raise AuthFailed(f"the gateway refused {command}: HTTP 401 with a fresh token", "sign in again: `sercon login`")
+def _trace_failure(step: str, exc: BaseException) -> None:
+    if sercon.TRACE is not None:
+        sercon.TRACE.event("ws", f"{step} failed", error=exc.__class__.__name__)
 
 
 def _writable(sock) -> bool:

@@ -12,6 +12,7 @@ import socket
 import stat
 from typing import Any
 
+import sercon
 from sercon.errors import ConnectionLost, PreconditionFailed, TargetNotFound, UsageError
 
 TIMEOUT = 10.0
@@ -37,7 +38,11 @@ def qmp(path: str, command: str, arguments: dict[str, Any] | None = None) -> Any
             request = {"execute": execute} | ({"arguments": args} if args else {})
             stream.write(json.dumps(request).encode() + b"\n")
             stream.flush()
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("qmp", f"execute {execute}", socket=path)
             reply = _answer(stream, execute)
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("qmp", f"return {execute}")
         return reply.get("return")
     except OSError as exc:
         raise ConnectionLost(f"QEMU's QMP socket {path}: {exc}",

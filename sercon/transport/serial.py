@@ -6,20 +6,18 @@ import contextlib
 import os
 import select
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import serial
 
+import sercon
 from sercon.errors import (
     ConnectionLost,
     NotSupported,
     SerconError,
     UsageError,
 )
-from sercon.targets import LineSettings
-from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
-from sercon.transport.device_errors import lock_holder, no_such_device, open_error, permission_fix
-from sercon.transport.lines import (  # noqa: F401 - break_refusal, require_break, tty_kind: used from here too
+from sercon.lines import (  # noqa: F401 - break_refusal, require_break, tty_kind: used from here too
     BREAK_INSTEAD,
     break_refusal,
     break_refused,
@@ -27,6 +25,9 @@ from sercon.transport.lines import (  # noqa: F401 - break_refusal, require_brea
     require_break,
     tty_kind,
 )
+from sercon.targets import LineSettings
+from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
+from sercon.transport.device_errors import lock_holder, no_such_device, open_error, permission_fix
 
 if TYPE_CHECKING:  # doctor's rows: imported where they are made, not on the way to the first byte
     from sercon.checks import CheckResult
@@ -78,14 +79,20 @@ class SerialTransport(Transport):
                 port.exclusive = True
             port.open()
         except serial.SerialException as exc:
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("serial", "open failed", path=path, error=exc.__class__.__name__)
             raise open_error(path, exc) from exc
         except ValueError as exc:  # pyserial: bad URL or unsupported setting
             raise UsageError(f"cannot open {path}: {exc}", "check the URL and the line settings") from exc
         self._port = port
         self._fd = port.fileno() if type(port) is serial.Serial else None
+        if sercon.TRACE is not None:
+            _trace_open(path, port)
 
     def reopen(self) -> None:
         """Open the device again: by its path, or wherever its USB serial number turns up."""
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("serial", "reconnect", path=self.url)
         self.close()
         path = self.url
         if self.is_device and not os.path.exists(path) and self.usb_serial_number:
@@ -96,6 +103,8 @@ class SerialTransport(Transport):
     def close(self) -> None:
         port, self._port, self._fd = self._port, None, None
         if port is not None:
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("serial", "close", path=self.label)
             with contextlib.suppress(OSError, serial.SerialException):
                 port.close()
 
@@ -214,6 +223,9 @@ class SerialTransport(Transport):
     def send_break(self, duration: float = 0.25) -> None:
         if BREAK not in self.controls:
             raise break_refused(self.label, self.no_break or "?", "a BREAK")
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("serial", "break", ms=int(duration * 1000), via="qmp" if self.qmp and self.no_break
+                               else "line")
         if self.qmp and self.no_break:  # the line cannot carry it: QEMU puts it on the VM's serial port
             self._qmp("chardev-send-break", {"id": QMP_SERIAL_CHARDEV})
             return
@@ -229,6 +241,21 @@ class SerialTransport(Transport):
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _trace_open(path: str, port: Any) -> None:
+    """The settings the port was opened with, and the modem lines where the device has them (a pty has none)."""
+    tracer = sercon.TRACE
+    if tracer is None:
+        return
+    tracer.event("serial", "open", path=path, kind=type(port).__module__.rsplit(".", 1)[-1],
+                 settings=f"{port.baudrate} {port.bytesize}{port.parity}{port.stopbits:g}",
+                 flow="rtscts" if port.rtscts else "xonxoff" if port.xonxoff else "none")
+    try:
+        lines = {"cts": port.cts, "dsr": port.dsr, "ri": port.ri, "cd": port.cd}
+    except (OSError, serial.SerialException, AttributeError, NotImplementedError, ValueError):
+        return
+    tracer.event("serial", "modem lines", **{name: int(bool(on)) for name, on in lines.items()})
 
 
 def console_key(url: str) -> str:

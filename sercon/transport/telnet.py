@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, Timeout
 
+import sercon
+
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # what pyserial's write takes (collections.abc.Buffer from 3.12)
 
@@ -22,6 +24,11 @@ BINARY, ECHO, SGA = 0, 1, 3
 # What we do with the server's offers: accept these, refuse everything else.
 WANTED_REMOTE = {BINARY, ECHO, SGA}  # the server may do these (WILL -> DO)
 WANTED_LOCAL = {BINARY, SGA}  # we will do these (DO -> WILL)
+COMMAND_NAMES = {DONT: "DONT", DO: "DO", WONT: "WONT", WILL: "WILL", SB: "SB", SE: "SE", BRK: "BRK", NOP: "NOP",
+                 GA: "GA", 242: "DM", 244: "IP", 245: "AO", 246: "AYT", 247: "EC", 248: "EL"}
+OPTION_NAMES = {BINARY: "BINARY", ECHO: "ECHO", SGA: "SGA", 5: "STATUS", 6: "TIMING-MARK", 24: "TERMINAL-TYPE",
+                31: "NAWS", 32: "TERMINAL-SPEED", 33: "LFLOW", 34: "LINEMODE", 36: "OLD-ENVIRON", 39: "NEW-ENVIRON",
+                44: "COM-PORT-OPTION"}
 NORMAL, SEEN_IAC, NEGOTIATE, SUBNEG, SUBNEG_IAC = range(5)
 # RFC 1143's six states of one option on one side ("-q": the OPPOSITE request is queued).
 NO, YES, WANTNO, WANTNO_Q, WANTYES, WANTYES_Q = "no", "yes", "wantno", "wantno-q", "wantyes", "wantyes-q"
@@ -144,18 +151,26 @@ class TelnetParser:
                 elif byte in (DO, DONT, WILL, WONT):
                     self.command, self.mode = byte, NEGOTIATE
                 elif byte == SB:
-                    self.mode = SUBNEG
+                    self.command, self.mode = SB, SUBNEG
                 else:  # NOP, GA, BRK, ... from the server: nothing to do
                     self.mode = NORMAL
+                    if sercon.TRACE is not None:
+                        sercon.TRACE.event("telnet", f"recv {command_name(byte)}")
             elif self.mode == NEGOTIATE:
                 if self._spoke:  # the console spoke since the last command: no loop is running
                     self._remote.answers.clear()
                     self._local.answers.clear()
                     self._spoke = False
+                if sercon.TRACE is not None:
+                    sercon.TRACE.event("telnet", f"recv {command_name(self.command)} {option_name(byte)}")
                 side = self._remote if self.command in (WILL, WONT) else self._local
                 replies += side.receive(byte, self.command in (WILL, DO))
                 self.mode = NORMAL
             elif self.mode == SUBNEG:
+                if self.command == SB:  # the option this subnegotiation is about
+                    self.command = SE
+                    if sercon.TRACE is not None:
+                        sercon.TRACE.event("telnet", f"recv SB {option_name(byte)}")
                 self.mode = SUBNEG_IAC if byte == IAC else SUBNEG
             elif self.mode == SUBNEG_IAC:
                 self.mode = NORMAL if byte == SE else SUBNEG
@@ -166,6 +181,31 @@ class TelnetParser:
         """We offer binary at once; until a server refuses it, a CR goes out bare (QEMU does not
         strip the NUL of RFC 854's CR NUL, and ser2net takes a bare CR)."""
         return self._local.states.get(BINARY, YES) not in (NO, WANTNO_Q, WANTNO)
+
+
+def command_name(byte: int) -> str:
+    return COMMAND_NAMES.get(byte, str(byte))
+
+
+def option_name(byte: int) -> str:
+    return OPTION_NAMES.get(byte, str(byte))
+
+
+def describe(commands: bytes) -> list[str]:
+    """The names of the IAC commands in *commands* (what sercon sends: hello, replies, BRK), for the trace."""
+    named, index = [], 0
+    while index < len(commands) - 1:
+        if commands[index] != IAC:
+            index += 1
+            continue
+        command = commands[index + 1]
+        if command in (DO, DONT, WILL, WONT) and index + 2 < len(commands):
+            named.append(f"{command_name(command)} {option_name(commands[index + 2])}")
+            index += 3
+        else:
+            named.append(command_name(command))
+            index += 2
+    return named
 
 
 def escape(data: bytes, binary: bool) -> bytes:
@@ -190,7 +230,9 @@ class Serial(SerialBase):
         self._parser = TelnetParser()
         self._buffer = bytearray()
         self.is_open = True
-        self._sendall(self._parser.hello())
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("telnet", "open", host=host, port=port)
+        self._send_commands(self._parser.hello())
 
     def from_url(self, url: str) -> tuple[str, int]:
         """(host, port); a URL in another form is refused in pyserial's words, which sercon reads as a
@@ -209,6 +251,8 @@ class Serial(SerialBase):
 
     def close(self) -> None:
         if self.is_open:
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("telnet", "close")
             self._socket.close()
             self.is_open = False
 
@@ -226,11 +270,15 @@ class Serial(SerialBase):
         except OSError as exc:
             raise SerialException(f"telnet connection failed: {exc}") from exc
         if not raw:
+            if sercon.TRACE is not None:
+                sercon.TRACE.event("telnet", "closed by the remote end")
             raise SerialException("telnet connection closed by the remote end")
         data, replies = self._parser.feed(raw)
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("telnet", "in", bytes=len(raw), data=len(data))
         self._buffer += data
         if replies:
-            self._sendall(replies)
+            self._send_commands(replies)
 
     @property
     def in_waiting(self) -> int:
@@ -258,8 +306,18 @@ class Serial(SerialBase):
         if not self.is_open:
             raise PortNotOpenError()
         raw = bytes(data)
-        self._sendall(escape(raw, self._parser.binary_out))
+        wire = escape(raw, self._parser.binary_out)
+        if sercon.TRACE is not None:
+            sercon.TRACE.event("telnet", "out", data=len(raw), bytes=len(wire))
+        self._sendall(wire)
         return len(raw)
+
+    def _send_commands(self, commands: bytes) -> None:
+        """Negotiation and BRK, each command named in the trace."""
+        if sercon.TRACE is not None:
+            for name in describe(commands):
+                sercon.TRACE.event("telnet", f"send {name}")
+        self._sendall(commands)
 
     def _sendall(self, data: bytes) -> None:
         view = memoryview(data)
@@ -272,7 +330,7 @@ class Serial(SerialBase):
                 raise SerialException(f"telnet connection failed: {exc}") from exc
 
     def send_break(self, duration: float = 0.25) -> None:
-        self._sendall(bytes([IAC, BRK]))
+        self._send_commands(bytes([IAC, BRK]))
 
     def reset_input_buffer(self) -> None:
         self._buffer.clear()

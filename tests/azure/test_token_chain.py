@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sercon.azure.auth import AzureCliCredential, ServicePrincipalCredential, TokenChain
+from sercon.azure.auth import AuthUnavailable, AzureCliCredential, ServicePrincipalCredential, TokenChain
 from sercon.azure.clouds import cloud_for
 from sercon.azure.login import LoginCredential
 from sercon.errors import AuthFailed, ExitStatus
@@ -50,3 +50,19 @@ def test_an_unexpected_failure_is_wrapped_with_the_history(environ, tmp_path):
     assert message.startswith("Azure CLI: ") and "FileNotFoundError" in message
     assert "sercon login: not signed in" in message
     assert isinstance(caught.value.__cause__, FileNotFoundError)
+
+
+def test_the_azure_cli_is_looked_up_and_run_with_the_runs_own_environment(tmp_path, monkeypatch):
+    """Issue 18: `az` is found on the PATH of the environment sercon was given (cli.main(argv, env)),
+    not the process's, and runs with that environment."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    az = mine / "az"
+    az.write_text('#!/bin/sh\necho "{\\"accessToken\\": \\"tok-$MARK\\", \\"expires_on\\": 4102444800}"\n')
+    az.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    token = AzureCliCredential({"PATH": str(mine), "HOME": str(tmp_path), "MARK": "x"}).get_token(SCOPE)
+    assert token.token == "tok-x"
+    monkeypatch.setenv("PATH", str(mine))
+    with pytest.raises(AuthUnavailable, match="not installed"):
+        AzureCliCredential({"PATH": str(tmp_path / "nothing-here"), "HOME": str(tmp_path)}).get_token(SCOPE)

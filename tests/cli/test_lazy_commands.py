@@ -72,3 +72,21 @@ def test_help_imports_no_command_module_and_shows_each_real_summary():
     for name, (registered, own) in real.items():
         assert registered == own, f"the registry's summary of {name} differs from its docstring's"
         assert re.search(rf"^  {name}\s+{re.escape(registered[:20])}", helped, re.MULTILINE), name
+
+
+def test_help_is_as_wide_as_the_environment_given_says_without_loading_shutil():
+    """Issue 18: the help's width comes from the run's own environment (COLUMNS, else the terminal of
+    its stdout, else 80) as click would compute it, not from the process's; and click's own way to it
+    (shutil, ~3 ms) is not loaded."""
+    from tests.conftest import call_cli, cli_env
+
+    for columns in ("60", "200"):
+        ours = call_cli("--help", env=cli_env(COLUMNS=columns)).stdout.decode()
+        clicks = subprocess.run([sys.executable, "-c", "import click\nfrom sercon.cli import cli\n"
+                                 "cli.main(['--help'], prog_name='sercon', obj=None)"],
+                                capture_output=True, text=True, env=cli_env(COLUMNS=columns)).stdout
+        assert ours == clicks, columns  # the width click itself takes from the process (shutil)
+    assert call_cli("--help", env=cli_env(COLUMNS="60")).stdout != call_cli("--help", env=cli_env(COLUMNS="200")).stdout
+    code = ("import sys; from sercon.cli import main; main(['--help']); "
+            "print('SHUTIL=' + str('shutil' in sys.modules))")
+    assert "SHUTIL=False" in fresh(code)

@@ -13,11 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sercon.choices import parse_size
 from sercon.journal import store
 from sercon.journal.reader import Journal, ReadNotes, read_records
 from sercon.journal.record import EVENT, OUTPUT
 from sercon.journal.settings import journal_settings, open_journal
-from sercon.journal.store import NULL_JOURNAL, JournalWriter, journal_name, parse_size, segments
+from sercon.journal.store import NULL_JOURNAL, JournalWriter, journal_name, segments
 from tests.support.waiting import wait_for
 
 

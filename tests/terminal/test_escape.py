@@ -1,7 +1,8 @@
 import pytest
 
+from sercon.choices import parse_escape_key
 from sercon.errors import UsageError
-from sercon.terminal.escape import MENU, EscapeMachine, Forward, Prompt, Run, parse_escape_key
+from sercon.terminal.escape import MENU, EscapeMachine, Forward, Prompt, Run
 from sercon.transport.base import BREAK, SYSRQ
 
 ESC = 0x1D

@@ -38,7 +38,7 @@ record = open(sys.argv[1], "a", buffering=1)
 WATCH = ("prompt_toolkit", "rich", "msal", "websocket", "requests", "aiohttp", "sercon.azure",
          "sercon.cli.azure_commands", "sercon.cli.account_commands", "sercon.cli.demo", "sercon.cli.info",
          "sercon.terminal.control_server", "_hashlib", "concurrent.futures", "tomllib", "tempfile", "json",
-         "base64", "socket", "signal", "difflib")
+         "base64", "socket", "signal", "difflib", "sercon.trace")
 
 
 class Recording(serial_transport.SerialTransport):
@@ -137,7 +137,8 @@ def test_the_console_is_read_before_anything_heavy_is_imported(device, recorded)
     commands' modules, nor the control socket's server (started once the reader runs); no OpenSSL
     hashes, thread pools, TOML parser (no config file) or tempfile (XDG_RUNTIME_DIR is set), nor json,
     base64 and socket (the control socket's protocol, the jsonl log: a few ms together), nor `signal`'s
-    enums (the C module does) or difflib (for a name that matched nothing); and no
+    enums (the C module does) or difflib (for a name that matched nothing), nor the
+    wire trace's module (no --trace was given); and no
     regular expression of sercon's compiled (each costs a fraction of a millisecond)."""
     term, record = recorded()
     device.write(b"hello\r\n")

@@ -102,3 +102,14 @@ def test_a_real_qmp_socket_still_works(device, qemu_sockets):
     _, qmp = qemu_sockets
     result = run_cli("reset", "--yes", device.path, "--qmp", qmp)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_qmp_command_is_traced(device, qemu_sockets, tmp_path):
+    _, qmp = qemu_sockets
+    trace = tmp_path / "wire.trace"
+    result = run_cli("--trace", str(trace), "reset", "--yes", device.path, "--qmp", qmp)
+    assert result.returncode == 0, result.stderr
+    said = [line.split("] ", 1)[1] for line in trace.read_text().splitlines()]
+    steps = [event for event in said if event.startswith("qmp ")]
+    assert steps == [f"qmp execute qmp_capabilities socket={qmp}", "qmp return qmp_capabilities",
+                     f"qmp execute system_reset socket={qmp}", "qmp return system_reset"], said

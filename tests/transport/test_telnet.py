@@ -306,3 +306,26 @@ def test_telnet_url_through_sercon_send_and_sysrq():
     thread2.join(5)
     assert result.returncode == 0, result.stderr
     assert bytes([IAC, BRK]) + b"h" in bytes(got)
+
+
+def test_the_trace_names_each_command_and_a_subnegotiation_once_in_any_chunks():
+    """With a trace open, every received command is one line by name; a subnegotiation split anywhere
+    (a doubled IAC inside it too) is named once, by its option."""
+    import io
+
+    import sercon
+    from sercon.trace import Tracer
+    from sercon.transport.telnet import describe
+
+    wire = cmd(WILL, ECHO) + bytes([IAC, SB, 24, 1, IAC, IAC, 2, IAC, SE]) + cmd(DO, 31) + bytes([IAC, NOP]) + b"x"
+    for size in (1, 2, 5, len(wire)):
+        out = io.StringIO()
+        sercon.TRACE = Tracer(out, owned=False)
+        try:
+            fed(TelnetParser(), wire, size)
+        finally:
+            sercon.TRACE = None
+        said = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+        assert said == ["telnet recv WILL ECHO", "telnet recv SB TERMINAL-TYPE", "telnet recv DO NAWS",
+                        "telnet recv NOP"], (size, said)
+    assert describe(cmd(DO, BINARY) + cmd(WONT, 77) + bytes([IAC, BRK])) == ["DO BINARY", "WONT 77", "BRK"]

@@ -1,4 +1,5 @@
-"""The journal as a sink of the receive pipeline: every session kind keeps what the console printed.
+"""The journal as a sink of the receive pipeline (sercon/stream/sinks.py): every session kind keeps
+what the console printed.
 
 The journal (sercon/journal/) is opened on the first chunk, not before: nothing is loaded or
 created on the way to the console's first byte, and a session that never printed anything opens it

@@ -25,7 +25,6 @@ import os
 import re
 import select
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -39,7 +38,8 @@ from sercon.terminal.console import Chunk, KeyReader, RawConsole
 from sercon.terminal.escape import EscapeMachine, Forward, Prompt, Run
 from sercon.terminal.journal_sink import journal_sink
 from sercon.terminal.logfile import LineStamper, LogError, LogSink, SessionLog
-from sercon.terminal.prompt import at_login_prompt, at_secret_prompt, at_shell_prompt, stty_command
+from sercon.terminal.logout import log_out
+from sercon.terminal.prompt import at_secret_prompt, stty_command
 from sercon.terminal.reconnect import Reconnector
 from sercon.terminal.resize import ResizePolicy
 from sercon.terminal.screen import Screen, ScreenSink
@@ -54,8 +54,6 @@ if TYPE_CHECKING:
 
 TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
 EOF_DRAIN_TIMEOUT = 10.0
-LOGOUT_WAIT = 5.0
-LOGOUT_TRIES = 4  # shells to leave at most: `sudo -i` and `su` nest shells inside the login shell
 
 
 class Session:
@@ -296,45 +294,8 @@ class Session:
         self._tx.put((stty_command(rows, cols), TYPED))
 
     def _logout(self) -> None:
-        """Log the console out before leaving (Azure keeps a disconnected user logged in): the logout
-        again while a fresh shell prompt answers it (`sudo -i` or `su` left a shell below), and say so."""
-        tail = self._tail
-        if at_login_prompt(tail.data) or at_secret_prompt(tail.data):  # `exit` would be a user name or password
-            self.screen.status("the console is at a login or password prompt: nothing typed to log out")
-            return
-        exited = 0
-        for _ in range(LOGOUT_TRIES):
-            answer = self._logout_once()
-            if answer == "login":
-                shells = f"{exited + 1} shells exited, " if exited else ""
-                self.screen.status(f"logged out: {shells}the console is at a login prompt")
-                return
-            if answer != "shell":
-                break
-            exited += 1
-        if at_shell_prompt(tail.data):
-            self.screen.status(f"a shell prompt is still showing after {exited + 1} logouts: the console may "
-                               "still be logged in")
-        else:
-            self.screen.status("could not tell whether the console logged out (no login prompt seen)")
-
-    def _logout_once(self) -> str | None:
-        """Type the logout; "login" or "shell" for the prompt that answers it, None for none in time."""
-        tail = self._tail
-        start = seen = tail.count
-        self._tx.put((self.options.logout_sequence, TYPED))
-        deadline = time.monotonic() + LOGOUT_WAIT
-        while time.monotonic() < deadline and self._fatal is None:
-            time.sleep(0.3)
-            count, data = tail.count, tail.data
-            fresh = data[-max(1, count - start):]
-            if count > start and at_login_prompt(data):
-                return "login"
-            # A new line was printed (the logout was taken, not just redrawn) and the prompt stays.
-            if count > start and count == seen and b"\n" in fresh and at_shell_prompt(data):
-                return None if re.search(rb"(?i)(stopped|suspended) jobs", fresh) else "shell"  # bash's guard
-            seen = count
-        return None
+        log_out(self._tail, self._tx.put, self.options.logout_sequence, self.screen.status,
+                lambda: self._fatal is not None)
 
     def _toggle_log(self) -> None:
         if self.log is not None and self.log.active:

@@ -46,20 +46,35 @@ class Pipeline:
 class Tail:
     """The console's last *size* bytes (is a prompt showing?) and how many came in all.
 
-    Written by the reader only; other threads read ``data`` and ``count``, each a value replaced
-    whole (one copy a chunk), so a reader gets a consistent tail, if perhaps one chunk old."""
+    Written by the reader only: a chunk is appended to a list of parts (no copy), and the parts are
+    joined into one once they hold twice *size*, so a chunk costs no copy of the tail. Other threads
+    read ``data`` (a join of the parts, a list whose appends are atomic) and ``count``: a consistent
+    tail, if perhaps one chunk old."""
 
-    __slots__ = ("data", "count", "size")
+    __slots__ = ("_parts", "_held", "count", "size")
 
     def __init__(self, size: int = TAIL) -> None:
-        self.data = b""
+        self._parts: list[bytes] = []
+        self._held = 0  # bytes in the parts
         self.count = 0
         self.size = size
 
     def rx(self, data: bytes) -> None:
-        size = self.size
-        self.data = data[-size:] if len(data) >= size else self.data[len(data) - size:] + data  # one copy
+        self._parts.append(data)
+        self._held += len(data)
         self.count += len(data)
+        if self._held >= 2 * self.size:
+            kept = b"".join(self._parts)[-self.size:]
+            self._parts, self._held = [kept], len(kept)  # a new list: a reader joins the old one undisturbed
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self._parts)[-self.size:]
+
+    @data.setter
+    def data(self, data: bytes) -> None:
+        """Only from the thread that feeds it (rescue cuts what it already searched)."""
+        self._parts, self._held = [data], len(data)
 
 
 class PasteMode:

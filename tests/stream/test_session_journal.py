@@ -198,3 +198,19 @@ def test_an_nmi_is_an_event_in_the_targets_journal(device, tmp_path):
     assert result.returncode == 0, result.stderr
     kinds = [(e["event"], e.get("kind")) for e in events(records(state))]
     assert kinds[0] == ("opened", "nmi") and ("nmi", None) in kinds, kinds
+
+
+def test_journal_input_keeps_typed_lines_but_never_a_password(device, terminal, tmp_path):
+    term = terminal("connect", device.path, "--journal-input", env=cli_env(XDG_STATE_HOME=str(tmp_path))).connected()
+    device.write(b"web1 login: ")
+    term.wait_text("web1 login:")
+    term.send(b"ops\r")
+    device.expect(b"ops\r")
+    device.write(b"\r\nPassword: ")
+    term.wait_text("Password:")
+    term.send(b"hunter2\r")
+    device.expect(b"hunter2\r")
+    term.send(MENU_KEY + b"q")
+    assert term.wait_exit() == 0
+    typed = b"".join(r.data for r in records(tmp_path) if r.kind == INPUT)
+    assert typed == b"ops\r", typed

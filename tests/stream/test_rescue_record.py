@@ -87,3 +87,45 @@ def test_the_rescue_goes_on_when_its_log_cannot_be_written(tmp_path, monkeypatch
     assert result.failure is not None and result.failure.where == "prompt"
     assert len(statuses) == 1 and "cannot open log file" in statuses[0]
     assert all_journals({"XDG_STATE_HOME": str(tmp_path / "state")}) == []  # journal=False: none made
+
+
+def _qmp_machine(path: str, on_reset) -> None:
+    """A QMP socket that agrees to everything and runs *on_reset* when told to reset the machine."""
+    import contextlib
+    import socket
+    import threading
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(4)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), server:
+            while True:
+                conn, _ = server.accept()
+                with conn, conn.makefile("rwb") as stream:
+                    stream.write(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+                    stream.flush()
+                    while line := stream.readline():
+                        stream.write(b'{"return": {}}\n')
+                        stream.flush()
+                        if b"system_reset" in line:
+                            on_reset()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def test_sercon_rescue_puts_the_rescue_phase_in_its_log_and_the_journal(device, tmp_path):
+    from tests.conftest import cli_env, run_cli
+
+    qmp, log, state = str(tmp_path / "qmp.sock"), tmp_path / "rescue.log", tmp_path / "state"
+    _qmp_machine(qmp, lambda: device.write(GRUB_PROMPT))
+    result = run_cli("rescue", device.path, "--qmp", qmp, "--yes", "--log", str(log), "--timeout", "5",
+                     env=cli_env(XDG_STATE_HOME=str(state)), timeout=60)
+    assert result.returncode == 6, result.stderr  # GRUB at its command line, nobody at a terminal to take it
+    assert GRUB_PROMPT in log.read_bytes()
+    [journal] = all_journals({"XDG_STATE_HOME": str(state)})
+    found = list(read_records(journal, ReadNotes()))
+    assert GRUB_PROMPT in b"".join(r.data for r in found if r.kind == OUTPUT)
+    closed = [r.fields for r in found if r.kind == EVENT and r.fields["event"] == "closed"]
+    assert closed and closed[-1]["code"] == 6, closed

@@ -213,15 +213,29 @@ def terminal():
         term.close()
 
 
+REAL_GUESTS = "tests/qemu/"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist hands out work a test file at a time, but the real guests (tests/qemu) all at once, to one
+    worker, one after another: they share a built image and each keeps a CPU busy. (xdist's own
+    `--dist loadgroup` does not group under pytest 9: the group goes into a node id pytest no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RealGuestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return REAL_GUESTS if nodeid.startswith(REAL_GUESTS) else nodeid.split("::", 1)[0]
+
+    return RealGuestsTogether(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """The real guests run one after another on one worker (they share a built image, and each keeps
-    a CPU busy), and last: the workers take groups in this order, so the guests do not boot while three
-    other workers load the same two cores (a guest slowed that much misses its timeouts). The slow tests
-    are skipped unless SERCON_SLOW=1 (as .ci/run sets) or `-m` names them."""
-    guests = [item for item in items if "tests/qemu/" in item.nodeid]
-    for item in guests:
-        item.add_marker(pytest.mark.xdist_group("real-guests"))
-    items[:] = [item for item in items if "tests/qemu/" not in item.nodeid] + guests
+    """The real guests come last: the workers take files in this order, so the guests do not boot while
+    three other workers load the same two cores (a guest slowed that much misses its timeouts). The
+    slow tests are skipped unless SERCON_SLOW=1 (as .ci/run sets) or `-m` names them."""
+    guests = [item for item in items if item.nodeid.startswith(REAL_GUESTS)]
+    items[:] = [item for item in items if not item.nodeid.startswith(REAL_GUESTS)] + guests
     if RUN_SLOW or "slow" in (config.getoption("markexpr") or ""):
         return
     skip = pytest.mark.skip(reason="slow on purpose: SERCON_SLOW=1 (as .ci/run sets) or -m slow runs it")

@@ -16,7 +16,8 @@ MAY_IMPORT = {
     "azure": {"core", "transport"},
     "terminal": {"core", "transport"},
     "rescue": {"core", "transport", "terminal"},
-    "cli": {"core", "transport", "azure", "terminal", "rescue", "emulator"},
+    "transfer": {"core", "transport"},
+    "cli": {"core", "transport", "azure", "terminal", "rescue", "transfer", "emulator"},
     "emulator": {"core", "transport"},
 }
 COMMAND_MODULES = {"session_commands", "rescue_command", "azure_commands", "account_commands",

@@ -26,7 +26,10 @@ FAR_SIDE = ("start the receiver on the far side first, then send: `loadx` (XMODE
             "in U-Boot, `rx -c FILE` (XMODEM) or `rb` (YMODEM) in a shell")
 _SLICE = 0.2  # longest wait between looks at `cancel`
 _SETTLE = 0.3  # lrzsz flushes its input right after it sends 'C' or ACK: a reply sent at once can be lost
-_LAST_WORD = 2.0  # lrzsz's rb exits without ACKing the batch's end: wait this long for a NAK, not a full timeout
+# A receiver may exit as it sends its last ACK and flush it from the line (lrzsz on a tty does): silence this
+# long after EOT means done. A receiver still there NAKs sooner: lrzsz's rx/rb wait 5 s or 13 s per block.
+END_SILENCE = 15.0
+_LAST_WORD = 2.0  # and rb never ACKs the batch's empty block 0: this long for a NAK, not a full timeout
 _QUIET = 0.1  # a start request is a 'C' or NAK on a line of its own, then quiet (not the C of "Connecting")
 
 
@@ -62,6 +65,8 @@ class SendReport:
     retransmits: int = 0
     crc: bool = True
     files: list[str] = field(default_factory=list)
+    #: False when an EOT met silence, not an ACK: the receiver had every block (each one ACKed) and then left.
+    end_acknowledged: bool = True
     seconds: float = 0.0
 
 
@@ -168,19 +173,20 @@ class _Sender:
             if self.link.read(64, min(_SLICE, remaining)).endswith(ABORT):
                 raise ReceiverCancelled("the receiver cancelled the transfer (CAN CAN)", FAR_SIDE)
 
-    def send(self, packet: bytes, what: str, silence_ends: bool = False) -> None:
-        """Send until ACKed, at most ``retries`` times; then the transfer ends (CAN CAN) with an error.
+    def send(self, packet: bytes, what: str, silence_ends: float | None = None) -> bool:
+        """Send until ACKed (True), at most ``retries`` times; then the transfer ends (CAN CAN) with an error.
 
-        ``silence_ends``: no answer at all means the receiver is done (it may exit before its last ACK)."""
+        ``silence_ends``: that long without any answer means the receiver is done (False): see END_SILENCE."""
         for attempt in range(self.retries):
             if attempt:
                 self.report.retransmits += 1
+                self.settle()  # right after its NAK the receiver flushes its input: a resend at once is lost
             self.check_cancel()
             self.link.write(packet)
-            if self.answer(_LAST_WORD if silence_ends else None):
-                return
-            if silence_ends and self.silent:
-                return
+            if self.answer(silence_ends):
+                return True
+            if silence_ends is not None and self.silent:
+                return False
         self.abort()
         raise TransferFailed(f"{what} was refused {self.retries} times in a row (NAK or no answer within "
                              f"{self.timeout:g} s); the receiver was told to stop",
@@ -203,7 +209,8 @@ class _Sender:
     def send_eot(self) -> None:
         """EOT until ACKed: lrzsz's receivers (and the YMODEM spec) NAK the first one to be sure."""
         self.settle()
-        self.send(bytes([EOT]), "the end of file (EOT)")
+        acked = self.send(bytes([EOT]), "the end of file (EOT)", silence_ends=max(self.timeout, END_SILENCE))
+        self.report.end_acknowledged = self.report.end_acknowledged and acked
 
 
 def _run(sender: _Sender, body: Callable[[], None]) -> SendReport:
@@ -273,6 +280,6 @@ def send_ymodem(port: ByteLink, files: Sequence[tuple[str, bytes]] | tuple[str, 
             sender.send_data(data, big=True)
             sender.send_eot()
             sender.wait_c()
-        sender.send(frame(0, b"", 128, True, pad=0), "the end of the batch (empty block 0)", silence_ends=True)
+        sender.send(frame(0, b"", 128, True, pad=0), "the end of the batch (empty block 0)", silence_ends=_LAST_WORD)
 
     return _run(sender, body)

@@ -104,29 +104,37 @@ class _Sender:
                 self.link.write(ABORT)
 
     def wait_start(self, timeout: float, checksum_ok: bool) -> None:
-        """Wait for the receiver's first 'C' (or NAK); text on the line that merely contains a C does not count."""
+        """Wait for the receiver's first 'C' (or NAK): one on a line of its own, or one sent alone between two
+        pauses (``rb`` prints "rb waiting to receive." and, a second later, its C on that line). The C of a
+        console's text ("Connecting") comes amid other bytes and does not count."""
         deadline = time.monotonic() + timeout
-        line = bytearray()
+        line, burst = bytearray(), bytearray()
         while (remaining := deadline - time.monotonic()) > 0:
             self.check_cancel()
             chunk = self.link.read(256, min(_QUIET, remaining))
+            burst += chunk
+            for byte in chunk:
+                if byte == ord("\n"):
+                    line.clear()
+                elif byte != ord("\r"):
+                    line.append(byte)
+            if line.endswith(ABORT):
+                raise ReceiverCancelled("the receiver cancelled before the transfer began (CAN CAN)", FAR_SIDE)
             if chunk:
-                for byte in chunk:
-                    if byte == ord("\n"):
-                        line.clear()
-                    elif byte != ord("\r"):
-                        line.append(byte)
-                if line.endswith(ABORT):
-                    raise ReceiverCancelled("the receiver cancelled before the transfer began (CAN CAN)", FAR_SIDE)
-            elif line and all(byte in (CRC_START, NAK) for byte in line):
-                self.receiver_seen = True
-                self.report.crc = CRC_START in line
-                if not self.report.crc and not checksum_ok:
-                    self.abort()
-                    raise TransferFailed("the receiver asks for checksum XMODEM (NAK); YMODEM needs CRC ('C')",
-                                         "start a YMODEM receiver: `loady` in U-Boot, `rb` in a shell")
+                continue
+            request = next((bytes(b) for b in (line, burst) if b and all(x in (CRC_START, NAK) for x in b)), None)
+            burst.clear()
+            if request is not None:
+                self.started(CRC_START in request, checksum_ok)
                 return
         raise NoReceiver(f"no XMODEM/YMODEM receiver asked for the file within {timeout:g} s", FAR_SIDE)
+
+    def started(self, crc: bool, checksum_ok: bool) -> None:
+        self.receiver_seen, self.report.crc = True, crc
+        if not crc and not checksum_ok:
+            self.abort()
+            raise TransferFailed("the receiver asks for checksum XMODEM (NAK); YMODEM needs CRC ('C')",
+                                 "start a YMODEM receiver: `loady` in U-Boot, `rb` in a shell")
 
     def answer(self, wait: float | None = None) -> bool:
         """True on ACK; False on NAK or silence. Other bytes (a late 'C', line noise) are not answers."""

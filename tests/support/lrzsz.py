@@ -52,12 +52,15 @@ class FlipOnce:
 
 
 @contextlib.contextmanager
-def receiver(args: list[str], cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """Run an lrzsz receiver with its stdin and stdout on a pty slave; yield it and the master fd."""
+def receiver(args: list[str], cwd: Path, stderr_on_line: bool = False
+             ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """Run an lrzsz receiver with its stdin and stdout on a pty slave; yield it and the master fd.
+
+    ``stderr_on_line``: its messages go to the line too, as when someone types ``rx`` in a shell there."""
     master, slave = os.openpty()
     tty.setraw(slave)
     log = open(cwd / "receiver.log", "wb")  # noqa: SIM115 - closed below, after the process
-    process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=log, cwd=cwd, start_new_session=True)
+    process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave if stderr_on_line else log, cwd=cwd, start_new_session=True)
     try:  # the slave stays open here too: when its last holder closes it, the master loses unread output
         yield process, master
     finally:

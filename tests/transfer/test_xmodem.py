@@ -63,6 +63,21 @@ def test_xmodem_reaches_rx_intact(rx, tmp_path, size, mode):
     assert all(a[0] < b[0] for a, b in zip(seen, seen[1:], strict=False))  # progress only goes forward
 
 
+@pytest.mark.parametrize("program", ["rx", "rb"])
+def test_a_receiver_typed_in_a_shell_whose_messages_share_the_line(tmp_path, program):
+    """`rx -c FILE` typed at a shell prompt writes its messages to the same tty as the protocol."""
+    data = os.urandom(5000)
+    args = [need_program("rx"), "-c", "got.bin"] if program == "rx" else [need_program("rb")]
+    with receiver(args, tmp_path, stderr_on_line=True) as (process, master):
+        if program == "rx":
+            send_xmodem(FdLink(master), data, start_timeout=15)
+        else:
+            send_ymodem(FdLink(master), ("got.bin", data), start_timeout=15)
+        assert process.wait(15) == 0
+    received = (tmp_path / "got.bin").read_bytes()
+    assert received == data if program == "rb" else _xmodem_file(received, data) is None
+
+
 def test_a_checksum_receiver_gets_checksum_blocks(rx, tmp_path):
     data = os.urandom(3000)
     with receiver([rx, "got.bin"], tmp_path) as (process, master):  # no -c: rx starts with NAK

@@ -60,7 +60,8 @@ def receiver(args: list[str], cwd: Path, stderr_on_line: bool = False
     master, slave = os.openpty()
     tty.setraw(slave)
     log = open(cwd / "receiver.log", "wb")  # noqa: SIM115 - closed below, after the process
-    process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave if stderr_on_line else log, cwd=cwd, start_new_session=True)
+    process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave if stderr_on_line else log, cwd=cwd,
+                               start_new_session=True)
     try:  # the slave stays open here too: when its last holder closes it, the master loses unread output
         yield process, master
     finally:

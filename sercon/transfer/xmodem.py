@@ -207,7 +207,8 @@ class _Sender:
         while offset < len(data):
             size = 1024 if big and self.report.crc and len(data) - offset > 896 else 128
             chunk = data[offset:offset + size]
-            self.send(frame(seq, chunk, size, self.report.crc), f"block {seq} (bytes {offset} to {offset + len(chunk)})")
+            what = f"block {seq} (bytes {offset} to {offset + len(chunk)})"
+            self.send(frame(seq, chunk, size, self.report.crc), what)
             offset, seq = offset + len(chunk), seq + 1
             self.report.blocks += 1
             self.report.bytes_sent = before + offset

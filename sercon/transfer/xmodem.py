@@ -101,6 +101,7 @@ class _Sender:
         """Tell the receiver to stop, if one is there; the link may be gone already."""
         if self.receiver_seen:
             with contextlib.suppress(OSError, SerconError):
+                self.link.read(256, _SETTLE)  # lrzsz flushes its input just after an ACK: CANs sent then are lost
                 self.link.write(ABORT)
 
     def wait_start(self, timeout: float, checksum_ok: bool) -> None:

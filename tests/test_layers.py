@@ -18,7 +18,8 @@ MAY_IMPORT = {
     "azure": {"core", "transport"},
     "terminal": {"core", "transport", "journal", "stream"},
     "rescue": {"core", "transport", "terminal", "journal", "stream"},
-    "cli": {"core", "transport", "azure", "terminal", "rescue", "emulator", "journal", "stream"},
+    "transfer": {"core", "transport"},
+    "cli": {"core", "transport", "azure", "terminal", "rescue", "transfer", "emulator", "journal", "stream"},
     "emulator": {"core", "transport"},
 }
 COMMAND_MODULES = {"session_commands", "rescue_command", "azure_commands", "account_commands",

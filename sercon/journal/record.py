@@ -39,11 +39,14 @@ def encode(kind: int, when: float, payload: bytes) -> bytes:
     return _HEAD.pack(MAGIC, kind, when, len(payload), crc) + payload
 
 
-def encode_event(when: float, kind: str, fields: dict[str, object]) -> bytes:
+def event_payload(kind: str, fields: dict[str, object]) -> bytes:
     import json  # not on the way to the console's first byte
 
-    body = json.dumps({"event": kind, **fields}, default=str, ensure_ascii=False).encode()
-    return encode(EVENT, when, body)
+    return json.dumps({"event": kind, **fields}, default=str, ensure_ascii=False).encode()
+
+
+def encode_event(when: float, kind: str, fields: dict[str, object]) -> bytes:
+    return encode(EVENT, when, event_payload(kind, fields))
 
 
 @dataclass

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Union
 
 from sercon.choices import JOURNAL_MIN_SIZE
-from sercon.journal.record import INPUT, OUTPUT, encode, encode_event
+from sercon.journal.record import EVENT, INPUT, OUTPUT, encode, event_payload
 from sercon.journal.settings import DEFAULT_LIMIT
 
 MIN_LIMIT = JOURNAL_MIN_SIZE
 FLUSH_BYTES = 64 * 2**10  # write out when this much is buffered ...
 FLUSH_SECONDS = 0.5  # ... or this long after the first buffered chunk (a flusher thread sees to it)
+MAX_PENDING = 8 * FLUSH_BYTES  # a flusher this far behind (a stalled disk): the caller writes, and waits
 SEGMENTS = 8  # a segment is at most limit/SEGMENTS: dropping the oldest loses about an eighth
 KINDS = ("connect", "send", "rescue", "sysrq", "nmi", "reset", "watch")
 SUFFIX = ".jnl"
@@ -99,9 +100,11 @@ NULL_JOURNAL = NullJournal()
 
 
 class JournalWriter:
-    """Appends one session's records to its target's journal. output() only buffers (it runs on the
-    reader thread per chunk); the buffer goes to disk by size, by a flusher thread after FLUSH_SECONDS,
-    at each event and at close(). After an I/O error: on_error(message) once, then the writer is off."""
+    """Appends one session's records to its target's journal. output() only buffers the chunk with its
+    time (it runs on the reader thread per chunk: no encoding, no checksum, no write there); a flusher
+    thread encodes and writes the buffer FLUSH_SECONDS after its first chunk, or at once when it holds
+    FLUSH_BYTES; events and close() write at once. After an I/O error: on_error(message) once, then the
+    writer is off."""
 
     enabled = True
 
@@ -111,11 +114,12 @@ class JournalWriter:
         self.limit, self.record_input, self._on_error = limit, record_input, on_error
         self._fd: int | None = fd
         self._part, self._written = 0, 0
-        self._pending: list[bytes] = []
+        self._pending: list[tuple[int, float, bytes]] = []  # (record type, time, payload), not yet encoded
         self._pending_size = 0
         self._lock = threading.Lock()  # one writer of the file at a time (reader thread, flusher, caller)
         self._buffer_lock = threading.Lock()  # held only to append or take the buffer, never across a write
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # something is buffered
+        self._hurry = threading.Event()  # a full buffer: the flusher writes without waiting out FLUSH_SECONDS
         self._closed = False
         self._flusher: threading.Thread | None = None
 
@@ -153,9 +157,9 @@ class JournalWriter:
     def event(self, kind: str, /, **fields: object) -> None:
         if self._fd is None:
             return
-        record = encode_event(time.time(), kind, fields)
+        payload = event_payload(kind, fields)
         with self._buffer_lock:
-            self._pending.append(record)
+            self._pending.append((EVENT, time.time(), payload))
         self.flush()
 
     def flush(self) -> None:
@@ -169,6 +173,7 @@ class JournalWriter:
             self.event("ended")
         self._closed = True
         self._wake.set()
+        self._hurry.set()
         with self._lock:
             self._write_pending()
             if self._fd is not None:
@@ -179,14 +184,15 @@ class JournalWriter:
     def _add(self, kind: int, data: bytes) -> None:
         if self._fd is None or not data:
             return
-        record = encode(kind, time.time(), bytes(data))
         with self._buffer_lock:
-            self._pending.append(record)
+            self._pending.append((kind, time.time(), bytes(data)))
             self._pending_size += len(data)
-            full = self._pending_size >= FLUSH_BYTES
-        if full:
+            size = self._pending_size
+        if size >= MAX_PENDING:  # the flusher cannot keep up: write here (the session waits on the disk)
             self.flush()
             return
+        if size >= FLUSH_BYTES and not self._hurry.is_set():
+            self._hurry.set()
         if not self._wake.is_set():  # a plain read: the lock inside set() only once per flush
             self._wake.set()
         if self._flusher is None:
@@ -199,7 +205,8 @@ class JournalWriter:
             self._wake.clear()
             if self._closed:
                 return
-            time.sleep(FLUSH_SECONDS)  # gather what follows: one write per half second at most
+            self._hurry.wait(FLUSH_SECONDS)  # gather what follows, unless the buffer is full already
+            self._hurry.clear()
             self.flush()
 
     def _write_pending(self) -> None:
@@ -209,7 +216,7 @@ class JournalWriter:
             return
         if self._fd is None:
             return
-        blob = b"".join(records)
+        blob = b"".join([encode(kind, when, payload) for kind, when, payload in records])
         try:
             if self._written and self._written + len(blob) > self.limit // SEGMENTS:
                 self._next_part()

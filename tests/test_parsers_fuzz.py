@@ -74,6 +74,8 @@ TYPED = {  # values of the right type, many of them wrong all the same
                    st.sampled_from([8, 115200])),
     (int, float): st.one_of(st.sampled_from([1, 1.5, 2, 3, 0]), st.floats(), st.just(1)),
     bool: st.booleans(),
+    (str, int): st.one_of(st.sampled_from(["16MiB", "64KiB", "1k", "0", "-1MiB", "nan", "1e3G"]), TEXT,
+                          st.integers(-(2**63), 2**63 - 1)),  # journal_size: a size or a number of bytes
 }
 WELL_TYPED = st.lists(st.sampled_from(sorted(PROFILE_KEYS)).flatmap(
     lambda key: st.tuples(st.just(key), TYPED[PROFILE_KEYS[key]])), max_size=6).map(dict)

@@ -6,15 +6,17 @@ Its own module so that command modules import it, never each other.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sercon.cli.env import Env
-from sercon.errors import UsageError
+from sercon.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:
     from sercon.terminal.session_options import SessionOptions
     from sercon.transport.base import Transport
+    from sercon.transport.control import ControlTransport
 
 
 def session_options_from(prefs: dict[str, Any], environ: Mapping[str, str] | None = None) -> SessionOptions:
@@ -93,3 +95,36 @@ def unescape(text: str) -> bytes:
         return key_sequence(text)
     except ValueError as exc:
         raise UsageError(f"cannot read {text!r} as a key sequence: {exc}", r"write e.g. '\x04' or 'exit\r'") from exc
+
+
+def watch_running(env: Env, running: ControlTransport, label: str, escape: int | None) -> int:
+    """Watch a running session read-only (`sercon watch`, and a second `connect` that chose to watch)."""
+    from sercon.terminal.watcher import Watcher
+
+    watcher = Watcher(env.stdin, env.stdout_fd, env.info, escape)
+    try:
+        reply = running.watch()
+        who = f"pid {reply.get('pid', '?')}, tty {reply.get('tty') or 'none'}"
+        holder = reply.get("keyboard")
+        watcher.notice(f"watching {label} (the session of {who}"
+                       + (f"; the keyboard is with {holder})" if holder else ")"))
+        ended = watcher.session(running)
+    finally:
+        running.close()
+    if ended != "quit":
+        env.info(ended)
+    return int(ExitStatus.SUCCESS)
+
+
+def who_am_i(env: Env) -> str:
+    """How the other screen names this process when it takes the keyboard: user@host pid N, tty T."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    fd = env.stdin.fileno()
+    tty = os.ttyname(fd) if os.isatty(fd) else "none"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}, tty {tty}"

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sercon.cli.env import Env
-from sercon.errors import ExitStatus, UsageError
+from sercon.errors import DeviceBusy, ExitStatus, UsageError
 
 if TYPE_CHECKING:
     from sercon.terminal.session_options import SessionOptions
     from sercon.transport.base import Transport
-    from sercon.transport.control import ControlTransport
+    from sercon.transport.control import ControlTransport, SessionRunning
 
 
 def session_options_from(prefs: dict[str, Any], environ: Mapping[str, str] | None = None) -> SessionOptions:
@@ -125,6 +125,58 @@ def who_am_i(env: Env) -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}, tty {_tty(env)}"
+
+
+CHOICES = {"w": "watch", "k": "take the keyboard", "q": "quit"}
+
+
+def second_connect(env: Env, busy: SessionRunning, session: SessionOptions, label: str) -> int:
+    """A `connect` on a console that already has a session of this user: at a terminal, watch it or
+    take its keyboard (relayed through its control socket, so no second Azure connect call is made and
+    the console stays one session with one writer); without a terminal, refuse (exit 9) as before."""
+    from sercon.transport.control import find_session
+
+    if not env.stdin_is_tty():
+        raise busy
+
+    def check(answer: str) -> str:
+        answer = answer.strip().lower()[:1]
+        if answer not in CHOICES:
+            raise ValueError("answer w (watch), k (take the keyboard) or q (quit)")
+        return answer
+
+    answer = env.prompt(f"{busy.message}: w to watch it, k to take the keyboard, q to quit", "w", check)
+    if answer == "q":
+        return int(ExitStatus.SUCCESS)
+    running = find_session(busy.key, env.environ)
+    if running is None:
+        raise DeviceBusy("the other sercon session ended in the meantime", "run sercon connect again")
+    if answer == "w":
+        return watch_running(env, running, label, session.escape)
+    return take_keyboard(env, running, session, label)
+
+
+def take_keyboard(env: Env, running: ControlTransport, session: SessionOptions, label: str) -> int:
+    """This terminal types, through the running session (which now only watches); it gets the keyboard
+    back when this one quits."""
+    from sercon.terminal.session import Session
+    from sercon.transport.control import keyboard_line
+
+    try:
+        holder = running.describe()
+        running.take(who_am_i(env))
+        running.watch()  # the recent output, for context
+    except BaseException:
+        running.close()
+        raise
+    running.label = f"{label} (through the sercon session of {holder})"
+    env.info(f"{keyboard_line(who_am_i(env))} (you); the console stays with {holder}, which now only watches")
+    session.control_path = None  # the running session keeps the socket: send and watch still go there
+    session.reconnect = False  # when it ends, so does this one (exit 7): no connect call of our own
+    return int(Session(running, env.stdin, env.stdout_fd, session).run())
+
+
+def _tty(env: Env) -> str:
     fd = env.stdin.fileno()
-    tty = os.ttyname(fd) if os.isatty(fd) else "none"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}, tty {tty}"
+    return os.ttyname(fd) if os.isatty(fd) else "none"

@@ -26,6 +26,12 @@ def open_transport(target: Target, env: Env, identity: bool = False, options: Op
     if options.share and (running := find_session(console_key(target.url), env.environ)) is not None:
         env.info(f"using the running `sercon connect` to {target.url}")
         return running
+    if not options.share and not options.force and (running := find_session(console_key(target.url), env.environ)):
+        from sercon.transport.control import RUNNING_HINT, SessionRunning
+
+        who = running.describe()
+        running.close()
+        raise SessionRunning(f"already connected in another sercon ({who})", RUNNING_HINT, console_key(target.url))
     transport = SerialTransport(target.url, target.line, qmp=target.qmp)
     transport.open()
     return transport

@@ -297,6 +297,10 @@ class ControlTransport(Transport):
         self._action("reset")
 
 
+RUNNING_HINT = ("watch it: sercon watch TARGET; or --force ends it and connects here (at a terminal, sercon asks "
+                "whether to watch or take the keyboard)")
+
+
 class SessionRunning(DeviceBusy):
     """A second interactive session on a console that has one: the user chooses (watch, take the
     keyboard, or --force); *key* finds the running session again."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -77,25 +78,36 @@ def test_two_watchers_and_the_escape_key_then_q_quits(device, terminal, env):
     assert device.wait_for_size(0, 0) == b""  # nobody typed: nothing reached the device
 
 
-def test_a_watcher_that_never_reads_is_dropped_and_the_session_goes_on(device, terminal, env):
-    writer = terminal("connect", device.path, env=env).connected()
-    session_listening(device, env)
-    [path] = (Path(env["XDG_RUNTIME_DIR"]) / "sercon").iterdir()
-    stalled = socket.socket(socket.AF_UNIX)
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.connect(str(path))
-    stalled.sendall(b'{"op": "watch"}\n')  # and then never reads
-    block = b"".join(b"%06d %s\r\n" % (i, b"x" * 90) for i in range(30000))  # ~3 MB: past its 1 MiB queue
-    device.write(block)
-    writer.wait_raw(b"029999 x+\r\n", timeout=60)  # the writer's screen got all of it, in time
-    received = b""
-    stalled.settimeout(20)
-    while chunk := stalled.recv(1 << 20):  # the session cuts it off: the end comes
-        received += chunk
-    assert received.endswith(b'{"error": "dropped: too slow"}\n')
-    assert b"029999" not in received
-    writer.send(b"\x1dq")
-    assert writer.wait_exit() == 0
+def test_a_watcher_that_never_reads_is_dropped_and_the_session_goes_on(device, env):
+    writer = subprocess.Popen([*SERCON, "connect", device.path], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # no pty: 1 MB through pyte is slow
+    shown = bytearray()
+    reader = threading.Thread(target=read_into, args=(writer.stdout, shown), daemon=True)
+    reader.start()
+    try:
+        session_listening(device, env)
+        [path] = (Path(env["XDG_RUNTIME_DIR"]) / "sercon").iterdir()
+        stalled = socket.socket(socket.AF_UNIX)
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(str(path))
+        stalled.sendall(b'{"op": "watch"}\n')  # and then never reads
+        block = b"".join(b"%06d %s\r\n" % (i, b"x" * 90) for i in range(12000))  # 1.6 MB as base64: past 1 MiB
+        device.write(block)
+        wait_for(lambda: b"011999 " in shown, what="the writer's output of the whole block")
+        assert block in shown  # the session's own output: whole, in order
+        received = b""
+        stalled.settimeout(20)
+        while chunk := stalled.recv(1 << 20):  # the session cut it off: its end comes
+            received += chunk
+        assert received.endswith(b'{"error": "dropped: too slow"}\n')
+    finally:
+        writer.stdin.close()
+        writer.wait(timeout=20)
+
+
+def read_into(stream, shown: bytearray) -> None:
+    while data := stream.read1(65536):
+        shown += data
 
 
 def test_no_session_on_a_device_reads_it_read_only(device, terminal, env):
@@ -122,3 +134,62 @@ def test_a_missing_device_is_not_found(env, tmp_path):
                             timeout=30)
     assert result.returncode == 4, result.stderr
     assert not os.path.exists(missing)
+
+
+# -- a second connect on the same console ----------------------------------------------------------
+
+def test_second_connect_without_a_terminal_refuses_with_the_fix(device, terminal, env):
+    writer = terminal("connect", device.path, env=env).connected()
+    session_listening(device, env)
+    result = subprocess.run([*SERCON, "connect", device.path], env=env, capture_output=True,
+                            stdin=subprocess.DEVNULL, timeout=30)
+    assert result.returncode == 9, result.stderr
+    assert b"sercon watch" in result.stderr and b"--force" in result.stderr
+    assert writer.child.isalive()
+    writer.send(b"\x1dq")
+    assert writer.wait_exit() == 0
+
+
+def test_second_connect_can_watch(device, terminal, env):
+    writer = terminal("connect", device.path, env=env).connected()
+    session_listening(device, env)
+    second = terminal("connect", device.path, env=env, cols=200)
+    second.wait_text("w to watch it, k to take the keyboard, q to quit")
+    second.send(b"w\r")
+    second.wait_text(NOTICE)
+    device.write(b"seen by both\r\n")
+    second.wait_text("seen by both")
+    second.send(b"ignored\r")
+    writer.send(b"from the writer\r")
+    device.expect(b"from the writer\r")
+    second.send(b"\x03")
+    assert second.wait_exit() == 0
+    assert b"ignored" not in device.wait_for_size(0, 0)
+    writer.send(b"\x1dq")
+    assert writer.wait_exit() == 0
+
+
+def test_second_connect_takes_the_keyboard_and_gives_it_back(device, terminal, env):
+    first = terminal("connect", device.path, env=env, cols=200).connected()
+    session_listening(device, env)
+    second = terminal("connect", device.path, env=env, cols=200)
+    second.wait_text("w to watch it, k to take the keyboard, q to quit")
+    second.send(b"k\r")
+    second.wait_text("the keyboard is now with")
+    second.wait_text("(you)")
+    first.wait_text("the keyboard is now with")  # both screens say who has it
+    assert f"pid {second.child.pid}" in first.text()
+    first.send(b"old writer\r")
+    second.send(b"new writer\r")
+    device.expect(b"new writer\r")
+    device.write(b"answer\r\n")
+    first.wait_text("answer")
+    second.wait_text("answer")
+    second.send(b"\x1dq")
+    assert second.wait_exit() == 0
+    first.wait_text("the keyboard is back with you")
+    first.send(b"mine again\r")
+    device.expect(b"mine again\r")
+    assert b"old writer" not in device.wait_for_size(0, 0)  # typed while the other had the keyboard: dropped
+    first.send(b"\x1dq")
+    assert first.wait_exit() == 0

@@ -32,8 +32,10 @@ from sercon.targets import AzureTarget, SerialTarget
               help="Seconds between polls of an Azure VM's boot log (when no session runs).")
 @click.pass_obj
 def watch(env: Env, target: str | None, identity: bool, interval: float, **options: Any) -> int:
-    """Watch TARGET's console read-only: a running `sercon connect` (its last output first, then live),
-    else an Azure VM's boot log or a local device. Your keys never reach the console.
+    """Watch TARGET's console read-only (a running `sercon connect`, else the boot log or the device).
+
+    A running session's last output comes first, then live output. Your keys never reach the console;
+    Ctrl-C or the escape key then q quits.
     """
     from sercon.config import escape_key
     from sercon.transport.control import find_session

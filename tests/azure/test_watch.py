@@ -46,3 +46,29 @@ def test_watch_joins_a_running_session_without_a_connect_call_of_its_own(azure):
     finally:
         writer.send(b"\x1dq")
         writer.wait_exit()
+
+
+def test_taking_the_keyboard_of_an_azure_session_makes_no_connect_call(azure):
+    first = start(azure, "-g", "prod-rg", "web1", cols=200)
+    second = None
+    try:
+        runtime = Path(azure.env["XDG_RUNTIME_DIR"]) / "sercon"
+        wait_for(lambda: runtime.is_dir() and any(runtime.iterdir()), what="the session's control socket")
+        calls = connect_calls(azure)
+        second = Terminal(["connect", "-g", "prod-rg", "web1"], env=azure.env, cols=200)
+        second.wait_text("w to watch it, k to take the keyboard, q to quit", timeout=20)
+        second.send(b"k\r")
+        second.wait_text("the keyboard is now with")
+        first.wait_text("the keyboard is now with")
+        second.send(b"azureuser\r")
+        first.wait_text("Password:")
+        second.wait_text("Password:")
+        assert connect_calls(azure) == calls  # one console session, the first one's
+        second.send(b"\x1dq")
+        assert second.wait_exit() == 0
+        first.wait_text("the keyboard is back with you")
+    finally:
+        if second is not None:
+            second.close()
+        first.send(b"\x1dq")
+        first.wait_exit()

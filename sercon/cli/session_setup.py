@@ -174,6 +174,7 @@ def take_keyboard(env: Env, running: ControlTransport, session: SessionOptions, 
     env.info(f"{keyboard_line(who_am_i(env))} (you); the console stays with {holder}, which now only watches")
     session.control_path = None  # the running session keeps the socket: send and watch still go there
     session.reconnect = False  # when it ends, so does this one (exit 7): no connect call of our own
+    session.journal = False  # the running session journals the console already: once is enough
     return int(Session(running, env.stdin, env.stdout_fd, session).run())
 
 

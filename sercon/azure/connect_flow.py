@@ -154,14 +154,12 @@ def _suspects(rows: list[CheckResult]) -> list[str]:
 def take_from_own_session(running: ControlTransport, key: str, environ: dict[str, str], force: bool,
                           notify: Callable[[str], None]) -> None:
     """A second interactive session would silently take the console from the user's first one."""
-    from sercon.transport.control import find_session
+    from sercon.transport.control import RUNNING_HINT, SessionRunning, find_session
 
     try:
         if not force:
             who = running.describe()
-            raise DeviceBusy(f"already connected in another sercon ({who})",
-                             "quit that session, or use it: sercon send/sysrq/nmi/reset go through it; "
-                             "--force ends it and connects here")
+            raise SessionRunning(f"already connected in another sercon ({who})", RUNNING_HINT, key)
         notify(f"ending your other sercon session ({running.describe()}): --force")
         running.release()
     finally:

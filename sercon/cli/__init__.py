@@ -99,6 +99,9 @@ COMMAND_TABLE: tuple[tuple[str, dict[str, str]], ...] = (
         "nmi": "Send a non-maskable interrupt (asks first unless --yes).",
         "reset": "Hard-reset the machine, like pressing its reset button (asks first unless --yes).",
     }),
+    ("watch_command", {
+        "watch": "Watch TARGET's console read-only (a running `sercon connect`, else the boot log or the device).",
+    }),
     ("rescue_command", {
         "rescue": "Reboot TARGET into a root shell through GRUB, then attach the console.",
     }),

@@ -24,7 +24,7 @@ from sercon.cli.options import (
     target_argument,
     target_options,
 )
-from sercon.cli.session_setup import run_session, session_options_from
+from sercon.cli.session_setup import run_session, second_connect, session_options_from
 from sercon.errors import ExitStatus
 
 
@@ -47,7 +47,12 @@ def connect(env: Env, target: str | None, identity: bool, **options: Any) -> int
     resolved, prefs = resolve(env, target, options)
     session = session_options_from(prefs, env.environ)
     open_options = OpenOptions(share=False, force=session.take_back, checks=not prefs.get("no_checks"))
-    transport = open_transport(resolved, env, identity, open_options)
+    from sercon.transport.control import SessionRunning
+
+    try:
+        transport = open_transport(resolved, env, identity, open_options)
+    except SessionRunning as busy:  # the user's own session has it: watch it, or take its keyboard
+        return second_connect(env, busy, session, resolved.label)
     if prefs.get("replay"):
         from sercon.cli.session_setup import show_replay
 

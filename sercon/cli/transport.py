@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from sercon.cli.env import Env
 from sercon.targets import AzureTarget, Target
 from sercon.transport.base import Transport
 from sercon.transport.options import OpenOptions
+
+if TYPE_CHECKING:
+    from sercon.transport.control import ControlTransport
 
 __all__ = ["OpenOptions", "connecting", "open_transport"]
 
@@ -26,9 +30,27 @@ def open_transport(target: Target, env: Env, identity: bool = False, options: Op
     if options.share and (running := find_session(console_key(target.url), env.environ)) is not None:
         env.info(f"using the running `sercon connect` to {target.url}")
         return running
+    if not options.share and not options.force and (running := _own_session(console_key(target.url), env)):
+        from sercon.transport.control import RUNNING_HINT, SessionRunning
+
+        who = running.describe()
+        running.close()
+        raise SessionRunning(f"already connected in another sercon ({who})", RUNNING_HINT, console_key(target.url))
     transport = SerialTransport(target.url, target.line, qmp=target.qmp)
     transport.open()
     return transport
+
+
+def _own_session(key: str, env: Env) -> ControlTransport | None:
+    """The user's own running `sercon connect` on a device, if any; a socket folder that cannot be used
+    is no session here (the device's own errors come first; the session says the rest)."""
+    from sercon.errors import SerconError
+    from sercon.transport.control import find_session
+
+    try:
+        return find_session(key, env.environ)
+    except SerconError:
+        return None
 
 
 def _open_azure(target: AzureTarget, env: Env, identity: bool, options: OpenOptions) -> Transport:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sercon.errors import SerconError
+from sercon.errors import DeviceBusy, SerconError
 from sercon.transport.control import PROTOCOL, encode, peer_uid
 
 MAX_PENDING = 1 << 20  # bytes queued for one client before it is dropped as too slow
@@ -29,8 +29,9 @@ MAX_LINE = 1 << 20  # a request longer than this is refused (and skipped up to i
 DROP_GRACE = 5.0  # how long a dropped client has to take its last lines (the reason) before the cut
 STOP_GRACE = 0.5  # how long stop() lets clients take what is queued for them
 POLL = 0.1  # how often a writer blocked on a full socket looks whether it should give up
+RING = 64 << 10  # the recent output a watcher is sent on joining
 ACTIONS = frozenset({"sysrq", "nmi", "reset", "break", "release"})
-OPS = ACTIONS | {"write", "hello"}
+OPS = ACTIONS | {"write", "hello", "watch", "take"}
 TOO_SLOW = encode({"error": "dropped: too slow"})
 
 
@@ -167,9 +168,14 @@ class ControlServer:
     """
 
     def __init__(self, path: Path, write: Callable[[bytes], None], act: Callable[[str, str | None], str],
-                 info: dict[str, object] | None = None) -> None:
+                 info: dict[str, object] | None = None,
+                 keyboard: Callable[[str | None], None] | None = None) -> None:
         self.path, self.write, self.act = path, write, act
         self.info = info or {}  # what "hello" answers: the session's pid and tty
+        self.keyboard = keyboard  # told who took the keyboard (None: it is back with the session's user)
+        self._holder: tuple[_Client, str] | None = None  # the client that took the keyboard, and who it is
+        self._ring: collections.deque[bytes] = collections.deque()  # the last RING bytes of output
+        self._ring_size = 0
         self._clients: list[_Client] = []
         self._lock = threading.Lock()
         self._server: socket.socket | None = None
@@ -215,15 +221,61 @@ class ControlServer:
     def _serve(self, client: _Client) -> None:
         try:
             for line in _lines(client.conn):
-                client.send(self._answer(line))
+                self._answer_to(client, line)
         except OSError:
             pass  # the client went away
         finally:
             with self._lock:
                 if client in self._clients:
                     self._clients.remove(client)
+                held = self._holder is not None and self._holder[0] is client
+            if held:
+                self._hand_keyboard(None)
             client.close(DROP_GRACE)  # a client that half-closed still gets its replies
             client.release()
+
+    def _answer_to(self, client: _Client, line: bytes | None) -> None:
+        """The reply to one line; for "watch", the recent output follows it with nothing lost or
+        repeated in between (broadcast holds the same lock)."""
+        with contextlib.suppress(BadRequest):
+            request = parse_request(line) if line is not None else None
+            if request is not None and request.op == "watch":
+                with self._lock:
+                    client.send(encode({"reply": "watch", "ok": True, "protocol": PROTOCOL, **self.info,
+                                        "keyboard": self._holder[1] if self._holder else None}))
+                    if self._ring:
+                        client.send(encode({"rx": base64.b64encode(b"".join(self._ring)).decode(), "replay": True}))
+                return
+            if request is not None and request.op == "take":
+                client.send(self._take(client, request.key))
+                return
+        client.send(self._answer(line))
+
+    def _take(self, client: _Client, who: str | None) -> bytes:
+        """Hand the keyboard to *client*: one writer per console, so not while another client has it."""
+        who = (who or "another sercon")[:200]
+        with self._lock:
+            if self._holder is not None and self._holder[0] is not client:
+                error = DeviceBusy(f"the keyboard is already with {self._holder[1]}",
+                                   "wait until that sercon quits, or watch: sercon watch TARGET")
+                return _reply("take", False, error.message, status=int(error.exit_status), hint=error.hint)
+            if self.keyboard is None:
+                return _reply("take", False, "this session cannot hand its keyboard over")
+            self._holder = (client, who)
+        self._hand_keyboard(who)
+        return encode({"reply": "take", "ok": True, **self.info})
+
+    def _hand_keyboard(self, who: str | None) -> None:
+        """The session's user and every client learn who has the keyboard now."""
+        with self._lock:
+            if who is None:
+                self._holder = None
+            clients = list(self._clients)
+        if self.keyboard is not None:
+            self.keyboard(who)
+        line = encode({"keyboard": who})
+        for client in clients:
+            client.send(line)
 
     def _answer(self, line: bytes | None) -> bytes:
         """The one reply to one line (None: a line too long to read)."""
@@ -249,13 +301,16 @@ class ControlServer:
 
     def broadcast(self, data: bytes) -> None:
         """Console output, to every client; never waits (a client that cannot keep up is dropped)."""
-        if not self._clients:
-            return
-        line = encode({"rx": base64.b64encode(data).decode()})
-        with self._lock:
-            clients = list(self._clients)
-        for client in clients:
-            client.send(line)
+        with self._lock:  # the ring and the clients' queues change together (see _answer_to)
+            self._ring.append(data)
+            self._ring_size += len(data)
+            while self._ring_size - len(self._ring[0]) >= RING:
+                self._ring_size -= len(self._ring.popleft())
+            if not self._clients:
+                return
+            line = encode({"rx": base64.b64encode(data).decode()})
+            for client in self._clients:
+                client.send(line)
 
     def stop(self) -> None:
         """Stop accepting, give clients STOP_GRACE to take what is queued, then cut them off."""

@@ -51,6 +51,7 @@ from sercon.wakeup import WakePipe
 
 if TYPE_CHECKING:
     from sercon.terminal.control_server import ControlServer
+    from sercon.terminal.watcher import WatchKeys
 
 TICK = 0.25  # how often the loop wakes while a log needs flushing or a lone Esc is held back
 EOF_DRAIN_TIMEOUT = 10.0
@@ -110,6 +111,7 @@ class Session:
             **{name: partial(self._actions.queue, name) for name in self._actions.table},
         }
         self.control: ControlServer | None = None  # set once the session runs (_start_control)
+        self._watch_keys: WatchKeys | None = None  # set while another sercon has the keyboard (keyboard_taken)
 
     @property
     def log(self) -> SessionLog | None:
@@ -169,7 +171,7 @@ class Session:
             return
         from sercon.terminal.session_control import ControlBridge
 
-        bridge = ControlBridge(self.transport, self._tx, self._actions, self._post_fatal)
+        bridge = ControlBridge(self.transport, self._tx, self._actions, self._post_fatal, self.keyboard_taken)
         try:
             self.control = bridge.start(self.options.control_path, self.stdin, self._interactive)
         except OSError as exc:  # a convenience, not the session: say so once and go on without it
@@ -179,6 +181,17 @@ class Session:
             self.screen.status(f"other sercon commands (send, sysrq) cannot reach this session: {why}")
             return
         self.rx.add(Call(self.control.broadcast))  # watchers: sent everything printed from now on
+
+    def keyboard_taken(self, who: str | None) -> None:
+        """Another sercon of this user took the keyboard (*who*), or gave it back (None): until then this
+        session only watches; its keys do not reach the console (one writer per console)."""
+        from sercon.terminal.watcher import WatchKeys
+        from sercon.transport.control import keyboard_line
+
+        keys = WatchKeys(self.options.escape) if who is not None else None
+        line = keyboard_line(who) if who is not None else "the keyboard is back with you"
+        self.screen.status(f"{line}; your keys do not reach the console, {keys.how_to_quit()}" if keys else line)
+        self._watch_keys = keys
 
     def _banner(self) -> str:
         esc = key_name(self.options.escape) if self.options.escape is not None else None
@@ -201,6 +214,9 @@ class Session:
             chunks: list[Chunk] = []
             if key_fd in ready:
                 data = keys.read()
+                if self._watch_keys is not None:  # another sercon has the keyboard: only a way out is read
+                    self._quit = self._watch_keys.feed(data) or keys.closed
+                    continue
                 # A keystroke's usual way, the fast path: plain typing that the menu passes on whole
                 # goes straight out, in as few calls as can be (each costs microseconds on a cold CPU).
                 if keys.plain and self._closed is None and self.machine.feed_plain(data):

@@ -27,14 +27,16 @@ class ControlBridge:
     """Input and actions from control clients, handed to the session's writer thread in order."""
 
     def __init__(self, transport: Transport, sender: Sender, actions: Actions,
-                 post_fatal: Callable[[BaseException], None]) -> None:
+                 post_fatal: Callable[[BaseException], None],
+                 keyboard: Callable[[str | None], None] | None = None) -> None:
         self.transport, self.sender, self.actions, self.post_fatal = transport, sender, actions, post_fatal
+        self.keyboard = keyboard  # told when another sercon takes the keyboard (`connect`, "take the keyboard")
 
     def start(self, path: Path, stdin: TextIO, interactive: bool) -> ControlServer:
         """Listen on *path*; "hello" tells clients this process and, when interactive, its terminal."""
         fd = stdin.fileno()
         tty = os.ttyname(fd) if interactive and os.isatty(fd) else None
-        server = ControlServer(path, self.write, self.act, {"pid": os.getpid(), "tty": tty})
+        server = ControlServer(path, self.write, self.act, {"pid": os.getpid(), "tty": tty}, self.keyboard)
         server.start()
         return server
 

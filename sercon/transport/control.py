@@ -17,6 +17,13 @@ A line that is not a JSON object, names an unknown op, or has a "key" that is no
 or "data" that is not base64 text, is answered {"reply": op-or-null, "ok": false, "error": "..."}.
 The hello reply carries "protocol": 2 from sessions that answer writes. A client that falls more
 than 1 MiB behind the console's output is sent {"error": "dropped: too slow"} and disconnected.
+
+Protocol 3 (issue 19) adds two ops; older sessions answer them as unknown ops, and older clients never
+send them. {"op": "watch"}: the reply (with pid, tty and "keyboard", who has it or null) is followed by
+the session's recent output (up to 64 KiB) as one {"rx": b64, "replay": true} line, then live output
+as for every client. {"op": "take", "key": WHO}: the client takes the keyboard from the session's user
+(whose keys then stop reaching the console) until it disconnects; refused (exit 9) while another client
+holds it. Every client is sent {"keyboard": WHO-or-null} when the keyboard changes hands.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sercon import paths
-from sercon.errors import ConnectionLost, ExitStatus, SerconError
+from sercon.errors import ConnectionLost, DeviceBusy, ExitStatus, SerconError
 from sercon.transport.base import BREAK, NMI, RESET, SYSRQ, Transport
 
 if TYPE_CHECKING:
@@ -43,7 +50,8 @@ if TYPE_CHECKING:
 REPLY_TIMEOUT = 60.0
 PROBE_TIMEOUT = 5.0  # a session that accepts but does not answer hello in this time is stuck
 DRAIN_SLICE = 0.2  # drain() looks again this often whether the reading has passed to it
-PROTOCOL = 2  # sessions of this protocol answer every write (so drain() can wait for them)
+PROTOCOL = 3  # 2: sessions answer every write (so drain() can wait for them); 3: watch and take
+WRITES_ANSWERED = 2
 ENDED = "the running sercon connect session ended"
 
 
@@ -121,6 +129,7 @@ class ControlTransport(Transport):
         self._acked = threading.Condition()  # notified when a write is answered
         self._receiving = threading.Lock()  # `send` reads in one thread and drains in another
         self._failed: ConnectionLost | None = None  # raised once the output before it is read
+        self.notices: collections.deque[str] = collections.deque()  # who has the keyboard, as it changes
 
     def open(self) -> None:
         """Already connected."""
@@ -178,6 +187,8 @@ class ControlTransport(Transport):
                 raise ValueError("not a JSON object")
             if "rx" in message:
                 self._rx.append(base64.b64decode(message["rx"], validate=True))
+            if "keyboard" in message and "reply" not in message:
+                self.notices.append(keyboard_line(message["keyboard"]))
         except (ValueError, TypeError, RecursionError) as exc:  # binascii.Error is a ValueError
             raise ConnectionLost(f"the running sercon connect session sent a line sercon cannot read: "
                                  f"{line[:60]!r}", "are both sercon the same version?") from exc
@@ -213,7 +224,7 @@ class ControlTransport(Transport):
 
     def drain(self) -> None:
         """Wait until the session has taken every write (so a session that ends cannot lose them)."""
-        if (self._info or {}).get("protocol", 0) < PROTOCOL:
+        if (self._info or {}).get("protocol", 0) < WRITES_ANSWERED:
             return  # an older session does not answer writes
         deadline = time.monotonic() + REPLY_TIMEOUT
         while (left := deadline - time.monotonic()) > 0:
@@ -250,6 +261,24 @@ class ControlTransport(Transport):
             return "pid unknown"
         return f"pid {self._info.get('pid', '?')}, tty {self._info.get('tty') or 'none'}"
 
+    def watch(self) -> dict:
+        """Join read-only: the reply (who holds the console and the keyboard); the recent output comes
+        next, read like live output. A session before protocol 3 sends live output only."""
+        try:
+            return self._action("watch")
+        except ConnectionLost:
+            raise
+        except SerconError:
+            return dict(self._info or {})
+
+    def take(self, who: str) -> dict:
+        """Take the keyboard from the session's user (see the protocol above); refused while someone
+        else has it (exit 9), or by a session too old to hand it over."""
+        if (self._info or {}).get("protocol", 0) < PROTOCOL:
+            raise SessionRunning(f"the running sercon session ({self.describe()}) is too old to hand the keyboard "
+                                 "over", "quit it, or use --force to end it and connect here")
+        return self._action("take", who)
+
     def release(self) -> None:
         """Ask the session to end (it exits 8); it may close the socket before it can answer."""
         with contextlib.suppress(ConnectionLost):
@@ -266,6 +295,26 @@ class ControlTransport(Transport):
 
     def reset(self) -> None:
         self._action("reset")
+
+
+RUNNING_HINT = ("watch it: sercon watch TARGET; or --force ends it and connects here (at a terminal, sercon asks "
+                "whether to watch or take the keyboard)")
+
+
+class SessionRunning(DeviceBusy):
+    """A second interactive session on a console that has one: the user chooses (watch, take the
+    keyboard, or --force); *key* finds the running session again."""
+
+    def __init__(self, message: str, hint: str | None = None, key: str = "") -> None:
+        super().__init__(message, hint)
+        self.key = key
+
+
+def keyboard_line(who: object) -> str:
+    """The line both screens show when the keyboard changes hands."""
+    if isinstance(who, str) and who:
+        return f"the keyboard is now with {who}"
+    return "the keyboard is back with the session that holds the console"
 
 
 def refusal(op: str, message: dict) -> SerconError:

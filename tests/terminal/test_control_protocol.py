@@ -226,7 +226,7 @@ def test_every_malformed_line_gets_an_error_reply(server, line, op, error):
     reply = client.reply()
     assert reply["reply"] == op and reply["ok"] is False and error in reply["error"]
     hello = client.ask({"op": "hello"})  # still serving
-    assert hello == {"reply": "hello", "ok": True, "protocol": 2, "pid": 42, "tty": None}
+    assert hello == {"reply": "hello", "ok": True, "protocol": 3, "pid": 42, "tty": None}
     assert server.stub.acts == [] and server.stub.writes == []
 
 
@@ -280,7 +280,7 @@ def test_fuzz_every_line_gets_exactly_one_reply(shared_server, lines):
             assert isinstance(reply["ok"], bool), (line, reply)
             assert reply["ok"] or isinstance(reply["error"], str), (line, reply)
         hello = client.ask({"op": "hello"})  # the next reply is this one's: no extra replies came before it
-        assert hello == {"reply": "hello", "ok": True, "protocol": 2, "pid": 42}
+        assert hello == {"reply": "hello", "ok": True, "protocol": 3, "pid": 42}
     finally:
         client.close()
     assert shared_server.stub.bad_types == []

@@ -40,7 +40,8 @@ class Sender:
         # session that only shows output never starts it, and the first read does not share the CPU with it.
         self.thread = threading.Thread(target=self._run, name="sercon-tx", daemon=True)
         self._start_lock = threading.Lock()
-        self._paced = PacedWriter(transport, paste_chunk, after=self.log_tx, stop=stop)
+        self._paced = PacedWriter(transport, paste_chunk, before=self._judge, after=self._log_judged, stop=stop)
+        self._judged = False  # was the piece going out now typed at a password prompt (the writer thread's)
         self.journal: JournalSink | None = None  # input goes there too with --journal-input (session.py)
 
     def put(self, item: TxItem) -> None:
@@ -59,13 +60,14 @@ class Sender:
     def typed(self, data: bytes) -> None:
         """Keystrokes go straight out when nothing is queued ahead of them (no thread hand-off)."""
         if self._queue.unfinished_tasks == 0:
+            secret = self._secret_now()
             try:
                 sent = self.transport.try_write(data)
             except ConnectionLost:
                 self.input_lost(len(data))
                 return
             if sent:
-                self.log_tx(data[:sent])
+                self.log_tx(data[:sent], secret)
             data = data[sent:]
         if data:
             self.put((data, TYPED))
@@ -91,14 +93,32 @@ class Sender:
         if lost:
             self.screen.status(f"{lost} byte{'s' if lost != 1 else ''} of input were dropped while disconnected")
 
-    def log_tx(self, data: bytes) -> None:
+    def _secret_now(self) -> bool:
+        """Is the console at a password prompt, asked before a write (only when a log or the journal's
+        input will want to know): once the write is out, the console may already show the next prompt."""
         journal = self.journal
-        if journal is not None and journal.record_input and not self.secret():  # a password is never kept
+        if (journal is not None and journal.record_input) or self.log() is not None:
+            return self.secret()
+        return False
+
+    def _judge(self, piece: bytes) -> None:
+        self._judged = self._secret_now()
+
+    def _log_judged(self, piece: bytes) -> None:
+        self.log_tx(piece, self._judged)
+
+    def log_tx(self, data: bytes, secret: bool | None = None) -> None:
+        """Input that went out, to the log and (with --journal-input) the journal; *secret*: it was typed
+        at a password prompt (asked before the write; None: ask now), so the journal never keeps it."""
+        if secret is None:
+            secret = self._secret_now()
+        journal = self.journal
+        if journal is not None and journal.record_input and not secret:  # a password is never kept
             journal.input(data)
         log = self.log()
         if log is not None:
             try:
-                log.tx(data, secret=self.secret())
+                log.tx(data, secret=secret)
             except LogError as exc:
                 self.screen.status(exc.message)
 
@@ -160,8 +180,9 @@ class Sender:
             self._send_paced(data, bracket=how == PASTE)
 
     def _send(self, data: bytes) -> None:
+        secret = self._secret_now()
         self.transport.write(data)
-        self.log_tx(data)
+        self.log_tx(data, secret)
 
     def _send_paced(self, data: bytes, bracket: bool) -> None:
         if bracket and self.bracketed():

@@ -124,6 +124,27 @@ class PtyDevice:
 
 
 @pytest.fixture
+def socat_device(tmp_path):
+    """A device that can vanish and come back at the same path, as a USB adapter does: (device path,
+    peer path, the socat processes, start() to plug it in again)."""
+    from tests.support.waiting import wait_for
+
+    socat = need_program("socat")
+    dev, peer = tmp_path / "ttyDEV", tmp_path / "ttyPEER"
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([socat, f"pty,raw,echo=0,link={dev}", f"pty,raw,echo=0,link={peer}"])
+        wait_for(lambda: dev.exists() and peer.exists(), 10, "socat's ptys")
+        return proc
+
+    procs = [start()]
+    yield dev, peer, procs, start
+    for proc in procs:
+        proc.terminate()
+        proc.wait()
+
+
+@pytest.fixture
 def device():
     dev = PtyDevice()
     yield dev

@@ -10,9 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import SERCON, cli_env, need_program
+from tests.support.socat import peer_write
 
 MENU_KEY = b"\x1d"
 
@@ -166,47 +165,17 @@ def test_menu_toggles_logging_and_timestamps(device, terminal, tmp_path):
     assert b"kept\r\n" in log.read_bytes() and re.search(rb"\] stamped", log.read_bytes())
 
 
-@pytest.fixture
-def socat_device(tmp_path):
-    """A device that can vanish and come back at the same path, as a USB adapter does."""
-    socat = need_program("socat")
-    dev, peer = tmp_path / "ttyDEV", tmp_path / "ttyPEER"
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([socat, f"pty,raw,echo=0,link={dev}", f"pty,raw,echo=0,link={peer}"])
-        deadline = time.monotonic() + 10
-        while not (dev.exists() and peer.exists()):
-            assert time.monotonic() < deadline, "socat made no ptys"
-            time.sleep(0.02)
-        return proc
-
-    procs = [start()]
-    yield dev, peer, procs, start
-    for proc in procs:
-        proc.terminate()
-        proc.wait()
-
-
-def _peer_write(peer: Path, data: bytes) -> None:
-    fd = os.open(peer, os.O_RDWR | os.O_NOCTTY)
-    try:
-        os.write(fd, data)
-        time.sleep(0.2)
-    finally:
-        os.close(fd)
-
-
 def test_reconnects_when_the_device_comes_back(socat_device, terminal):
     dev, peer, procs, start = socat_device
     term = terminal("connect", str(dev), cols=200).connected()
-    _peer_write(peer, b"before unplug\r\n")
+    peer_write(peer, b"before unplug\r\n")
     term.wait_text("before unplug")
     procs[0].terminate()
     procs[0].wait()
     term.wait_text("reconnecting in")
     procs.append(start())
     term.wait_text(f"reconnected to {dev}")
-    _peer_write(peer, b"after replug\r\n")
+    peer_write(peer, b"after replug\r\n")
     term.wait_text("after replug")
     term.send(MENU_KEY + b"q")
     assert term.wait_exit() == 0

@@ -3,50 +3,13 @@ answers the reset with what a machine would print, and progress recorded as plai
 
 from __future__ import annotations
 
-import queue
-from typing import ClassVar
-
 import pytest
 
 from sercon.errors import ExitStatus
 from sercon.rescue.console import RescueFailed
 from sercon.rescue.driver import RescuePlan
 from sercon.rescue.handover import HANDOVER, rescue
-from sercon.transport.base import RESET, Transport
-
-
-class ScriptedConsole(Transport):
-    """A console whose machine prints *after_reset* once reset; every key written is kept."""
-
-    controls: ClassVar[frozenset[str]] = frozenset({RESET})
-
-    def __init__(self, after_reset: bytes) -> None:
-        self.label = "scripted"
-        self.after_reset = after_reset
-        self.pending: queue.Queue[bytes] = queue.Queue()
-        self.written = b""
-        self.resets = 0
-        self.closed = False
-
-    def read(self, timeout: float | None) -> bytes:
-        try:
-            return self.pending.get(timeout=timeout)
-        except queue.Empty:
-            return b""
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def discard_input(self) -> None:
-        while not self.pending.empty():
-            self.pending.get_nowait()
-
-    def reset(self) -> None:
-        self.resets += 1
-        self.pending.put(self.after_reset)
-
-    def close(self) -> None:
-        self.closed = True
+from tests.support.rescue import ScriptedConsole
 
 
 class Recorded:

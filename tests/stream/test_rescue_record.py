@@ -3,42 +3,15 @@ a scripted guest as tests/rescue uses: GRUB at its command line after the reset.
 
 from __future__ import annotations
 
-import queue
-from typing import ClassVar
-
 from sercon.journal.reader import ReadNotes, all_journals, read_records
 from sercon.journal.record import EVENT, OUTPUT
 from sercon.rescue.driver import RescuePlan
 from sercon.rescue.handover import rescue
 from sercon.rescue.record import RescueRecord
 from sercon.terminal.session_options import SessionOptions
-from sercon.transport.base import RESET, Transport
+from tests.support.rescue import ScriptedConsole
 
 GRUB_PROMPT = b"\x1b[2J\x1b[H                             GNU GRUB  version 2.06\r\n\r\ngrub> "
-
-
-class ScriptedGuest(Transport):
-    """Prints *after_reset* once reset; keys written are kept."""
-
-    controls: ClassVar[frozenset[str]] = frozenset({RESET})
-
-    def __init__(self, after_reset: bytes) -> None:
-        self.label = "scripted-guest"
-        self.after_reset = after_reset
-        self.pending: queue.Queue[bytes] = queue.Queue()
-        self.written = b""
-
-    def read(self, timeout: float | None) -> bytes:
-        try:
-            return self.pending.get(timeout=timeout)
-        except queue.Empty:
-            return b""
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def reset(self) -> None:
-        self.pending.put(self.after_reset)
 
 
 class Progress:
@@ -61,7 +34,7 @@ def test_what_grub_printed_during_the_rescue_is_in_the_log_and_the_journal(tmp_p
     statuses: list[str] = []
     record = RescueRecord("scripted-guest", SessionOptions(log_path=str(log)), statuses.append)
     record.open()
-    result = rescue(ScriptedGuest(GRUB_PROMPT), RescuePlan("init=/bin/bash", step_timeout=5), Progress(),
+    result = rescue(ScriptedConsole(GRUB_PROMPT), RescuePlan("init=/bin/bash", step_timeout=5), Progress(),
                     interactive=True, record=record)
     record.close(result.exit_status, "rescue ended")
     assert result.failure is not None and result.failure.where == "prompt"  # GRUB's command line: handed over
@@ -81,7 +54,7 @@ def test_the_rescue_goes_on_when_its_log_cannot_be_written(tmp_path, monkeypatch
     record = RescueRecord("scripted-guest", SessionOptions(log_path=str(tmp_path / "no" / "such" / "dir.log")),
                           statuses.append, journal=False)
     record.open()
-    result = rescue(ScriptedGuest(GRUB_PROMPT), RescuePlan("init=/bin/bash", step_timeout=5), Progress(),
+    result = rescue(ScriptedConsole(GRUB_PROMPT), RescuePlan("init=/bin/bash", step_timeout=5), Progress(),
                     interactive=True, record=record)
     record.close(result.exit_status, "rescue ended")
     assert result.failure is not None and result.failure.where == "prompt"

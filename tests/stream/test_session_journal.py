@@ -3,10 +3,7 @@ cannot be written. Real ptys, the real CLI; the journal read back with its own r
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -14,8 +11,8 @@ import pytest
 from sercon.journal.reader import ReadNotes, all_journals, read_records
 from sercon.journal.record import EVENT, INPUT, OUTPUT, Record
 from sercon_emulator.ptyconsole import PtyConsole
-from tests.conftest import cli_env, need_program, run_cli
-from tests.support.waiting import wait_for
+from tests.conftest import cli_env, run_cli
+from tests.support.socat import peer_write
 
 MENU_KEY = b"\x1d"
 
@@ -106,46 +103,19 @@ def test_an_unwritable_journal_is_one_status_line_and_nothing_else_is_lost(devic
     assert raw.count(b"journal is off") == 1, raw[-2000:]
 
 
-@pytest.fixture
-def socat_device(tmp_path):
-    """A device that can vanish and come back at the same path, as a USB adapter does."""
-    socat = need_program("socat")
-    dev, peer = tmp_path / "ttyDEV", tmp_path / "ttyPEER"
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([socat, f"pty,raw,echo=0,link={dev}", f"pty,raw,echo=0,link={peer}"])
-        wait_for(lambda: dev.exists() and peer.exists(), 10, "socat's ptys")
-        return proc
-
-    procs = [start()]
-    yield dev, peer, procs, start
-    for proc in procs:
-        proc.terminate()
-        proc.wait()
-
-
-def _peer_write(peer: Path, data: bytes) -> None:
-    fd = os.open(peer, os.O_RDWR | os.O_NOCTTY)
-    try:
-        os.write(fd, data)
-        time.sleep(0.2)  # socat relays it before the peer closes
-    finally:
-        os.close(fd)
-
-
 def test_a_device_that_vanishes_and_returns_is_lost_then_reconnected_in_the_journal(socat_device, terminal,
                                                                                      tmp_path):
     dev, peer, procs, start = socat_device
     state = tmp_path / "state"
     term = terminal("connect", str(dev), env=cli_env(XDG_STATE_HOME=str(state)), cols=200).connected()
-    _peer_write(peer, b"before unplug\r\n")
+    peer_write(peer, b"before unplug\r\n")
     term.wait_text("before unplug")
     procs[0].terminate()
     procs[0].wait()
     term.wait_text("reconnecting in")
     procs.append(start())
     term.wait_text(f"reconnected to {dev}")
-    _peer_write(peer, b"after replug\r\n")
+    peer_write(peer, b"after replug\r\n")
     term.wait_text("after replug")
     term.send(MENU_KEY + b"q")
     assert term.wait_exit() == 0

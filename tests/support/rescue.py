@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import time
+from typing import ClassVar
 
+from sercon.transport.base import RESET, Transport
 from tests.conftest import Terminal
 
 PARAMETER = "rdinit=/bin/sh"
@@ -27,3 +30,37 @@ def assert_root_at(term: Terminal, parameter: str) -> None:
     assert found.start() >= mark
     assert found[1] == b"0"
     assert parameter.encode() in found[2].split()
+
+
+class ScriptedConsole(Transport):
+    """A console whose machine prints *after_reset* once reset; every key written is kept."""
+
+    controls: ClassVar[frozenset[str]] = frozenset({RESET})
+
+    def __init__(self, after_reset: bytes) -> None:
+        self.label = "scripted"
+        self.after_reset = after_reset
+        self.pending: queue.Queue[bytes] = queue.Queue()
+        self.written = b""
+        self.resets = 0
+        self.closed = False
+
+    def read(self, timeout: float | None) -> bytes:
+        try:
+            return self.pending.get(timeout=timeout)
+        except queue.Empty:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def discard_input(self) -> None:
+        while not self.pending.empty():
+            self.pending.get_nowait()
+
+    def reset(self) -> None:
+        self.resets += 1
+        self.pending.put(self.after_reset)
+
+    def close(self) -> None:
+        self.closed = True

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import SERCON, cli_env, need_program
-from tests.support.socat import peer_write
+from tests.support.socat import unplug_and_replug
 
 MENU_KEY = b"\x1d"
 
@@ -168,15 +168,7 @@ def test_menu_toggles_logging_and_timestamps(device, terminal, tmp_path):
 def test_reconnects_when_the_device_comes_back(socat_device, terminal):
     dev, peer, procs, start = socat_device
     term = terminal("connect", str(dev), cols=200).connected()
-    peer_write(peer, b"before unplug\r\n")
-    term.wait_text("before unplug")
-    procs[0].terminate()
-    procs[0].wait()
-    term.wait_text("reconnecting in")
-    procs.append(start())
-    term.wait_text(f"reconnected to {dev}")
-    peer_write(peer, b"after replug\r\n")
-    term.wait_text("after replug")
+    unplug_and_replug(term, socat_device)
     term.send(MENU_KEY + b"q")
     assert term.wait_exit() == 0
 

@@ -12,7 +12,7 @@ from sercon.journal.reader import ReadNotes, all_journals, read_records
 from sercon.journal.record import EVENT, INPUT, OUTPUT, Record
 from sercon_emulator.ptyconsole import PtyConsole
 from tests.conftest import cli_env, run_cli
-from tests.support.socat import peer_write
+from tests.support.socat import unplug_and_replug
 
 MENU_KEY = b"\x1d"
 
@@ -108,15 +108,7 @@ def test_a_device_that_vanishes_and_returns_is_lost_then_reconnected_in_the_jour
     dev, peer, procs, start = socat_device
     state = tmp_path / "state"
     term = terminal("connect", str(dev), env=cli_env(XDG_STATE_HOME=str(state)), cols=200).connected()
-    peer_write(peer, b"before unplug\r\n")
-    term.wait_text("before unplug")
-    procs[0].terminate()
-    procs[0].wait()
-    term.wait_text("reconnecting in")
-    procs.append(start())
-    term.wait_text(f"reconnected to {dev}")
-    peer_write(peer, b"after replug\r\n")
-    term.wait_text("after replug")
+    unplug_and_replug(term, socat_device)
     term.send(MENU_KEY + b"q")
     assert term.wait_exit() == 0
     found = records(state)

@@ -129,11 +129,17 @@ class LoginCredential:
             raise AuthUnavailable(f"sercon login: signed in at {saved.get('authority_host')}, not here")
         cache = self.store.load_cache()
         app = _public_app(self.cloud, saved["tenant"], cache)
-        account = next((a for a in app.get_accounts() if a["home_account_id"] == saved["home_account_id"]), None)
-        if account is None:
-            raise AuthUnavailable("sercon login: the cached sign-in is gone")
-        result = msal_call(self.name, lambda: app.acquire_token_silent([scope], account=account,
-                                                                       force_refresh=self._force_refresh))
+        try:  # the cache's shape was checked, but an entry may still lack a field msal reads
+            account = next((a for a in app.get_accounts() if a.get("home_account_id") == saved["home_account_id"]),
+                           None)
+            if account is None:
+                raise AuthUnavailable("sercon login: the cached sign-in is gone")
+            result = msal_call(self.name, lambda: app.acquire_token_silent([scope], account=account,
+                                                                           force_refresh=self._force_refresh))
+        except (KeyError, TypeError, AttributeError) as exc:
+            set_aside(self.store.cache_path, "the token cache", CacheDamaged(f"msal cannot read it: "
+                      f"{type(exc).__name__} {exc}"), self.store.warn)
+            raise AuthUnavailable("sercon login: the token cache was damaged and is set aside") from None
         self._force_refresh = False
         self.store.save_cache(cache)
         if result is None:

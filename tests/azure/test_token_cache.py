@@ -264,3 +264,22 @@ def test_sercon_login_says_plainly_when_its_sign_in_cannot_be_kept():
     with pytest.raises(SerconError) as raised:
         LoginStore({"XDG_CACHE_HOME": UNWRITABLE}).save_cache(cache, required=True)
     assert raised.value.exit_status == ExitStatus.USAGE and "XDG_CACHE_HOME" in (raised.value.hint or "")
+
+
+def test_an_entry_missing_a_field_msal_reads_is_set_aside_with_a_warning(signed_in):
+    """Found by the property test above in CI: one byte of a field's name changed (the account's
+    authority_type) passes the cache's shape check, and msal then raises KeyError reading the
+    accounts. The cache is set aside with a warning, and the sign-in ends in sercon's own error."""
+    azure, cache, good, account = signed_in
+    assert b'"authority_type"' in good
+    for leftover in set_aside(cache):
+        leftover.unlink()
+    cache.write_bytes(good.replace(b'"authority_type"', b'"authority_typ "'))
+    cache.chmod(0o600)
+    (cache.parent / "account.json").write_bytes(account)
+    env = user_env(azure)
+    warned: list[str] = []
+    with pytest.raises(SerconError):
+        LoginCredential(cloud_for(None, env), env, warned.append).get_token(cloud_for(None, env).arm_scope)
+    assert any("is damaged" in line and "moved it to" in line for line in warned), warned
+    assert not cache.exists() and set_aside(cache)

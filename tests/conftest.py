@@ -145,6 +145,21 @@ def socat_device(tmp_path):
 
 
 @pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 64 KiB file system (tmpfs; mounting needs root, as .ci/run has): a disk that fills up."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode:
+        message = f"cannot mount a small tmpfs ({done.stderr.decode().strip()}): the full-disk tests need root"
+        if REQUIRE_ALL:
+            pytest.fail(message + " -- SERCON_REQUIRE_ALL=1 forbids skipping")
+        pytest.skip("SKIPPED LOUDLY: " + message)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.fixture
 def device():
     dev = PtyDevice()
     yield dev

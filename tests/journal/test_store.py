@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import threading
 from pathlib import Path
 
@@ -129,18 +128,6 @@ def test_an_unwritable_folder_is_one_message_and_no_exception(tmp_path):
     writer.close()
     assert writer is NULL_JOURNAL
     assert len(messages) == 1 and "journal is off" in messages[0] and str(blocked) in messages[0]
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode:
-        pytest.skip(f"SKIPPED LOUDLY: cannot mount a small tmpfs ({done.stderr.decode().strip()}): "
-                    "the full-disk test needs root")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_a_full_disk_is_one_message_and_the_writer_goes_quiet(tiny_disk):

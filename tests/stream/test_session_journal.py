@@ -4,6 +4,7 @@ cannot be written. Real ptys, the real CLI; the journal read back with its own r
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,27 @@ def test_an_unwritable_journal_is_one_status_line_and_nothing_else_is_lost(devic
     raw = bytes(term.raw)
     assert all(line in raw for line in lines)  # the screen got every line
     assert raw.count(b"journal is off") == 1, raw[-2000:]
+
+
+def test_a_full_disk_loses_nothing_but_the_journal(device, terminal, tiny_disk, tmp_path):
+    """Issue 19: the journal on a 64 KiB file system that fills up mid-session. The screen and the
+    --log (on a disk with room) keep every line; the journal says so once and stops."""
+    log = tmp_path / "session.log"
+    term = terminal("connect", device.path, "--log", str(log), env=cli_env(XDG_STATE_HOME=str(tiny_disk)),
+                    cols=200).connected()
+    lines = [f"line {n:04d} ".encode() + b"x" * 400 for n in range(400)]  # 160 KiB into 64 KiB
+    # Written from a thread while the terminal is read: more than a pty holds would stall both ends.
+    writer = threading.Thread(target=device.write, args=(b"".join(line + b"\r\n" for line in lines),))
+    writer.start()
+    term.wait_raw(re.escape(lines[-1]), timeout=30)
+    writer.join()
+    device.write(b"still here\r\n")
+    term.wait_text("still here")
+    term.send(MENU_KEY + b"q")
+    assert term.wait_exit() == 0
+    raw, logged = bytes(term.raw), log.read_bytes()
+    assert all(line in raw and line in logged for line in lines)
+    assert raw.count(b"journal is off") == 1 and b"No space left on device" in raw, raw[-2000:]
 
 
 def test_a_device_that_vanishes_and_returns_is_lost_then_reconnected_in_the_journal(socat_device, terminal,

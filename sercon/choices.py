@@ -13,6 +13,7 @@ PASTE_CHUNK_MIN = 16  # bytes: a smaller write of pasted input only costs time
 STANDARD_BAUDS = (50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 14400, 19200, 28800, 31250,
                   38400, 57600, 74880, 115200, 128000, 230400, 250000, 256000, 460800, 500000, 576000, 921600,
                   1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)
+JOURNAL_DEFAULT_SIZE = 16 * 2**20  # bytes: a target's journal is kept to this unless journal_size says
 JOURNAL_MIN_SIZE = 64 * 2**10  # bytes: the least journal_size a target's journal is kept to
 # Menu keys that ordinary typing sends all the time: each one would open the menu instead.
 TYPED_KEYS = {0x0D: "Enter", 0x0A: "Enter (line feed)", 0x1B: "Esc, which starts every arrow and function key",

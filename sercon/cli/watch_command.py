@@ -8,8 +8,6 @@ A network URL (telnet, rfc2217, socket) has no read-only way in: it needs the ru
 
 from __future__ import annotations
 
-import contextlib
-import os
 from typing import Any
 
 import click
@@ -18,7 +16,7 @@ from sercon.cli.context import resolve
 from sercon.cli.env import Env
 from sercon.cli.options import Seconds, azure_options, azure_target_options, target_argument
 from sercon.cli.session_setup import watch_running
-from sercon.errors import ExitStatus, PreconditionFailed, SerconError
+from sercon.errors import ExitStatus, PreconditionFailed
 from sercon.targets import AzureTarget, SerialTarget
 
 
@@ -77,64 +75,16 @@ def _watch_azure(env: Env, target: AzureTarget, identity: bool, interval: float,
 
 
 def _watch_device(env: Env, target: SerialTarget, escape: int | None) -> int:
-    """The device opened read-only: raw input at its speed (so nothing is echoed back into it)."""
     from sercon.terminal.watcher import Watcher
+    from sercon.transport.read_only import opened_read_only, read_available
 
-    try:
-        fd = os.open(target.url, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError as exc:
-        error = SerconError(f"cannot open {target.url} read-only: {exc.strerror}",
-                            "check the device name (sercon list) and that you may read it")
-        if exc.errno in (2, 19):  # ENOENT, ENODEV
-            error.exit_status = ExitStatus.NOT_FOUND
-        elif exc.errno in (1, 13):  # EPERM, EACCES
-            error.exit_status = ExitStatus.AUTH
-        raise error from exc
-    try:
-        with _raw_input(fd, target.line.baud):
-            watcher = Watcher(env.stdin, env.stdout_fd, env.info, escape)
-            watcher.notice(f"no sercon session runs on {target.url}: reading the device itself, read-only")
-            ended = watcher.source(fd, lambda: _read(fd))
-    finally:
-        os.close(fd)
+    with opened_read_only(target.url, target.line.baud) as fd:
+        watcher = Watcher(env.stdin, env.stdout_fd, env.info, escape)
+        watcher.notice(f"no sercon session runs on {target.url}: reading the device itself")
+        ended = watcher.source(fd, lambda: read_available(fd))
     if ended != "quit":
         env.info(ended)
     return int(ExitStatus.SUCCESS)
-
-
-def _read(fd: int) -> bytes | None:
-    try:
-        return os.read(fd, 65536)
-    except BlockingIOError:
-        return None  # nothing after all
-    except OSError:
-        return b""  # the device went away: its end
-
-
-@contextlib.contextmanager
-def _raw_input(fd: int, baud: int):
-    """Raw input at *baud* while watching, the line's old settings back afterwards (a tty only)."""
-    import termios
-
-    try:
-        saved = termios.tcgetattr(fd)
-    except termios.error:
-        yield
-        return
-    attrs = [*saved[:6], list(saved[6])]
-    attrs[3] &= ~(termios.ICANON | termios.ECHO | termios.ECHONL | termios.ISIG | termios.IEXTEN)
-    attrs[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR | termios.ISTRIP | termios.IXON)
-    attrs[2] |= termios.CREAD | termios.CLOCAL
-    speed = getattr(termios, f"B{baud}", None)
-    if speed is not None:
-        attrs[4] = attrs[5] = speed
-    attrs[6][termios.VMIN], attrs[6][termios.VTIME] = 1, 0
-    termios.tcsetattr(fd, termios.TCSANOW, attrs)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(termios.error):
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 COMMANDS = (watch,)

@@ -3,14 +3,16 @@ the command line, the environment and the profile (in that order of weight)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from sercon.journal.store import JournalWriter, NullJournal
+from sercon.choices import JOURNAL_DEFAULT_SIZE
 
-DEFAULT_LIMIT = 16 * 2**20  # bytes per target
+if TYPE_CHECKING:
+    pass
+
+DEFAULT_LIMIT = JOURNAL_DEFAULT_SIZE  # bytes per target (choices.py)
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,3 @@ def journal_settings(prefs: Mapping[str, Any], environ: Mapping[str, str]) -> Jo
     size = parse_size(prefs["journal_size"]) if prefs.get("journal_size") is not None else None
     return JournalSettings(journal=not off, journal_input=bool(prefs.get("journal_input")),
                            journal_size=size or DEFAULT_LIMIT)
-
-
-def open_journal(label: str, *, kind: str, journal: bool = True, journal_input: bool = False,
-                 journal_size: int = DEFAULT_LIMIT, on_error: Callable[[str], None] = lambda message: None,
-                 environ: Mapping[str, str] | None = None) -> JournalWriter | NullJournal:
-    """The writer for one session (NULL_JOURNAL when off), from SessionOptions' three fields."""
-    from sercon.journal.store import NULL_JOURNAL, JournalWriter
-
-    if not journal:
-        return NULL_JOURNAL
-    return JournalWriter.open(label, kind=kind, limit=journal_size, record_input=journal_input,
-                              on_error=on_error, environ=environ)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sercon.journal.store import JournalWriter, NullJournal
 
-DEFAULT_LIMIT = 16 * 2**20
+from sercon.choices import JOURNAL_DEFAULT_SIZE as DEFAULT_LIMIT
 
 
 class JournalSink:

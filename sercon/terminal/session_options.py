@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sercon.choices import JOURNAL_DEFAULT_SIZE
+
 
 @dataclass
 class SessionOptions:
@@ -25,4 +27,4 @@ class SessionOptions:
     logout_sequence: bytes = b"\x15exit\r"  # Ctrl-U clears a half-typed line first
     journal: bool = True  # append what the console prints to the target's journal (sercon/journal/)
     journal_input: bool = False  # typed input too (--journal-input)
-    journal_size: int = 16 * 2**20  # the journal's bound per target, in bytes (journal_size in a profile)
+    journal_size: int = JOURNAL_DEFAULT_SIZE  # the journal's bound per target, in bytes (journal_size in a profile)

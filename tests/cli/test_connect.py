@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import SERCON, cli_env, need_program
+from tests.support.login import type_login_and_password
 from tests.support.socat import unplug_and_replug
 
 MENU_KEY = b"\x1d"
@@ -184,14 +185,7 @@ def test_no_reconnect_exits_7(socat_device, terminal):
 def test_a_password_typed_at_a_prompt_stays_out_of_the_log(device, terminal, tmp_path):
     log = tmp_path / "console.jsonl"
     term = terminal("connect", device.path, "--log", str(log), "--log-format", "jsonl").connected()
-    device.write(b"web1 login: ")
-    term.wait_text("web1 login:")
-    term.send(b"ops\r")
-    device.expect(b"ops\r")
-    device.write(b"\r\nPassword: ")
-    term.wait_text("Password:")
-    term.send(b"hunter2\r")
-    device.expect(b"hunter2\r")
+    type_login_and_password(term, device)
     term.send(MENU_KEY + b"q")
     assert term.wait_exit() == 0
     text = log.read_text()

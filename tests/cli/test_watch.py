@@ -12,7 +12,7 @@ import pytest
 
 from sercon.transport.control import find_session
 from sercon.transport.serial import console_key
-from tests.conftest import SERCON, cli_env
+from tests.conftest import SERCON, call_cli, cli_env
 from tests.support.waiting import wait_for
 
 NOTICE = "read-only, your keys do not reach the console"
@@ -112,7 +112,7 @@ def read_into(stream, shown: bytearray) -> None:
 
 def test_no_session_on_a_device_reads_it_read_only(device, terminal, env):
     watcher = terminal("watch", device.path, env=env, cols=200)
-    watcher.wait_text("reading the device itself, read-only")
+    watcher.wait_text("reading the device itself: read-only")
     device.write(b"from the device\r\n")
     watcher.wait_text("from the device")
     watcher.send(b"keys\r")
@@ -193,3 +193,18 @@ def test_second_connect_takes_the_keyboard_and_gives_it_back(device, terminal, e
     assert b"old writer" not in device.wait_for_size(0, 0)  # typed while the other had the keyboard: dropped
     first.send(b"\x1dq")
     assert first.wait_exit() == 0
+
+
+def test_a_device_another_program_holds_is_not_read_beside_it(device):
+    """Two readers of a tty split its input: with no sercon session to join, a device locked by another
+    program (as pyserial and sercon connect lock it) is refused, exit 9, naming the holder."""
+    import fcntl
+
+    holder = os.open(device.path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = call_cli("watch", device.path)
+    finally:
+        os.close(holder)
+    assert result.returncode == 9, result.stderr
+    assert b"in use by" in result.stderr and b"fix:" in result.stderr

@@ -16,7 +16,7 @@ from sercon.choices import parse_size
 from sercon.journal import store
 from sercon.journal.reader import Journal, ReadNotes, read_records
 from sercon.journal.record import EVENT, OUTPUT
-from sercon.journal.settings import journal_settings, open_journal
+from sercon.journal.settings import journal_settings
 from sercon.journal.store import NULL_JOURNAL, JournalWriter, journal_name, segments
 from tests.support.waiting import wait_for
 
@@ -178,7 +178,6 @@ def test_settings_from_prefs_and_environment():
     assert journal_settings({}, {"SERCON_NO_JOURNAL": "0"}).journal is True
     assert journal_settings({"journal_input": True}, {}).journal_input is True
     assert journal_settings({"journal_size": "1MiB"}, {}).journal_size == 2**20
-    assert open_journal("x", kind="connect", journal=False) is NULL_JOURNAL
 
 
 @pytest.mark.parametrize(("value", "size"), [("16MiB", 16 * 2**20), ("512k", 512 * 1024), (65536, 65536),

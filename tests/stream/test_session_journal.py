@@ -13,6 +13,7 @@ from sercon.journal.reader import ReadNotes, all_journals, read_records
 from sercon.journal.record import EVENT, INPUT, OUTPUT, Record
 from sercon_emulator.ptyconsole import PtyConsole
 from tests.conftest import cli_env, run_cli
+from tests.support.login import type_login_and_password
 from tests.support.socat import unplug_and_replug
 
 MENU_KEY = b"\x1d"
@@ -186,14 +187,7 @@ def test_an_nmi_is_an_event_in_the_targets_journal(device, tmp_path):
 
 def test_journal_input_keeps_typed_lines_but_never_a_password(device, terminal, tmp_path):
     term = terminal("connect", device.path, "--journal-input", env=cli_env(XDG_STATE_HOME=str(tmp_path))).connected()
-    device.write(b"web1 login: ")
-    term.wait_text("web1 login:")
-    term.send(b"ops\r")
-    device.expect(b"ops\r")
-    device.write(b"\r\nPassword: ")
-    term.wait_text("Password:")
-    term.send(b"hunter2\r")
-    device.expect(b"hunter2\r")
+    type_login_and_password(term, device)
     term.send(MENU_KEY + b"q")
     assert term.wait_exit() == 0
     typed = b"".join(r.data for r in records(tmp_path) if r.kind == INPUT)

@@ -94,3 +94,14 @@ def test_replay_marks_the_history_and_counts_what_it_shows():
     assert text.startswith("--- history: last 2 lines (from ") and "\ntwo\nthree\n" in text
     assert text.endswith("--- end of history: live console follows ---\n")
     assert replay_text([], 5) == b""
+
+
+@given(st.binary(max_size=40))
+def test_since_takes_any_text_to_a_time_or_a_usage_error(raw):
+    """--since from the command line, drawn as bytes decoded as the shell's arguments are."""
+    text = raw.decode("utf-8", "surrogateescape")
+    try:
+        value = parse_since(text, 1_800_000_000.0)
+    except UsageError:
+        return
+    assert isinstance(value, float) and value == value

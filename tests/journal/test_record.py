@@ -56,3 +56,14 @@ def test_a_damaged_segment_is_read_up_to_the_damage_with_one_note_and_later_sess
     outputs = [r.data for r in read_records(Journal(folder, "x"), notes) if r.kind == OUTPUT]
     assert outputs == [b"first session\r\n", b"second session\r\n", b"more second session\r\n"]
     assert len(notes.notes) == 1 and first.name in notes.notes[0] and "cut short" in notes.notes[0]
+
+
+@given(st.binary(max_size=400))
+def test_any_bytes_decode_to_records_and_at_most_one_damage_note(blob):
+    """A journal file is read whatever it holds (a disk error, another program's bytes): whole records,
+    then at most one note of where the damage starts, never an exception."""
+    damage: list[Damage] = []
+    consumed: list[int] = []
+    found = list(decode(blob, damage, consumed=consumed))
+    assert len(damage) <= 1 and all(isinstance(r.data, bytes) for r in found)
+    assert not damage or 0 <= damage[0].offset <= len(blob)

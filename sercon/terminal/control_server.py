@@ -181,15 +181,22 @@ class ControlServer:
         self._server: socket.socket | None = None
 
     def start(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        """Bound and listening under a name of its own, then renamed into place: a client never finds
+        the socket file before it listens (it would take it for a stale one and remove it)."""
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        building = self.path.with_name(f"{self.path.stem}.{os.getpid():x}")  # about as short: 107 bytes at most
+        with contextlib.suppress(FileNotFoundError):
+            building.unlink()
         old = os.umask(0o177)
         try:
-            server.bind(str(self.path))
+            server.bind(str(building))
+        except OSError:
+            server.close()
+            raise
         finally:
             os.umask(old)
         server.listen(4)
+        os.replace(building, self.path)
         self._server = server
         threading.Thread(target=self._accept, args=(server,), name="sercon-control", daemon=True).start()
 

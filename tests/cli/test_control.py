@@ -19,6 +19,7 @@ from sercon.terminal.control_server import ControlServer
 from sercon.transport.control import PROTOCOL, ControlTransport, encode, find_session, socket_path
 from sercon.transport.serial import console_key
 from tests.conftest import SERCON, cli_env, run_cli
+from tests.support.waiting import wait_for_control_socket
 
 ENDED = "the running sercon connect session ended"
 
@@ -26,6 +27,7 @@ ENDED = "the running sercon connect session ended"
 def test_send_goes_through_the_running_session(device, terminal, tmp_path):
     env = cli_env(XDG_RUNTIME_DIR=str(tmp_path))
     term = terminal("connect", device.path, env=env).connected()
+    wait_for_control_socket(device.path, env)
     proc = subprocess.Popen([*SERCON, "send", device.path, "ping", "--expect", "pong"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     device.expect(b"ping\r")
@@ -262,6 +264,7 @@ def test_an_action_the_session_refuses_keeps_its_exit_status_and_fix(device, ter
     """nmi through a running session on a serial line: exit 6 with the fix, as without the session."""
     env = cli_env(XDG_RUNTIME_DIR=str(tmp_path))
     term = terminal("connect", device.path, env=env).connected()
+    wait_for_control_socket(device.path, env)
     result = run_cli("nmi", device.path, "--yes", env=env)
     assert b"using the running `sercon connect`" in result.stderr
     assert result.returncode == 6, result.stderr

@@ -17,3 +17,13 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "c
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
     return value
+
+
+def wait_for_control_socket(device_path: str, env: dict[str, str], timeout: float = 20.0) -> None:
+    """A session's control socket listens a moment after its banner (it starts after the console's
+    reader): a one-shot that must go through the session waits for it, or it opens the device itself."""
+    from sercon.transport.control import socket_path
+    from sercon.transport.serial import console_key
+
+    path = socket_path(console_key(device_path), env)
+    wait_for(path.exists, timeout, f"the control socket {path}")
